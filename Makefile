@@ -1,0 +1,31 @@
+# Front door: `make build` and `make test` set up .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: build test lint serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(PY) -m generator build
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check generator tests
+	$(PY) -m ruff format --check generator tests
+
+serve: build
+	@echo "Serving site/ at http://localhost:$(PORT)/ (Ctrl-C to stop)"
+	$(PY) -m http.server --directory site --bind 127.0.0.1 $(PORT)
+
+clean:
+	rm -rf site $(VENV) .pytest_cache

@@ -1,0 +1,84 @@
+"""The build, as a table of contents: load -> validate -> markup -> taxonomy -> search -> render -> write."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, load, markup, render, search, taxonomy, validate, write
+from .errors import BuildFailed
+from .model import Catalogue, sort_papers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """Where a catalogue's inputs live and where its site goes."""
+
+    root: Path
+    content: Path
+    templates: Path
+    output: Path
+
+    @classmethod
+    def at(cls, root: Path, output: Path | None = None) -> Project:
+        """The standard layout below `root`."""
+        return cls(root, root / "content", root / "templates", output or root / "site")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What a build produced, for the summary line."""
+
+    papers: int
+    topics: int
+    tags: int
+    pages: int
+    seconds: float
+
+    def summary(self) -> str:
+        """One line: counts and time."""
+        return (f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
+                f"{self.pages} pages in {self.seconds:.2f} s")
+
+
+def load_catalogue(project: Project, base_url: str | None = None) -> Catalogue:
+    """Load and validate all content; raises BuildFailed with every error found."""
+    label = project.root
+    site, errors = config.load_site_config(project.content / "site.yml", _rel(project.content / "site.yml", label))
+    topics, topic_errors = config.load_topics(project.content / "topics.yml", _rel(project.content / "topics.yml", label))
+    docs, load_errors = load.load_documents(project.content / "papers", label)
+    papers, paper_errors = validate.validate(docs, topics) if not topic_errors else ([], [])
+    errors += topic_errors + load_errors + paper_errors
+    if errors:
+        raise BuildFailed(errors)
+    if base_url:
+        site = dataclasses.replace(site, base_url=config.normalise_base_url(base_url))
+    return Catalogue(sort_papers(papers), topics, site)
+
+
+def build(project: Project, base_url: str | None = None) -> BuildResult:
+    """Build the whole site into project.output; the old site stays if anything fails."""
+    started = time.perf_counter()
+    write.check_output_dir(project.output, [project.root, project.content, project.templates])
+    catalogue = load_catalogue(project, base_url)
+    papers = markup.render_papers(catalogue.papers, markup.make_converter())
+    catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
+    topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
+    abstracts = {p.slug: markup.plain_text(p.body_html) for p in papers}
+    search_data = search.build_search_index(catalogue, abstracts)
+    env = render.make_environment(project.templates)
+    outputs = render.render_site(env, catalogue, topics, tags, search_data)
+    write.write_site(outputs, project.templates / "static", project.output)
+    pages = sum(1 for o in outputs if o.path.endswith(".html"))
+    result = BuildResult(len(papers), len(topics), len(tags), pages, time.perf_counter() - started)
+    log.info(result.summary())
+    return result
+
+
+def _rel(path: Path, root: Path) -> str:
+    return load.display_path(path, root)

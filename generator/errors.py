@@ -1,0 +1,53 @@
+"""The small exception and message types shared by every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ContentError:
+    """One located problem in a content file: `path:line:col: message` plus a hint."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+    message: str = ""
+    hint: str = ""
+
+    def location(self) -> str:
+        """`path:line:col`, leaving out the parts that are unknown."""
+        loc = self.path
+        if self.line:
+            loc += f":{self.line}"
+            if self.col:
+                loc += f":{self.col}"
+        return loc
+
+    def format(self) -> str:
+        """The message as printed: location first, hint on its own line."""
+        text = f"{self.location()}: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class BuildFailed(Exception):
+    """Raised when content is invalid; carries every error found in the run."""
+
+    def __init__(self, errors: list[ContentError]):
+        self.errors = sorted(errors)
+        super().__init__(f"{len(self.errors)} errors")
+
+    def report(self) -> str:
+        """All errors, sorted by path and line, then `N errors in M files`."""
+        files = {e.path for e in self.errors}
+        lines = [e.format() for e in self.errors]
+        noun = "error" if len(self.errors) == 1 else "errors"
+        fnoun = "file" if len(files) == 1 else "files"
+        lines.append(f"{len(self.errors)} {noun} in {len(files)} {fnoun}")
+        return "\n".join(lines)
+
+
+class UsageError(Exception):
+    """A bad command line or configuration the user must fix before anything runs."""

@@ -1,0 +1,43 @@
+"""Markdown abstracts -> sanitised HTML (named so it cannot shadow the `markdown` package)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html as html_lib
+
+import markdown
+import nh3
+
+from .model import Paper
+
+ALLOWED_TAGS = {"p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote",
+                "br", "sub", "sup", "hr"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def make_converter() -> markdown.Markdown:
+    """A plain Markdown converter: no extensions that accept attributes or raw-HTML blocks."""
+    return markdown.Markdown(extensions=[], output_format="html")
+
+
+def sanitise(html: str) -> str:
+    """Allowlist sanitising (nh3/ammonia): only text formatting and safe links survive."""
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes=URL_SCHEMES, link_rel="nofollow noopener noreferrer")
+
+
+def render_markdown(converter: markdown.Markdown, text: str) -> str:
+    """Convert one document; the converter is reset so no state leaks between papers."""
+    converter.reset()
+    return sanitise(converter.convert(text))
+
+
+def render_papers(papers, converter: markdown.Markdown) -> list[Paper]:
+    """Fill in body_html for every paper."""
+    return [dataclasses.replace(p, body_html=render_markdown(converter, p.body_md)) for p in papers]
+
+
+def plain_text(html: str) -> str:
+    """Visible text of sanitised HTML: tags dropped, entities decoded, spaces folded."""
+    return " ".join(html_lib.unescape(nh3.clean(html, tags=set())).split())

@@ -1,0 +1,88 @@
+"""The frozen data model that flows between stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """Site-wide settings from `content/site.yml`."""
+
+    title: str
+    description: str
+    base_url: str  # absolute, ends with "/"; may include a path
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One entry of the curated taxonomy in `content/topics.yml`."""
+
+    slug: str
+    name: str
+    description: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A validated paper; `body_html` is filled in by the markup stage."""
+
+    slug: str
+    title: str
+    authors: tuple[str, ...]
+    added: dt.date
+    topics: tuple[str, ...]
+    tags: tuple[str, ...]
+    body_md: str
+    path: str
+    date: str | None = None  # "YYYY", "YYYY-MM" or "YYYY-MM-DD"
+    arxiv: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    pdf: str | None = None
+    code: str | None = None
+    source: str | None = None
+    body_html: str = ""
+
+    @property
+    def year(self) -> int | None:
+        """Publication year, when a date is known."""
+        return int(self.date[:4]) if self.date else None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Everything the site is made of: papers sorted newest-added first, topics, config."""
+
+    papers: tuple[Paper, ...]
+    topics: tuple[Topic, ...]
+    config: SiteConfig
+
+
+@dataclass(frozen=True, slots=True)
+class TermPage:
+    """A topic or tag with the papers filed under it (already sorted)."""
+
+    kind: str  # "topic" or "tag"
+    slug: str
+    name: str
+    description: str
+    papers: tuple[Paper, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One file of the built site: a path relative to `site/` and its bytes."""
+
+    path: str
+    data: bytes
+
+
+def sort_papers(papers) -> tuple[Paper, ...]:
+    """Newest `added` first, then newest publication date, then slug: one order everywhere."""
+    by_slug = sorted(papers, key=lambda p: p.slug)
+    by_date = sorted(by_slug, key=lambda p: p.date or "", reverse=True)
+    return tuple(sorted(by_date, key=lambda p: p.added, reverse=True))

@@ -1,0 +1,64 @@
+"""Write the built site: everything goes to a fresh folder beside `site/`, then swaps in.
+
+A build that fails or is interrupted never touches the previous `site/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from .errors import UsageError
+from .model import OutputFile
+
+
+def safe_relative(path: str) -> PurePosixPath:
+    """Reject output paths that are absolute or climb out of the site folder."""
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or not rel.parts or ".." in rel.parts or "\\" in path:
+        raise ValueError(f"refusing to write outside the site folder: {path!r}")
+    return rel
+
+
+def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
+    """Refuse an output folder that is, or contains, the project or its content."""
+    target = site_dir.resolve()
+    for folder in protected:
+        folder = folder.resolve()
+        if target == folder or folder.is_relative_to(target):
+            raise UsageError(f"refusing to use {site_dir} as the output folder: "
+                             f"it would replace {folder}")
+
+
+def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> int:
+    """Write outputs plus static assets into a temporary folder, then swap it in."""
+    site_dir = site_dir.absolute()
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent))
+    try:
+        if static_dir.is_dir():
+            shutil.copytree(static_dir, tmp / "static", dirs_exist_ok=True)
+        for out in outputs:
+            target = tmp.joinpath(*safe_relative(out.path).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(out.data)
+        os.chmod(tmp, 0o755)
+        _swap(tmp, site_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return len(outputs)
+
+
+def _swap(new: Path, site_dir: Path) -> None:
+    """Put `new` in place of `site_dir`; the old tree is removed only after the swap."""
+    if not site_dir.exists():
+        os.rename(new, site_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
+    os.rmdir(old)
+    os.rename(site_dir, old)
+    os.rename(new, site_dir)
+    shutil.rmtree(old, ignore_errors=True)
