@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, load, markup, render, search, taxonomy, validate, write
-from .errors import BuildFailed
+from .errors import BuildFailed, UsageError
 from .model import Catalogue, sort_papers
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ def build(project: Project, base_url: str | None = None) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails."""
     started = time.perf_counter()
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
+    if not (project.templates / "base.html").is_file():
+        raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     catalogue = load_catalogue(project, base_url)
     papers = markup.render_papers(catalogue.papers, markup.make_converter())
     catalogue = dataclasses.replace(catalogue, papers=tuple(papers))

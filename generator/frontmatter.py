@@ -85,6 +85,8 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1 + offset, mark.column + 1) if mark else (offset + 1, 0)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem:
+            problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1 + offset})"
         hint = "check indentation and quoting; quote values that contain ': ' or start with a symbol"
         if "expected a single document" in str(exc):
             problem, hint = "only one YAML document is allowed", "remove the extra '---' line"
@@ -92,7 +94,7 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
     except yaml.YAMLError as exc:
         raise FrontMatterError([ContentError(path, offset + 1, 0, f"invalid YAML: {exc}")])
     if root is not None:
-        errors: list[ContentError] = []
+        errors = _anchors(yaml_text, path, offset)
         _check_nodes(root, path, offset, set(), errors)
         if errors:
             raise FrontMatterError(errors)
@@ -128,12 +130,24 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
     return fields
 
 
+def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
+    """Anchors (&a) and aliases (*a), located where they are written."""
+    if "&" not in yaml_text and "*" not in yaml_text:
+        return []
+    errors = []
+    for event in yaml.parse(yaml_text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+            line, col = _pos(event, offset)
+            errors.append(ContentError(path, line, col, f"YAML {kind} '{event.anchor}': anchors and "
+                                       "aliases are not allowed", "write the value out in full"))
+    return errors
+
+
 def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors: list) -> None:
     """Reject aliases (a node reached twice) and non-standard tags anywhere in the tree."""
     line, col = _pos(node, offset)
-    if id(node) in seen:
-        errors.append(ContentError(path, line, col, "YAML anchors and aliases are not allowed",
-                                   "write the value out in full"))
+    if id(node) in seen:  # reached twice: an alias, already reported by _anchors
         return
     seen.add(id(node))
     if node.tag not in STANDARD_TAGS:

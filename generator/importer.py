@@ -109,7 +109,7 @@ def import_listing(root: Path, listing_path: Path, *, added: str | None = None,
     topics, topic_errors = config.load_topics(content / "topics.yml", "content/topics.yml")
     if errors or topic_errors:
         raise BuildFailed(errors + topic_errors)
-    source_label = display_path(listing_path, content)
+    source_label = _source_label(listing_path, root)
     papers_dir = content / "papers"
     known, known_tags = existing_papers(papers_dir)
     report = ImportReport(dry_run=dry_run)
@@ -137,6 +137,15 @@ def import_listing(root: Path, listing_path: Path, *, added: str | None = None,
     if not dry_run:
         _write_all(papers_dir, pending)
     return report
+
+
+def _source_label(listing_path: Path, root: Path) -> str:
+    """Where the raw text lives: relative to content/ or the project, else the file name."""
+    resolved = listing_path.resolve()
+    for base in (root / "content", root):
+        if resolved.is_relative_to(base.resolve()):
+            return resolved.relative_to(base.resolve()).as_posix()
+    return listing_path.name
 
 
 def _write_all(papers_dir: Path, files: dict[str, str]) -> None:

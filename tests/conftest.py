@@ -1,0 +1,79 @@
+"""Shared fixtures: inline mini-catalogues in tmp_path, and tool lookups for node/chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from generator.build import Project
+
+REPO = Path(__file__).resolve().parent.parent
+
+SITE_YML = """\
+title: "Test Catalogue"
+description: "Papers for tests."
+base_url: "https://example.org/cat/"
+language: "en"
+"""
+
+TOPICS_YML = """\
+- slug: fine-tuning
+  name: "Fine-tuning"
+  description: "Adapting pre-trained models."
+  keywords: ["fine-tuning|finetuning", "supervised fine-tuning|sft"]
+- slug: instruction-tuning
+  name: "Instruction tuning"
+  description: "Teaching models to follow instructions."
+  keywords: ["instruction tuning|instruction-tuning|instruction-tuned"]
+- slug: parameter-efficient-fine-tuning
+  name: "Parameter-efficient fine-tuning"
+  description: "Training few parameters."
+  keywords: ["lora|low-rank adaptation", "adapters|adapter", "peft|parameter-efficient"]
+"""
+
+
+def paper_text(title="A Paper About Things", *, topics='["fine-tuning"]', tags="[]",
+               added='"2024-05-01"', extra="", body="An abstract that says something.") -> str:
+    """A valid paper file; keyword arguments override fields, `extra` adds lines."""
+    lines = ["---", f"title: {title!r}".replace("'", '"') if '"' not in title else f"title: '{title}'",
+             "authors: [\"Ada Lovelace\", \"Alan Turing\"]", f"added: {added}",
+             f"topics: {topics}", f"tags: {tags}"]
+    if extra:
+        lines.append(textwrap.dedent(extra).strip("\n"))
+    return "\n".join(lines) + "\n---\n\n" + body + "\n"
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write {relative path: text} below root."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    """A project in tmp_path using the repository's templates; papers as {slug: text}."""
+
+    def make(papers: dict[str, str], site: str = SITE_YML, topics: str = TOPICS_YML) -> Project:
+        files = {"content/site.yml": site, "content/topics.yml": topics}
+        files.update({f"content/papers/{slug}.md": text for slug, text in papers.items()})
+        write_tree(tmp_path, files)
+        return Project(tmp_path, tmp_path / "content", REPO / "templates", tmp_path / "site")
+
+    return make
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip locally when missing, but fail in CI (CI=true)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI but was not found; .ci/run installs it")
+    pytest.skip(f"{name} not installed (apt-get install {name}); CI runs this test")

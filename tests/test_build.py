@@ -1,0 +1,181 @@
+"""Building inline mini-catalogues end to end into tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.build import Project, build
+from generator.errors import BuildFailed, UsageError
+from generator.lunr_js import load_index
+
+from .conftest import paper_text, write_tree
+
+PAPERS = {
+    "lora-paper": paper_text("LoRA: Low-Rank Adaptation of Large Language Models",
+                             topics='["parameter-efficient-fine-tuning", "fine-tuning"]',
+                             tags='["lora", "low-rank"]', added='"2024-06-01"',
+                             extra='date: "2021-06"\narxiv: "2106.09685"',
+                             body="We propose **LoRA**, which freezes weights. See <https://github.com/microsoft/LoRA>."),
+    "flan-paper": paper_text("Scaling Instruction-Finetuned Language Models",
+                             topics='["instruction-tuning"]', tags='["flan", "scaling"]',
+                             added='"2024-05-01"', body="Instruction tuning on many tasks helps a key metric."),
+    "old-paper": paper_text("An Older Study of Fine-tuning", tags='["lora"]', added='"2023-01-01"',
+                            body="Fine-tuning, studied (e.g. carefully)."),
+}
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def built(make_project):
+    project = make_project(PAPERS)
+    result = build(project)
+    return project, result
+
+
+def read(project: Project, rel: str) -> str:
+    return (project.output / rel).read_text(encoding="utf-8")
+
+
+def test_pages_exist_for_papers_topics_tags_and_search(built):
+    project, result = built
+    expected = ["index.html", "papers/lora-paper/index.html", "papers/flan-paper/index.html",
+                "papers/old-paper/index.html", "topics/index.html", "topics/fine-tuning/index.html",
+                "topics/instruction-tuning/index.html", "tags/index.html", "tags/lora/index.html",
+                "tags/flan/index.html", "search/index.html", "search/index.json",
+                "static/style.css", "static/search.js", "static/vendor/lunr-2.3.9.min.js"]
+    for rel in expected:
+        assert (project.output / rel).is_file(), rel
+    assert (result.papers, result.topics, result.tags) == (3, 3, 4)
+    assert "3 papers" in result.summary() and "3 topics" in result.summary()
+
+
+def test_home_lists_newest_added_first(built):
+    project, _ = built
+    html = read(project, "index.html")
+    order = [html.index(t) for t in ("LoRA: Low-Rank", "Scaling Instruction", "An Older Study")]
+    assert order == sorted(order)
+
+
+def test_paper_page_shows_fields_links_and_rendered_abstract(built):
+    project, _ = built
+    html = read(project, "papers/lora-paper/index.html")
+    assert "<h1>LoRA: Low-Rank Adaptation of Large Language Models</h1>" in html
+    assert "Ada Lovelace, Alan Turing" in html
+    assert "June 2021" in html and "1 June 2024" in html
+    assert 'href="https://arxiv.org/abs/2106.09685"' in html
+    assert "<strong>LoRA</strong>" in html
+    assert 'href="https://github.com/microsoft/LoRA"' in html
+    assert 'href="../../topics/parameter-efficient-fine-tuning/"' in html
+    assert 'href="../../tags/lora/"' in html
+
+
+def test_topic_and_tag_pages_list_exactly_their_papers(built):
+    project, _ = built
+    lora = read(project, "tags/lora/index.html")
+    assert "LoRA: Low-Rank" in lora and "An Older Study" in lora and "Scaling Instruction" not in lora
+    ft = read(project, "topics/fine-tuning/index.html")
+    assert "LoRA: Low-Rank" in ft and "An Older Study" in ft and "Scaling Instruction" not in ft
+    topics = read(project, "topics/index.html")
+    assert re.search(r"Fine-tuning</a> <span class=\"count\">2 papers", topics)
+    tags = read(project, "tags/index.html")
+    assert re.search(r"lora <span class=\"count\">2</span>", tags)
+
+
+def test_every_internal_link_is_relative_and_resolves(built):
+    project, _ = built
+    for page in project.output.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for url in re.findall(r'(?:href|src|action)="([^"]*)"', html):
+            if url.startswith(("https://", "http://", "mailto:", "#")):
+                continue
+            assert not url.startswith("/"), f"{page}: root-absolute link {url}"
+            target = (page.parent / url).resolve()
+            if url.endswith("/") or url == "":
+                target = target / "index.html"
+            assert target.is_file(), f"{page.relative_to(project.output)}: broken link {url}"
+
+
+def test_canonical_links_use_base_url(built):
+    project, _ = built
+    html = read(project, "papers/lora-paper/index.html")
+    assert '<link rel="canonical" href="https://example.org/cat/papers/lora-paper/">' in html
+
+
+def test_base_url_override(make_project):
+    project = make_project(PAPERS)
+    build(project, base_url="https://me.github.io/repo")
+    assert 'href="https://me.github.io/repo/tags/lora/"' in read(project, "tags/lora/index.html")
+
+
+def test_search_index_answers_queries_after_load(built):
+    project, _ = built
+    data = json.loads(read(project, "search/index.json"))
+    index = load_index(data["index"])
+    assert [r["ref"] for r in index.search("low-rank")][:1] == ["lora-paper"]
+    assert [r["ref"] for r in index.search("key")] == ["flan-paper"]
+    assert {r["ref"] for r in index.search("lovelace")} == set(PAPERS)
+    assert data["store"]["lora-paper"]["url"] == "papers/lora-paper/"
+    assert data["store"]["lora-paper"]["year"] == 2021
+
+
+def test_same_content_gives_byte_identical_site(make_project, tmp_path):
+    project = make_project(PAPERS)
+    build(project)
+    first = tree_digest(project.output)
+    build(project)
+    assert tree_digest(project.output) == first
+
+
+def test_hostile_fields_are_escaped_and_abstract_sanitised(make_project):
+    evil = '<img src=x onerror=alert(1)> "quoted" </script>'
+    project = make_project({"evil": paper_text(
+        "Title <script>alert(1)</script>", tags='["x"]',
+        body=f"Body <script>alert(2)</script> [click](javascript:alert(3)) <b onclick=\"x()\">b</b>\n\n{evil}")})
+    build(project)
+    html = read(project, "papers/evil/index.html")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "javascript:" not in html and "onclick" not in html and "onerror" not in html
+    data = read(project, "search/index.json")
+    assert json.loads(data)["store"]["evil"]["title"] == "Title <script>alert(1)</script>"
+
+
+def test_failed_build_leaves_previous_site_untouched(make_project):
+    project = make_project(PAPERS)
+    build(project)
+    before = tree_digest(project.output)
+    write_tree(project.root, {"content/papers/broken.md": "---\ntitle: 1984\n---\n",
+                              "content/papers/also-broken.md": paper_text(topics='["nope"]')})
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    assert len(caught.value.errors) >= 4  # every problem of both files, in one run
+    assert {e.path for e in caught.value.errors} == {"content/papers/broken.md",
+                                                      "content/papers/also-broken.md"}
+    assert tree_digest(project.output) == before
+    assert not list(project.root.glob("site.tmp-*"))
+
+
+def test_output_folder_may_not_replace_content_or_project(make_project):
+    project = make_project(PAPERS)
+    for bad in (project.root, project.content, project.root.parent):
+        with pytest.raises(UsageError):
+            build(Project(project.root, project.content, project.templates, bad))
+    assert (project.content / "papers" / "lora-paper.md").is_file()
+
+
+def test_bad_site_config_is_located(make_project):
+    project = make_project(PAPERS, site='title: "x"\nbase_url: "example.org"\ncolour: red\n')
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    report = caught.value.report()
+    assert "content/site.yml:2:11: base_url 'example.org' is not an absolute http(s) URL" in report
+    assert "content/site.yml:3:1: unknown field 'colour'" in report

@@ -1,0 +1,62 @@
+"""The command line: exit codes, located reports, no tracebacks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from .conftest import REPO, paper_text, write_tree
+
+
+def run(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+
+
+def test_build_prints_a_summary_line(make_project):
+    project = make_project({"a-paper": paper_text()})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    done = run("--root", str(project.root), "build")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("built 1 papers, 3 topics, 0 tags:")
+    assert "pages in" in done.stdout
+
+
+def test_bad_content_reports_every_error_and_exits_1(make_project):
+    project = make_project({
+        "good": paper_text(),
+        "bad-one": paper_text(topics='["nope"]', added="2024-05-01"),
+        "bad-two": "---\ntitle: 1984\ntopics: [fine-tuning]\nadded: \"2024-01-01\"\n---\n"})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    write_tree(project.root, {"site/index.html": "previous site"})
+    done = run("--root", str(project.root), "build")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert "content/papers/bad-one.md:4:8: 'added' must be a string, but YAML reads a date here" in lines
+    assert "content/papers/bad-one.md:5:10: unknown topic 'nope'" in lines
+    assert "content/papers/bad-two.md:2:8: 'title' must be a string, but YAML reads a number here" in lines
+    assert '  hint: put the value in double quotes: title: "1984"' in lines
+    assert "3 errors in 2 files" in lines
+    assert (project.root / "site/index.html").read_text() == "previous site"
+
+
+def test_import_command_reports_and_refuses_garbage(tmp_path, make_project):
+    project = make_project({})
+    write_tree(project.root, {"junk.txt": "no listing here\n"})
+    done = run("--root", str(project.root), "import", str(project.root / "junk.txt"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "junk.txt:1: no date line found" in done.stderr
+
+
+def test_missing_listing_is_a_clear_error(make_project):
+    project = make_project({})
+    done = run("--root", str(project.root), "import", "nowhere.txt")
+    assert done.returncode == 1 and "listing not found" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_templates_is_a_clear_error(make_project):
+    project = make_project({"a-paper": paper_text()})
+    done = run("--root", str(project.root), "build")
+    assert done.returncode == 1 and "no templates in" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,129 @@
+"""Every validation failure mode gives its exact location and the words that explain it."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.load import RawDocument
+from generator.model import Topic
+from generator.validate import normalise_title, validate, validate_document
+
+from .conftest import paper_text
+
+TOPICS = {"fine-tuning", "instruction-tuning", "parameter-efficient-fine-tuning"}
+GOOD = """\
+---
+title: "Good Paper"
+authors: ["Ada Lovelace"]
+date: "2023-10"
+added: "2024-05-01"
+arxiv: "2310.06770"
+doi: "https://doi.org/10.1000/xyz123"
+code: "https://github.com/org/repo"
+topics: ["fine-tuning"]
+tags: ["lora", "low-rank"]
+---
+
+The abstract.
+"""
+
+
+def check(text: str, stem: str = "paper"):
+    return validate_document(RawDocument(f"content/papers/{stem}.md", stem, text), TOPICS)
+
+
+def test_good_paper_becomes_a_paper():
+    paper, errors = check(GOOD, "good-paper")
+    assert errors == []
+    assert paper.title == "Good Paper"
+    assert paper.authors == ("Ada Lovelace",)
+    assert paper.year == 2023 and paper.date == "2023-10"
+    assert paper.added.isoformat() == "2024-05-01"
+    assert paper.doi == "10.1000/xyz123"  # a doi.org link is stored bare
+    assert paper.tags == ("lora", "low-rank")
+    assert paper.body_md == "The abstract.\n"
+
+
+def replace(line_prefix: str, new_line: str) -> str:
+    lines = GOOD.split("\n")
+    out = [new_line if line.startswith(line_prefix) else line for line in lines]
+    assert out != lines, line_prefix
+    return "\n".join(out)
+
+
+# (description, file text, expected line, expected column, words in the message, words in the hint)
+CASES = [
+    ("title a number", replace("title:", "title: 1984"), 2, 8, "'title' must be a string", "quotes"),
+    ("missing title", replace("title:", "titel: \"Good Paper\""), 2, 1, "unknown field 'titel'",
+     "did you mean 'title'"),
+    ("empty title", replace("title:", 'title: ""'), 2, 8, "'title' is empty", ""),
+    ("unquoted date", replace("added:", "added: 2024-05-01"), 5, 8, "must be a string", "quotes"),
+    ("impossible date", replace("added:", 'added: "2024-02-30"'), 5, 8, "not a real calendar date", ""),
+    ("bad partial date", replace("date:", 'date: "May 2023"'), 4, 7, "YYYY-MM-DD, YYYY-MM or YYYY", ""),
+    ("arxiv float", replace("arxiv:", "arxiv: 2310.06770"), 6, 8, "'arxiv' must be a string", "quotes"),
+    ("arxiv nonsense", replace("arxiv:", 'arxiv: "abc"'), 6, 8, "not an arXiv identifier", ""),
+    ("http url", replace("code:", 'code: "http://github.com/org/repo"'), 8, 7, "https:// URL", ""),
+    ("relative url", replace("code:", 'code: "github.com/org/repo"'), 8, 7, "https:// URL", ""),
+    ("bad doi", replace("doi:", 'doi: "doi-123"'), 7, 6, "not a DOI", ""),
+    ("unknown topic", replace("topics:", 'topics: ["fine-tunin"]'), 9, 10, "unknown topic 'fine-tunin'",
+     "did you mean 'fine-tuning'"),
+    ("no topics", replace("topics:", "topics: []"), 9, 9, "at least one topic", "topics.yml"),
+    ("topics a string", replace("topics:", 'topics: "fine-tuning"'), 9, 9, "must be a list", ""),
+    ("tag not a slug", replace("tags:", 'tags: ["Low Rank"]'), 10, 8, "tag 'Low Rank' is not a slug",
+     "'low-rank'"),
+    ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
+    ("duplicate tag", replace("tags:", 'tags: ["lora", "lora"]'), 10, 16, "listed twice", ""),
+    ("duplicate key", GOOD.replace("code:", 'title: "Again"\ncode:'), 8, 1, "duplicate field 'title'",
+     "keep one"),
+    ("bad yaml", replace("authors:", 'authors: ["Ada", '), 5, 1, "flow sequence that starts on line 3", ""),
+    ("custom tag", replace("title:", "title: !!python/object:os.system x"), 2, 8, "custom YAML tag", ""),
+    ("alias", replace("tags:", "tags: *t").replace("topics: [", "topics: &t ["), 10, 7, "alias 't'", "in full"),
+    ("two documents", GOOD.replace("code:", "--- # more\ncode:"), 8, 1, "only one YAML document", "extra '---'"),
+    ("no front matter", "Just text\n", 1, 1, "does not start with a '---'", ""),
+    ("unclosed", "---\ntitle: \"x\"\n", 1, 1, "never closed", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "col", "words", "hint"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_failure_is_located(text, line, col, words, hint):
+    paper, errors = check(text)
+    assert paper is None
+    located = [e for e in errors if words in e.message]
+    assert located, [e.format() for e in errors]
+    error = located[0]
+    assert error.path == "content/papers/paper.md"
+    assert (error.line, error.col) == (line, col), error.format()
+    assert hint in error.hint
+    assert error.format().startswith(f"content/papers/paper.md:{line}:{col}: ")
+
+
+def test_missing_required_fields_are_all_reported():
+    paper, errors = check("---\nauthors: []\n---\n\nText.\n")
+    messages = " | ".join(e.message for e in errors)
+    for field in ("title", "added", "topics"):
+        assert f"missing required field '{field}'" in messages
+
+
+def test_bad_file_name_is_reported_with_a_suggestion():
+    _, errors = check(GOOD, "Bad_Name")
+    assert any("not a valid slug" in e.message and "bad-name.md" in e.hint for e in errors)
+
+
+def test_crlf_and_bom_are_accepted():
+    paper, errors = check("\ufeff" + GOOD.replace("\n", "\r\n"), "good")
+    assert errors == [] and paper.title == "Good Paper"
+
+
+def test_duplicates_across_files_name_the_existing_file():
+    docs = [RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=x))
+            for s, t, x in (("a", "Attention Is All You Need", 'arxiv: "1706.03762"'),
+                            ("b", "attention is all you need!", ""),
+                            ("c", "Something Else", 'arxiv: "1706.03762"'))]
+    papers, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
+    assert {e.path for e in errors} == {"content/papers/b.md", "content/papers/c.md"}
+    assert all("content/papers/a.md" in e.message for e in errors)
+
+
+def test_normalise_title_folds_case_accents_and_punctuation():
+    assert normalise_title("Tülu:  A  Model!") == normalise_title("tulu a model")

@@ -1,0 +1,168 @@
+"""Import: listing parsing, typographic clean-up, suggestions, idempotence, all-or-nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from generator import typography
+from generator.build import build, load_catalogue
+from generator.errors import BuildFailed
+from generator.importer import import_listing
+from generator.listing import parse_listing
+from generator.markup import make_converter, plain_text, render_markdown
+from generator.model import Topic
+from generator.suggest import suggest_tags, suggest_topics
+
+from .conftest import write_tree
+
+ABSTRACT_A = ("We study instruction tuning of language models (e.g. FLAN) and find it helps. "
+              "Our code is at https://github.com/PandaVT/DataTager. Some ``quoted'' words and T\\\"ulu "
+              "with sim0.01% of parameters and 1\\% more.")
+ABSTRACT_B = ("Low-rank adaptation (LoRA) trains adapters with few parameters; this is parameter-efficient "
+              "fine-tuning with *stars* and _underscores_ and [brackets] and <tags> & ampersands.")
+LISTING = f"""new
+
+Get trending papers in your email inbox!
+
+Subscribe
+
+byAK and the research community
+
+Mar 18
+
+Instruction Tuning for Everyone
+
+{ABSTRACT_A}
+
+LoRA Adapters Revisited
+
+{ABSTRACT_B}
+"""
+
+
+def test_typography_cleans_latex_leftovers():
+    assert typography.clean("``skills,''") == "\u201cskills,\u201d"
+    assert typography.clean('T\\"ulu and {\\"o} and \\\'e') == "Tülu and ö and é"
+    assert typography.clean("(sim0.01% of parameters)") == "(~0.01% of parameters)"
+    assert typography.clean("less than 1\\% of") == "less than 1% of"
+    assert typography.clean("a $\\sim$5x gain") == "a ~5x gain"
+    assert typography.clean("similar simulation") == "similar simulation"
+
+
+@pytest.mark.parametrize(("text", "url", "rest"), [
+    ("https://github.com/PandaVT/DataTager.", "https://github.com/PandaVT/DataTager", "."),
+    ("https://mcgill-nlp.github.io/weblinx", "https://mcgill-nlp.github.io/weblinx", ""),
+    ("https://en.wikipedia.org/wiki/Foo_(bar)),", "https://en.wikipedia.org/wiki/Foo_(bar)", "),"),
+])
+def test_urls_do_not_swallow_trailing_punctuation(text, url, rest):
+    assert typography.split_url(text) == (url, rest)
+
+
+def test_markdown_output_renders_word_for_word():
+    converter = make_converter()
+    for raw in (ABSTRACT_A, ABSTRACT_B, "1. Not a list", "# not a heading", "- not a bullet"):
+        cleaned = typography.clean(raw)
+        html = render_markdown(converter, typography.to_markdown(cleaned))
+        assert plain_text(html) == cleaned
+
+
+def test_links_in_abstracts_become_links():
+    html = render_markdown(make_converter(), typography.to_markdown(typography.clean(ABSTRACT_A)))
+    assert '<a href="https://github.com/PandaVT/DataTager" rel=' in html
+    assert "DataTager</a>." in html
+    assert typography.code_url(ABSTRACT_A) == "https://github.com/PandaVT/DataTager"
+
+
+def test_parse_listing_skips_chrome_and_pairs_entries():
+    listing, errors = parse_listing(LISTING, "l.txt")
+    assert errors == []
+    assert listing.date_text == "Mar 18"
+    assert [(e.title, e.title_line, e.abstract_line) for e in listing.entries] == [
+        ("Instruction Tuning for Everyone", 11, 13), ("LoRA Adapters Revisited", 15, 17)]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("Nothing here\n\nat all\n", 1, "no date line"),
+    ("Mar 18\n\nA Title\n\nToo short.\n\nAnother Title\n\n" + "x" * 200 + "\n", 3, "has no abstract"),
+    ("Mar 18\n\n" + "y" * 400 + "\n\nA Title\n\n" + "x" * 200 + "\n", 3, "expected a paper title"),
+    ("Mar 18\n\nLonely Title\n", 3, "has no abstract"),
+])
+def test_unparseable_listing_names_the_line(text, line, words):
+    listing, errors = parse_listing(text, "l.txt")
+    assert listing is None
+    assert errors[0].line == line and words in errors[0].message
+
+
+TOPICS = (Topic("fine-tuning", "Fine-tuning", "", ("fine-tuning|finetuning",)),
+          Topic("instruction-tuning", "Instruction tuning", "", ("instruction tuning|instruction-tuned",)),
+          Topic("peft", "PEFT", "", ("lora|low-rank adaptation", "adapters|adapter", "peft|parameter-efficient")))
+
+
+def test_suggestions_rank_topics_and_name_tags_after_first_synonym():
+    topics = suggest_topics("LoRA Adapters Revisited", ABSTRACT_B, TOPICS)
+    assert topics[0] == "peft"
+    tags = suggest_tags("LoRA Adapters Revisited", ABSTRACT_B, TOPICS, topics)
+    assert {"lora", "adapters"} <= set(tags)
+    assert "peft" not in tags  # a chosen topic is not repeated as a tag
+    assert suggest_topics("Unrelated", "Nothing matches here at all.", TOPICS) == ("fine-tuning",)
+
+
+@pytest.fixture
+def project(make_project):
+    project = make_project({})
+    write_tree(project.root, {"listing.txt": LISTING})
+    return project
+
+
+def test_import_writes_valid_papers_that_build(project):
+    report = import_listing(project.root, project.root / "listing.txt", today=dt.date(2026, 3, 18))
+    assert len(report.written) == 2
+    catalogue = load_catalogue(project)
+    by_title = {p.title: p for p in catalogue.papers}
+    paper = by_title["Instruction Tuning for Everyone"]
+    assert paper.added == dt.date(2026, 3, 18)
+    assert paper.topics == ("instruction-tuning",)
+    assert paper.code == "https://github.com/PandaVT/DataTager"
+    assert paper.source == "listing.txt:11"
+    assert "Tülu" in paper.body_md and "\u201cquoted\u201d" in paper.body_md
+    assert by_title["LoRA Adapters Revisited"].topics[0] == "parameter-efficient-fine-tuning"
+    build(project)
+    html = (project.output / f"papers/{paper.slug}/index.html").read_text()
+    assert "~0.01%" in html
+
+
+def test_import_is_idempotent_and_never_overwrites(project):
+    import_listing(project.root, project.root / "listing.txt", added="2026-03-18")
+    papers = project.content / "papers"
+    first = {p.name: p.read_bytes() for p in papers.iterdir()}
+    edited = papers / "lora-adapters-revisited.md"
+    edited.write_text(edited.read_text().replace('tags: [', 'tags: ["curated", '))
+    report = import_listing(project.root, project.root / "listing.txt", added="2026-04-01")
+    assert report.written == [] and len(report.skipped) == 2
+    assert "already in the catalogue as content/papers/lora-adapters-revisited.md" in report.lines()[1]
+    assert '"curated"' in edited.read_text()
+    assert sorted(p.name for p in papers.iterdir()) == sorted(first)
+
+
+def test_same_title_with_different_punctuation_is_not_imported_again(project):
+    write_tree(project.root, {"content/papers/existing.md":
+                              '---\ntitle: "lora adapters, revisited!"\n---\n'})
+    report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18")
+    assert report.written == ["content/papers/instruction-tuning-for-everyone.md"]
+    assert "existing.md" in report.skipped[0]
+
+
+def test_bad_listing_writes_nothing(project):
+    write_tree(project.root, {"bad.txt": LISTING.replace(ABSTRACT_B, "Short.")})
+    with pytest.raises(BuildFailed) as caught:
+        import_listing(project.root, project.root / "bad.txt", added="2026-03-18")
+    assert caught.value.errors[0].format().startswith("bad.txt:15:1: title 'LoRA Adapters Revisited' has no abstract")
+    assert not (project.content / "papers").exists() or not list((project.content / "papers").iterdir())
+
+
+def test_dry_run_writes_nothing(project):
+    report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18", dry_run=True)
+    assert len(report.written) == 2 and "dry run" in report.lines()[-1]
+    assert not list((project.content / "papers").glob("*.md"))

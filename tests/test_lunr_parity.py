@@ -1,0 +1,109 @@
+"""The browser must find what Python finds: lunr.py (with our pipeline) vs lunr.js 2.3.9 in Node."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import lunr
+import pytest
+from lunr.stemmer import stemmer as lunr_py_stemmer
+from lunr.stop_word_filter import WORDS as PY_STOP_WORDS
+from lunr.token import Token
+
+from generator import lunr_js
+from generator.build import Project, load_catalogue
+from generator.markup import make_converter, plain_text, render_markdown
+from generator.search import build_search_index
+
+from .conftest import REPO, require_tool
+
+pytestmark = pytest.mark.node
+LUNR_JS = REPO / "templates" / "static" / "vendor" / "lunr-2.3.9.min.js"
+CLI = REPO / "tests" / "js" / "lunr_cli.js"
+# Words where lunr.py's own stemmer and trimmer disagree with lunr.js.
+TRICKY = ["key", "day", "array", "play", "lay", "try", "keys", "yield", "(e.g.", "i.e.,",
+          "“quoted”", "tülu", "über", "x-ray", "gpt-4", "(llms).", "c++", "don't"]
+
+
+def node(mode: str, payload):
+    exe = require_tool("node")
+    done = subprocess.run([exe, str(CLI), str(LUNR_JS), mode], input=json.dumps(payload),
+                          capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def catalogue_words():
+    """Every distinct lowercased word of the committed catalogue (thousands)."""
+    catalogue = load_catalogue(Project.at(REPO))
+    text = " ".join(p.title + " " + p.body_md for p in catalogue.papers).lower()
+    return sorted(set(re.split(r"[\s\-]+", text)) | set(TRICKY))
+
+
+def test_lunr_py_stock_stemmer_really_disagrees():
+    """The reason this module exists: stock lunr.py stems `key` to `kei`, lunr.js does not."""
+    stock = lunr_py_stemmer(Token("key")).string
+    assert stock != node("stem", ["key"])[0]
+
+
+def test_stemmer_matches_lunr_js_on_every_catalogue_word(catalogue_words):
+    words = [lunr_js._trim(w) for w in catalogue_words]
+    words = [w for w in words if w]
+    js = node("stem", words)
+    mismatches = [(w, lunr_js.porter_stem(w), s) for w, s in zip(words, js) if lunr_js.porter_stem(w) != s]
+    assert len(words) > 2000
+    assert mismatches == []
+
+
+def test_trimmer_matches_lunr_js(catalogue_words):
+    js = node("trim", catalogue_words)
+    assert [lunr_js._trim(w) for w in catalogue_words] == js
+
+
+def test_stop_words_match_lunr_js():
+    probe = sorted(PY_STOP_WORDS | {"tuning", "model", "key"})
+    assert sorted(node("stopwords", probe)) == sorted(PY_STOP_WORDS)
+
+
+GOLDEN = ["key", "instruction tuning", "lora", "day", "array", "retrieval augmented generation",
+          "scaling laws", "catastrophic forgetting", "e.g", "play", "mixture of experts",
+          "chain-of-thought", "tülu", "prompt", "BERT", "title:scaling", "instruct*", "code~1",
+          "+lora -adapters", "playlists"]
+
+
+@pytest.fixture(scope="module")
+def built_index():
+    catalogue = load_catalogue(Project.at(REPO))
+    converter = make_converter()
+    abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
+    return json.loads(json.dumps(build_search_index(catalogue, abstracts)["index"]))
+
+
+def test_lunr_js_and_lunr_py_return_the_same_top_results(built_index):
+    js = node("search", {"index": built_index, "queries": GOLDEN})
+    index = lunr_js.load_index(built_index)
+    for query, js_results in zip(GOLDEN, js):
+        py_results = index.search(query)
+        py_top = [(r["ref"], round(r["score"], 6)) for r in py_results[:10]]
+        js_top = [(r["ref"], round(r["score"], 6)) for r in js_results[:10]]
+        assert py_top == js_top, query
+    hits = dict(zip(GOLDEN, js))
+    assert hits["key"], "lunr.js must find 'key' (the stock lunr.py index misses it)"
+    assert hits["play"] and hits["instruction tuning"]
+
+
+def test_stock_lunr_py_index_misses_key_in_lunr_js():
+    """Control experiment: without our pipeline, lunr.js finds nothing for `key`."""
+    docs = [{"id": "a", "body": "A key insight (e.g. this one) on a sunny day."}]
+    stock = lunr.lunr(ref="id", fields=["body"], documents=docs).serialize()
+    ours_builder = lunr_js.make_builder()
+    ours_builder.ref("id")
+    ours_builder.field("body")
+    ours_builder.add(docs[0])
+    ours = ours_builder.build().serialize()
+    stock_js, ours_js = (node("search", {"index": i, "queries": ["key", "day", "e.g"]})
+                         for i in (stock, ours))
+    assert [len(r) for r in stock_js] == [0, 0, 0]
+    assert [len(r) for r in ours_js] == [1, 1, 1]
