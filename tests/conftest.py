@@ -69,11 +69,12 @@ def make_project(tmp_path):
     return make
 
 
-def require_tool(name: str) -> str:
+def require_tool(name: str, *alternatives: str) -> str:
     """Path of an external tool; skip locally when missing, but fail in CI (CI=true)."""
-    path = shutil.which(name)
-    if path:
-        return path
+    for candidate in (name, *alternatives):
+        path = shutil.which(candidate)
+        if path:
+            return path
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required in CI but was not found; .ci/run installs it")
     pytest.skip(f"{name} not installed (apt-get install {name}); CI runs this test")
