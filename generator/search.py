@@ -14,10 +14,21 @@ def _clean(text: str) -> str:
     return JS_SPACE_RE.sub(" ", text)
 
 
-def index_document(paper: Paper, topic_names: dict[str, str], abstract: str) -> dict:
+def short_ref(position: int) -> str:
+    """A compact lunr ref (base 36): refs repeat in every posting, slugs would triple the index."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        position, rest = divmod(position, 36)
+        out = digits[rest] + out
+        if not position:
+            return out
+
+
+def index_document(ref: str, paper: Paper, topic_names: dict[str, str], abstract: str) -> dict:
     """The text lunr indexes for one paper, as strings lunr.js would tokenise alike."""
     return {
-        "slug": paper.slug,
+        "ref": ref,
         "title": _clean(paper.title),
         "authors": _clean(", ".join(paper.authors)),
         "topics": _clean(", ".join(topic_names[t] for t in paper.topics)),
@@ -37,18 +48,21 @@ def summary(abstract: str, limit: int = SUMMARY_CHARS) -> str:
 def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict:
     """Build the lunr index (lunr.js-compatible pipeline) and the result-card store.
 
-    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML).
+    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML). Refs are
+    short ids in catalogue order; the store maps each to its card (slug, title, url, …).
     """
     topic_names = {t.slug: t.name for t in catalogue.topics}
+    refs = {p.slug: short_ref(i) for i, p in enumerate(catalogue.papers)}
     builder = make_builder()
-    builder.ref("slug")
+    builder.ref("ref")
     for name, boost in FIELDS:
         builder.field(name, boost=boost)
     for paper in catalogue.papers:
-        builder.add(index_document(paper, topic_names, abstracts[paper.slug]))
+        builder.add(index_document(refs[paper.slug], paper, topic_names, abstracts[paper.slug]))
     index = builder.build()
     store = {
-        p.slug: {
+        refs[p.slug]: {
+            "slug": p.slug,
             "title": p.title,
             "url": f"papers/{p.slug}/",
             "year": p.year,
