@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import quote_plus
 from pathlib import Path
 
 import jinja2
@@ -56,6 +57,10 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
         links.append(("DOI", f"https://doi.org/{paper.doi}"))
     if paper.arxiv and not paper.pdf:
         links.insert(1, ("PDF", f"https://arxiv.org/pdf/{paper.arxiv}"))
+    if not links:  # nothing recorded yet: help the reader find it
+        query = quote_plus(paper.title)
+        links = [("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
+                 ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}")]
     return {
         "slug": paper.slug,
         "title": paper.title,

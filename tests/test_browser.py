@@ -77,6 +77,10 @@ def test_header_search_finds_instruction_tuning_papers_first(page, base_url):
     assert len(titles) >= 10
     top = titles[:5]
     assert all("instruction" in t.lower() for t in top), top
+    chips = [page.locator("#search-results > li").nth(i).locator(".chips.topics").text_content()
+             for i in range(5)]
+    assert all("Instruction tuning" in c for c in chips), chips
+    assert len(titles) < 70  # every word must match: not the whole catalogue
     assert "papers match" in page.text_content("#search-status")
     # the result links lead to the paper pages, under the sub-path
     page.locator("#search-results .paper-title a").first.click()

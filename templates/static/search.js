@@ -34,20 +34,41 @@
     return lunr.tokenizer(text)
       .map(function (t) { return lunr.trimmer(t); })
       .filter(function (t) { return t && t.toString().length > 0 && lunr.stopWordFilter(t); })
-      .map(function (t) { return t.toString(); });
+      .map(function (t) { return t.toString().replace(/\*/g, ""); })  /* `*` is lunr's wildcard */
+      .filter(function (w) { return w.length > 0; });
+  }
+
+  var REQUIRED = lunr.Query.presence.REQUIRED;
+
+  /* Papers matching every word; the last word may also be a prefix (type-ahead). */
+  function allWords(words) {
+    var exact = index.query(function (q) {
+      words.forEach(function (word) { q.term(word, { presence: REQUIRED }); });
+    });
+    var last = words[words.length - 1];
+    if (last.length < 2) return exact;
+    var prefixed = index.query(function (q) {
+      words.slice(0, -1).forEach(function (word) { q.term(word, { presence: REQUIRED }); });
+      q.term(last, { wildcard: lunr.Query.wildcard.TRAILING, usePipeline: false, presence: REQUIRED });
+    });
+    var seen = {};
+    exact.forEach(function (r) { seen[r.ref] = true; });
+    return exact.concat(prefixed.filter(function (r) { return !seen[r.ref]; }));
+  }
+
+  /* Papers matching any word, best first: the fallback when no paper has them all. */
+  function anyWord(words) {
+    return index.query(function (q) {
+      words.forEach(function (word) { q.term(word); });
+    });
   }
 
   function run(text) {
     var words = terms(text);
-    if (!words.length) return [];
-    return index.query(function (q) {
-      words.forEach(function (word, i) {
-        q.term(word, { boost: 10 });
-        if (i === words.length - 1 && word.length >= 2) {
-          q.term(word, { wildcard: lunr.Query.wildcard.TRAILING, usePipeline: false, boost: 1 });
-        }
-      });
-    });
+    if (!words.length) return { results: [], partial: false };
+    var all = allWords(words);
+    if (all.length || words.length === 1) return { results: all, partial: false };
+    return { results: anyWord(words), partial: true };
   }
 
   function el(tag, cls, text) {
@@ -85,20 +106,23 @@
       status.textContent = "Type a word or two: titles, authors, topics, tags and abstracts are searched.";
       return;
     }
-    var found;
+    var outcome;
     try {
-      found = run(query);
+      outcome = run(query);
     } catch (err) {
-      found = [];
+      outcome = { results: [], partial: false };
     }
+    var found = outcome.results;
     if (!found.length) {
       status.textContent = "No papers match “" + query + "”. Try fewer or different words, or browse by topic.";
       return;
     }
     var shown = found.slice(0, MAX_RESULTS);
     shown.forEach(function (r) { results.appendChild(card(r.ref)); });
-    status.textContent = found.length + (found.length === 1 ? " paper matches" : " papers match") +
-      " “" + query + "”" + (found.length > shown.length ? "; showing the best " + shown.length + "." : ".");
+    status.textContent = (outcome.partial ? "No paper has all of “" + query + "”; " +
+        found.length + (found.length === 1 ? " paper has" : " papers have") + " some of the words"
+      : found.length + (found.length === 1 ? " paper matches" : " papers match") + " “" + query + "”") +
+      (found.length > shown.length ? "; showing the best " + shown.length + "." : ".");
   }
 
   function update(pushUrl) {
