@@ -23,9 +23,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check generator tests
 	$(PY) -m ruff format --check generator tests
 
-serve: build
-	@echo "Serving site/ at http://localhost:$(PORT)/ (Ctrl-C to stop)"
-	$(PY) -m http.server --directory site --bind 127.0.0.1 $(PORT)
+serve: $(STAMP)
+	$(PY) -m generator serve --port $(PORT)
 
 clean:
 	rm -rf site $(VENV) .pytest_cache

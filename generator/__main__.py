@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 import jinja2
 
 from . import build as build_mod
-from .errors import BuildFailed, UsageError
+from .errors import BuildFailed, UsageError, github_annotation
 
 log = logging.getLogger("generator")
 
@@ -25,24 +26,101 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate content and write the site to site/")
     b.add_argument("--output", type=Path, help="output folder (default: ROOT/site)")
     b.add_argument("--base-url", help="override base_url from content/site.yml (e.g. in CI deploys)")
-    i = sub.add_parser("import", help="turn a daily-papers listing into content/papers/*.md")
-    i.add_argument("listing", type=Path, help="the listing file (text dump of a daily-papers page)")
+    b.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c = sub.add_parser("check", help="validate all content without writing anything")
+    c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("--format", choices=("text", "github"), default=None,
+                   help="'github' adds ::error annotations for pull requests "
+                        "(default when GITHUB_ACTIONS=true)")
+    i = sub.add_parser("import", help="add papers from a daily-papers listing or a BibTeX file")
+    i.add_argument("listing", type=Path, metavar="FILE",
+                   help="a .bib file (Zotero, Google Scholar) or a daily-papers listing (text dump)")
     i.add_argument("--added", help="the 'added' date for new papers, YYYY-MM-DD (default: today)")
     i.add_argument("--dry-run", action="store_true", help="report what would be written, write nothing")
+    n = sub.add_parser("new", help="create a correctly formatted paper file from flags",
+                       description="Create content/papers/<slug>.md. The abstract comes from "
+                                   "--abstract-file or standard input. Topics and tags are "
+                                   "suggested from content/topics.yml when not given.")
+    n.add_argument("--title", required=True)
+    n.add_argument("--authors", action="append", default=[], metavar="NAMES",
+                   help='"First Author; Second Author" (repeatable)')
+    n.add_argument("--abstract-file", type=Path, help="file with the abstract ('-' for stdin)")
+    n.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
+    n.add_argument("--tag", action="append", default=[], help="tag slug (repeatable)")
+    n.add_argument("--date", help="publication date: YYYY-MM-DD, YYYY-MM or YYYY")
+    n.add_argument("--added", help="date it joins the catalogue (default: today)")
+    n.add_argument("--arxiv", help='arXiv id, e.g. 2106.09685')
+    for name in ("doi", "url", "pdf", "code"):
+        n.add_argument(f"--{name}")
+    n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
+    s = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload on save")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     return parser
+
+
+def _cmd_serve(args) -> int:
+    from . import serve
+
+    logging.getLogger("generator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        serve.serve(build_mod.Project.at(args.root), host=args.host, port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+    return 0
+
+
+def _cmd_new(args) -> int:
+    from . import scaffold
+
+    source = args.abstract_file
+    if source is None and sys.stdin.isatty():
+        raise UsageError("no abstract: pass --abstract-file FILE, or pipe the abstract on stdin")
+    try:
+        abstract = sys.stdin.read() if source is None or str(source) == "-" else source.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the abstract: {exc}") from None
+    path, text = scaffold.new_paper(
+        args.root, title=args.title, abstract=abstract, authors=args.authors, topics=args.topic,
+        tags=args.tag, date=args.date, arxiv=args.arxiv, doi=args.doi, url=args.url, pdf=args.pdf,
+        code=args.code, added=args.added, dry_run=args.dry_run)
+    if args.dry_run:
+        print(text, end="")
+    print(("would write " if args.dry_run else "") + path)
+    if not args.dry_run:
+        print("next: review its topics and tags, then run `make check` and `make serve`")
+    return 0
 
 
 def _cmd_build(args) -> int:
     project = build_mod.Project.at(args.root, args.output)
-    result = build_mod.build(project, base_url=args.base_url)
+    result = build_mod.build(project, base_url=args.base_url, strict=args.strict)
     print(result.summary())
     return 0
 
 
-def _cmd_import(args) -> int:
-    from . import importer
+def _github(args) -> bool:
+    fmt = getattr(args, "format", None)
+    return fmt == "github" or (fmt is None and os.environ.get("GITHUB_ACTIONS") == "true")
 
-    report = importer.import_listing(args.root, args.listing, added=args.added, dry_run=args.dry_run)
+
+def _cmd_check(args) -> int:
+    project = build_mod.Project.at(args.root)
+    catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict)
+    for w in warnings:
+        print(w.format())
+        if _github(args):
+            print(github_annotation(w))
+    files = {w.path for w in warnings}
+    tail = f", {len(warnings)} warnings in {len(files)} files" if warnings else ", no warnings"
+    print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from . import sources
+
+    report = sources.import_file(args.root, args.listing, added=args.added, dry_run=args.dry_run)
     for line in report.lines():
         print(line)
     return 0
@@ -52,13 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run a command; content errors become a located report and exit status 1."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s: %(message)s")
-    commands = {"build": _cmd_build, "import": _cmd_import}
+                        format="%(message)s")
+    commands = {"build": _cmd_build, "check": _cmd_check, "import": _cmd_import, "new": _cmd_new, "serve": _cmd_serve}
     try:
         return commands[args.command](args)
     except BuildFailed as exc:
         print(exc.report(), file=sys.stderr)
-        print("build failed: nothing was written; the previous site/ is unchanged", file=sys.stderr)
+        if _github(args):
+            for error in exc.errors:
+                print(github_annotation(error))
+        if args.command == "build":
+            print("build failed: nothing was written; the previous site/ is unchanged", file=sys.stderr)
         return 1
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

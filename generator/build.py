@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, load, markup, render, search, taxonomy, validate, write
-from .errors import BuildFailed, UsageError
+from . import check, config, load, markup, render, search, taxonomy, validate, write
+from .errors import BuildFailed, ContentError, UsageError
 from .model import Catalogue, sort_papers
 
 log = logging.getLogger(__name__)
@@ -39,35 +39,46 @@ class BuildResult:
     tags: int
     pages: int
     seconds: float
+    warnings: int = 0
 
     def summary(self) -> str:
-        """One line: counts and time."""
-        return (f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
+        """One line: counts and time (and how many warnings `check` would show)."""
+        text = (f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
                 f"{self.pages} pages in {self.seconds:.2f} s")
+        if self.warnings:
+            text += f" ({self.warnings} warnings: run `make check` to see them)"
+        return text
 
 
-def load_catalogue(project: Project, base_url: str | None = None) -> Catalogue:
-    """Load and validate all content; raises BuildFailed with every error found."""
+def load_catalogue(project: Project, base_url: str | None = None, *,
+                   strict: bool = False) -> tuple[Catalogue, list[ContentError]]:
+    """Load and validate all content; return it with its warnings, or raise BuildFailed.
+
+    With `strict`, warnings count as errors.
+    """
     label = project.root
     site, errors = config.load_site_config(project.content / "site.yml", _rel(project.content / "site.yml", label))
     topics, topic_errors = config.load_topics(project.content / "topics.yml", _rel(project.content / "topics.yml", label))
     docs, load_errors = load.load_documents(project.content / "papers", label)
     papers, paper_errors = validate.validate(docs, topics) if not topic_errors else ([], [])
     errors += topic_errors + load_errors + paper_errors
+    warnings = check.content_warnings(papers)
+    if strict:
+        errors, warnings = errors + check.escalate(warnings), []
     if errors:
-        raise BuildFailed(errors)
+        raise BuildFailed(errors, checked=len(docs) + len(load_errors))
     if base_url:
         site = dataclasses.replace(site, base_url=config.normalise_base_url(base_url))
-    return Catalogue(sort_papers(papers), topics, site)
+    return Catalogue(sort_papers(papers), topics, site), sorted(warnings)
 
 
-def build(project: Project, base_url: str | None = None) -> BuildResult:
+def build(project: Project, base_url: str | None = None, *, strict: bool = False) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails."""
     started = time.perf_counter()
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
-    catalogue = load_catalogue(project, base_url)
+    catalogue, warnings = load_catalogue(project, base_url, strict=strict)
     papers = markup.render_papers(catalogue.papers, markup.make_converter())
     catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
@@ -77,7 +88,8 @@ def build(project: Project, base_url: str | None = None) -> BuildResult:
     outputs = render.render_site(env, catalogue, topics, tags, search_data)
     write.write_site(outputs, project.templates / "static", project.output)
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
-    result = BuildResult(len(papers), len(topics), len(tags), pages, time.perf_counter() - started)
+    result = BuildResult(len(papers), len(topics), len(tags), pages, time.perf_counter() - started,
+                         len(warnings))
     log.info(result.summary())
     return result
 

@@ -14,6 +14,7 @@ class ContentError:
     col: int = 0
     message: str = ""
     hint: str = ""
+    level: str = "error"  # or "warning": legal but suspicious; --strict makes it an error
 
     def location(self) -> str:
         """`path:line:col`, leaving out the parts that are unknown."""
@@ -26,17 +27,36 @@ class ContentError:
 
     def format(self) -> str:
         """The message as printed: location first, hint on its own line."""
-        text = f"{self.location()}: {self.message}"
+        prefix = "warning: " if self.level == "warning" else ""
+        text = f"{self.location()}: {prefix}{self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
 
 
+def github_annotation(error: ContentError) -> str:
+    """The same message as a GitHub Actions workflow command, shown inline on pull requests."""
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return esc(text).replace(":", "%3A").replace(",", "%2C")
+
+    parts = [f"file={prop(error.path)}"]
+    if error.line:
+        parts.append(f"line={error.line}")
+        if error.col:
+            parts.append(f"col={error.col}")
+    message = error.message + (f" (hint: {error.hint})" if error.hint else "")
+    return f"::{error.level} {','.join(parts)}::{esc(message)}"
+
+
 class BuildFailed(Exception):
     """Raised when content is invalid; carries every error found in the run."""
 
-    def __init__(self, errors: list[ContentError]):
+    def __init__(self, errors: list[ContentError], checked: int = 0):
         self.errors = sorted(errors)
+        self.checked = checked  # content files looked at, when known
         super().__init__(f"{len(self.errors)} errors")
 
     def report(self) -> str:

@@ -1,4 +1,9 @@
-"""`import`: turn a daily-papers listing into paper files, never overwriting anything."""
+"""Adding papers: from a daily-papers listing, a BibTeX file, or flags (`new`).
+
+All three produce Candidates that go through one pipeline: clean the text, skip or refuse
+papers already in the catalogue, suggest topics and tags, validate the file we would
+write, then write every new file or none.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,30 @@ from pathlib import Path
 
 from slugify import slugify
 
-from . import config, frontmatter, listing, suggest, typography
+from . import config, frontmatter, suggest, typography
+from .duplicates import normalise_title
 from .errors import BuildFailed, ContentError, UsageError
-from .load import display_path
+from .load import RawDocument
 from .schema import SLUG_MAX
-from .validate import normalise_title
+from .validate import validate_document
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A paper to add, as read from its source, with the 1-based line it came from."""
+
+    title: str
+    abstract: str
+    line: int = 0
+    authors: tuple[str, ...] = ()
+    date: str | None = None
+    arxiv: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    pdf: str | None = None
+    code: str | None = None
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,26 +80,52 @@ def paper_file(meta: dict, body: str) -> str:
     return "\n".join(lines) + "\n---\n\n" + body.strip() + "\n"
 
 
-def existing_papers(papers_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Normalised title -> slug of every paper already present, and the tags in use."""
-    titles: dict[str, str] = {}
+@dataclass
+class Existing:
+    """What the catalogue already holds: identity keys -> slug, and the tags in use."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def match(self, c: Candidate) -> tuple[str, str] | None:
+        """(how, slug) of the paper this candidate duplicates, if any."""
+        for how, key in _identity(c):
+            if key in self.keys:
+                return how, self.keys[key]
+        return None
+
+
+def _identity(c: Candidate) -> list[tuple[str, str]]:
+    keys = [("same title", "title:" + normalise_title(c.title))]
+    keys += [("same arXiv id", "arxiv:" + c.arxiv.lower())] if c.arxiv else []
+    keys += [("same DOI", "doi:" + c.doi.lower())] if c.doi else []
+    return keys
+
+
+def existing_papers(papers_dir: Path) -> Existing:
+    """Scan content/papers/ leniently: even a file with errors still claims its slug and title."""
+    found = Existing()
     tags: set[str] = set()
     if not papers_dir.is_dir():
-        return titles, ()
+        return found
     for path in sorted(papers_dir.glob("*.md")):
-        titles.setdefault("\0slug:" + path.stem, path.stem)
+        found.keys.setdefault("slug:" + path.stem, path.stem)
         try:
             fields = frontmatter.parse(path.read_text(encoding="utf-8"), path.name).fields
         except (frontmatter.FrontMatterError, UnicodeDecodeError):
             continue
-        if "title" in fields and isinstance(fields["title"][1].node.value, str):
-            titles.setdefault(normalise_title(fields["title"][1].node.value), path.stem)
+        for name, prefix in (("title", "title:"), ("arxiv", "arxiv:"), ("doi", "doi:")):
+            node = fields[name][1].node if name in fields else None
+            if node is not None and isinstance(node.value, str):
+                value = normalise_title(node.value) if name == "title" else node.value.lower()
+                found.keys.setdefault(prefix + value.removeprefix("https://doi.org/"), path.stem)
         if "tags" in fields:
             try:
                 tags.update(t for t, _ in frontmatter.text_list(fields["tags"][1].node, "tags"))
             except frontmatter.FieldError:
                 pass
-    return titles, tuple(sorted(tags))
+    found.tags = tuple(sorted(tags))
+    return found
 
 
 def make_slug(title: str, taken) -> str:
@@ -89,63 +139,79 @@ def make_slug(title: str, taken) -> str:
     return slug
 
 
-def import_listing(root: Path, listing_path: Path, *, added: str | None = None,
-                   dry_run: bool = False, today: dt.date | None = None) -> ImportReport:
-    """Parse, clean, suggest topics and tags, then write new papers; all or nothing."""
-    content = root / "content"
+def check_added(added: str | None, today: dt.date | None = None) -> str:
+    """The `added` date to write: given (validated) or today."""
     added = added or (today or dt.date.today()).isoformat()
     try:
         dt.date.fromisoformat(added)
     except ValueError:
         raise UsageError(f"--added must be a date YYYY-MM-DD, not {added!r}") from None
-    label = display_path(listing_path, root)
-    try:
-        text = listing_path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"listing not found: {listing_path}") from None
-    except UnicodeDecodeError as exc:
-        raise BuildFailed([ContentError(label, 0, 0, f"listing is not valid UTF-8 ({exc.reason})")]) from None
-    parsed, errors = listing.parse_listing(text, label)
+    return added
+
+
+def add_papers(root: Path, candidates: list[Candidate], *, source: str | None, added: str,
+               dry_run: bool = False, refuse_duplicates: bool = False,
+               label: str = "") -> tuple[ImportReport, dict[str, str]]:
+    """Turn candidates into paper files under content/papers/ (all or nothing).
+
+    Duplicates of papers already present are skipped and reported, or, with
+    `refuse_duplicates`, are errors. Returns the report and {slug: file text}.
+    """
+    content = root / "content"
     topics, topic_errors = config.load_topics(content / "topics.yml", "content/topics.yml")
-    if errors or topic_errors:
-        raise BuildFailed(errors + topic_errors)
-    source_label = _source_label(listing_path, root)
+    if topic_errors:
+        raise BuildFailed(topic_errors)
+    topic_slugs = {t.slug for t in topics}
     papers_dir = content / "papers"
-    known, known_tags = existing_papers(papers_dir)
+    existing = existing_papers(papers_dir)
     report = ImportReport(dry_run=dry_run)
     pending: dict[str, str] = {}
-    for entry in parsed.entries:
-        title = typography.clean(entry.title)
-        abstract = typography.clean(entry.abstract)
-        norm = normalise_title(title)
-        if norm in known:
-            report.skipped.append(f"skipped {label}:{entry.title_line}: '{title}' is already "
-                                  f"in the catalogue as content/papers/{known[norm]}.md (left untouched)")
+    errors: list[ContentError] = []
+    for c in candidates:
+        title, abstract = typography.clean(c.title), typography.clean(c.abstract)
+        c = Candidate(title, abstract, c.line, c.authors, c.date, c.arxiv, c.doi, c.url, c.pdf,
+                      c.code, c.topics, c.tags)
+        where = f"{label}:{c.line}" if c.line else label
+        dup = existing.match(c)
+        if dup:
+            how, slug = dup
+            message = f"'{title}' is already in the catalogue as content/papers/{slug}.md ({how})"
+            if refuse_duplicates:
+                errors.append(ContentError(label or "new paper", c.line, 0, message,
+                                           "edit that file instead, or link a new version with same_as"))
+            else:
+                report.skipped.append(f"skipped {where}: {message}; left untouched")
             continue
-        slug = make_slug(title, {s for k, s in known.items()} | set(pending))
-        chosen = suggest.suggest_topics(title, abstract, topics)
-        meta = {
-            "title": title, "authors": [], "added": added,
-            "code": typography.code_url(abstract),
-            "topics": chosen,
-            "tags": suggest.suggest_tags(title, abstract, topics, chosen, known_tags),
-            "source": f"{source_label}:{entry.title_line}",
-        }
-        pending[slug] = paper_file(meta, typography.to_markdown(abstract))
-        known[norm] = slug
-        report.written.append(f"content/papers/{slug}.md")
+        slug = make_slug(title, set(existing.keys.values()) | set(pending))
+        chosen = c.topics or suggest.suggest_topics(title, abstract, topics)
+        tags = c.tags or suggest.suggest_tags(title, abstract, topics, chosen, existing.tags)
+        meta = {"title": title, "authors": c.authors, "date": c.date, "added": added,
+                "arxiv": c.arxiv, "doi": c.doi, "url": c.url, "pdf": c.pdf,
+                "code": c.code or typography.code_url(abstract), "topics": chosen, "tags": tags,
+                "source": f"{source}:{c.line}" if source and c.line else source}
+        text = paper_file(meta, typography.to_markdown(abstract))
+        path = f"content/papers/{slug}.md"
+        _, problems = validate_document(RawDocument(path, slug, text), topic_slugs)
+        errors += [ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)
+                   for p in problems]
+        pending[slug] = text
+        for _, key in _identity(c):
+            existing.keys[key] = slug
+        report.written.append(path)
+    if errors:
+        raise BuildFailed(errors)
     if not dry_run:
         _write_all(papers_dir, pending)
-    return report
+    return report, pending
 
 
-def _source_label(listing_path: Path, root: Path) -> str:
+def source_label(path: Path, root: Path) -> str:
     """Where the raw text lives: relative to content/ or the project, else the file name."""
-    resolved = listing_path.resolve()
+    resolved = path.resolve()
     for base in (root / "content", root):
         if resolved.is_relative_to(base.resolve()):
             return resolved.relative_to(base.resolve()).as_posix()
-    return listing_path.name
+    return path.name
 
 
 def _write_all(papers_dir: Path, files: dict[str, str]) -> None:

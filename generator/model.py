@@ -45,7 +45,16 @@ class Paper:
     pdf: str | None = None
     code: str | None = None
     source: str | None = None
+    same_as: str | None = None
     body_html: str = ""
+    positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
+
+    def where(self, key: str) -> tuple[int, int]:
+        """1-based (line, col) of a field's value in the source file; (1, 1) if unknown."""
+        for name, line, col in self.positions:
+            if name == key:
+                return line, col
+        return 1, 1
 
     @property
     def year(self) -> int | None:

@@ -18,7 +18,7 @@ class Field:
     """One front-matter field: its name, kind, whether it is required, and help text."""
 
     name: str
-    kind: str  # "text", "list", "date", "partial-date", "arxiv", "doi", "url"
+    kind: str  # "text", "list", "date", "partial-date", "arxiv", "doi", "url", "slug"
     required: bool
     help: str
     example: str
@@ -50,6 +50,10 @@ FIELDS: tuple[Field, ...] = (
     Field("tags", "list", False,
           "Free-form tag slugs (lowercase words joined by hyphens); may be empty.",
           '["lora", "low-rank"]'),
+    Field("same_as", "slug", False,
+          "Slug of another paper in the catalogue that is a version of this one (preprint and "
+          "published paper): links them deliberately instead of failing the duplicate check.",
+          '"lora-low-rank-adaptation-of-large-language-models"'),
     Field("source", "text", False,
           "Where the entry was imported from (file and line), so the raw text can be recovered.",
           '"listings/daily-papers-mar-18.txt:11"'),

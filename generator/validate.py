@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-import unicodedata
 from urllib.parse import urlsplit
 
 from . import frontmatter as fm
+from .duplicates import check_duplicates
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
@@ -73,7 +73,20 @@ def validate_document(doc: RawDocument, topic_slugs: set[str]):
     if errors:
         return None, errors
     return Paper(slug=doc.stem, body_md=parsed.body.strip("\n") + "\n", path=doc.path,
-                 authors=values.pop("authors", ()), tags=values.pop("tags", ()), **values), []
+                 authors=values.pop("authors", ()), tags=values.pop("tags", ()),
+                 positions=_positions(parsed), **values), []
+
+
+def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
+    """Where each field's value, each tag and the body start, for later cross-file messages."""
+    out = [(key, vpos.line, vpos.col) for key, (_, vpos) in parsed.fields.items()]
+    if "tags" in parsed.fields:
+        node = parsed.fields["tags"][1].node
+        if isinstance(node, fm.yaml.SequenceNode):
+            out += [(f"tags:{item.value}", *fm.position(item, 1)) for item in node.value]
+    skipped = len(parsed.body) - len(parsed.body.lstrip("\n"))
+    out.append(("body", parsed.body_line + parsed.body[:skipped].count("\n"), 1))
+    return tuple(out)
 
 
 def _required_hint(key: str) -> str:
@@ -113,6 +126,10 @@ def _convert(key: str, node, topic_slugs: set[str]):
         if not DOI_RE.match(bare):
             raise FieldError(node, f"'{value}' is not a DOI", 'e.g. doi: "10.18653/v1/2023.acl-long.1"')
         return bare
+    if kind == "slug":
+        if not SLUG_RE.match(value):
+            raise FieldError(node, f"'{key}' must be the slug (file name without .md) of another paper")
+        return value
     if kind == "url":
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.netloc or any(c.isspace() for c in value):
@@ -137,8 +154,9 @@ def _convert_list(key: str, items, topic_slugs: set[str]) -> tuple[str, ...]:
         if not value:
             raise FieldError(node, f"empty item in '{key}'")
         if key == "topics" and value not in topic_slugs:
-            close = difflib.get_close_matches(value, sorted(topic_slugs), n=1, cutoff=0.5)
-            hint = f"did you mean '{close[0]}'?" if close else "topics are the slugs in content/topics.yml"
+            close = difflib.get_close_matches(value, sorted(topic_slugs), n=1, cutoff=0.6)
+            hint = (f"did you mean '{close[0]}'?" if close else
+                    "topics in content/topics.yml: " + ", ".join(sorted(topic_slugs)))
             raise FieldError(node, f"unknown topic '{value}'", hint)
         if key == "tags" and not SLUG_RE.match(value):
             raise FieldError(node, f"tag '{value}' is not a slug",
@@ -147,27 +165,3 @@ def _convert_list(key: str, items, topic_slugs: set[str]) -> tuple[str, ...]:
             raise FieldError(node, f"'{value}' is listed twice in '{key}'")
         out.append(value)
     return tuple(out)
-
-
-def normalise_title(title: str) -> str:
-    """Casefolded, accent-free, punctuation-free title used to spot duplicates."""
-    decomposed = unicodedata.normalize("NFKD", title.casefold())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[\W_]+", " ", letters).split())
-
-
-def check_duplicates(papers: list[Paper]) -> list[ContentError]:
-    """The same paper twice: same normalised title or same arXiv id or DOI."""
-    errors: list[ContentError] = []
-    seen: dict[tuple[str, str], Paper] = {}
-    for paper in sorted(papers, key=lambda p: p.path):
-        keys = [("title", normalise_title(paper.title))]
-        keys += [(k, getattr(paper, k).lower()) for k in ("arxiv", "doi") if getattr(paper, k)]
-        for kind, key in keys:
-            first = seen.setdefault((kind, key), paper)
-            if first is not paper:
-                errors.append(ContentError(
-                    paper.path, 1, 1, f"same {kind} as {first.path}: this paper is already in the catalogue",
-                    "remove this file, or fix the field if they are different papers"))
-                break
-    return errors

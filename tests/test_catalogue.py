@@ -21,7 +21,7 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "site"
     project = Project(REPO, REPO / "content", REPO / "templates", out)
     build(project)
-    return load_catalogue(project), out
+    return load_catalogue(project)[0], out
 
 
 def test_seventy_papers_with_titles_and_abstracts_from_the_listing(site):

@@ -6,7 +6,8 @@ import pytest
 
 from generator.load import RawDocument
 from generator.model import Topic
-from generator.validate import normalise_title, validate, validate_document
+from generator.duplicates import normalise_title
+from generator.validate import validate, validate_document
 
 from .conftest import paper_text
 

@@ -9,7 +9,7 @@ import pytest
 from generator import typography
 from generator.build import build, load_catalogue
 from generator.errors import BuildFailed
-from generator.importer import import_listing
+from generator.sources import import_file as import_listing
 from generator.listing import parse_listing
 from generator.markup import make_converter, plain_text, render_markdown
 from generator.model import Topic
@@ -119,7 +119,7 @@ def project(make_project):
 def test_import_writes_valid_papers_that_build(project):
     report = import_listing(project.root, project.root / "listing.txt", today=dt.date(2026, 3, 18))
     assert len(report.written) == 2
-    catalogue = load_catalogue(project)
+    catalogue, _ = load_catalogue(project)
     by_title = {p.title: p for p in catalogue.papers}
     paper = by_title["Instruction Tuning for Everyone"]
     assert paper.added == dt.date(2026, 3, 18)

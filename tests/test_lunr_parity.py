@@ -37,7 +37,7 @@ def node(mode: str, payload):
 @pytest.fixture(scope="module")
 def catalogue_words():
     """Every distinct lowercased word of the committed catalogue (thousands)."""
-    catalogue = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(REPO))
     text = " ".join(p.title + " " + p.body_md for p in catalogue.papers).lower()
     return sorted(set(re.split(r"[\s\-]+", text)) | set(TRICKY))
 
@@ -75,7 +75,7 @@ GOLDEN = ["key", "instruction tuning", "lora", "day", "array", "retrieval augmen
 
 @pytest.fixture(scope="module")
 def built_index():
-    catalogue = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(REPO))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
     return json.loads(json.dumps(build_search_index(catalogue, abstracts)["index"]))

@@ -1,0 +1,42 @@
+"""Warnings: content that is legal but suspicious. `--strict` turns them into errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from .errors import ContentError
+from .model import Paper
+
+SHORT_ABSTRACT = 200
+
+
+def content_warnings(papers: list[Paper]) -> list[ContentError]:
+    """Tags used by one paper only, short abstracts, missing publication dates."""
+    warnings: list[ContentError] = []
+    tag_use = Counter(tag for p in papers for tag in p.tags)
+    for p in papers:
+        for tag in p.tags:
+            if tag_use[tag] == 1 and len(papers) > 1:
+                line, col = p.where(f"tags:{tag}")
+                warnings.append(ContentError(
+                    p.path, line, col, f"tag '{tag}' is used by no other paper",
+                    "prefer a tag that other papers already use (see the tags page); "
+                    "keep it only if it is distinctive", "warning"))
+        length = len(" ".join(p.body_md.split()))
+        if length < SHORT_ABSTRACT:
+            line, col = p.where("body")
+            warnings.append(ContentError(
+                p.path, line, col, f"abstract is only {length} characters",
+                "paste the paper's full abstract below the front matter", "warning"))
+        if not p.date:
+            line, col = p.where("title")
+            warnings.append(ContentError(
+                p.path, line, 1, "no publication 'date'",
+                'add date: "YYYY-MM-DD" (or "YYYY-MM" / "YYYY") after the title', "warning"))
+    return warnings
+
+
+def escalate(warnings: list[ContentError]) -> list[ContentError]:
+    """--strict: the same findings, as errors."""
+    return [dataclasses.replace(w, level="error", message=w.message + " (strict)") for w in warnings]

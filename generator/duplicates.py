@@ -1,0 +1,95 @@
+"""The same paper twice: equal arXiv id or DOI, equal or nearly equal titles.
+
+Titles are compared after folding case, accents, punctuation, whitespace and look-alike
+letters (a Cyrillic "А" is a Latin "A" here). Near duplicates are token sets with Jaccard
+similarity >= 0.9, found with a prefix-filtered set-similarity join, so the check stays
+close to linear on large catalogues instead of comparing every pair.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+
+from text_unidecode import unidecode
+
+from .errors import ContentError
+from .model import Paper
+
+SIMILARITY = 0.9
+
+
+def normalise_title(title: str) -> str:
+    """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go."""
+    ascii_text = unidecode(unicodedata.normalize("NFKC", title)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", ascii_text).split())
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    """|a ∩ b| / |a ∪ b|."""
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def near_pairs(token_sets: list[frozenset], threshold: float = SIMILARITY) -> list[tuple[int, int]]:
+    """All index pairs (i < j) whose Jaccard similarity is >= threshold."""
+    freq = Counter(t for s in token_sets for t in s)
+    index: dict[str, list[int]] = defaultdict(list)
+    pairs: set[tuple[int, int]] = set()
+    order = sorted(range(len(token_sets)), key=lambda i: len(token_sets[i]))
+    for i in order:
+        tokens = sorted(token_sets[i], key=lambda t: (freq[t], t))
+        prefix = len(tokens) - math.ceil(threshold * len(tokens)) + 1
+        candidates = {j for t in tokens[:prefix] for j in index[t]}
+        for j in candidates:
+            if jaccard(token_sets[i], token_sets[j]) >= threshold:
+                pairs.add((min(i, j), max(i, j)))
+        for t in tokens[:prefix]:
+            index[t].append(i)
+    return sorted(pairs)
+
+
+def _linked(a: Paper, b: Paper) -> bool:
+    return a.same_as == b.slug or b.same_as == a.slug
+
+
+def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
+    line, col = dup.where(key)
+    return ContentError(
+        dup.path, line, col, f"{what} as {first.path}: this paper seems to be in the catalogue already",
+        "remove this file; if it is another version of that paper (preprint and published), "
+        f"add same_as: \"{first.slug}\"")
+
+
+def check_duplicates(papers: list[Paper]) -> list[ContentError]:
+    """Errors on the later-added (then later-named) paper of each duplicate pair."""
+    ordered = sorted(papers, key=lambda p: (p.added, p.path))
+    slugs = {p.slug for p in papers}
+    errors: list[ContentError] = []
+    flagged: set[str] = set()
+    for p in ordered:
+        if p.same_as and p.same_as not in slugs:
+            line, col = p.where("same_as")
+            errors.append(ContentError(p.path, line, col, f"same_as names '{p.same_as}', "
+                                       "which is not a paper in the catalogue",
+                                       "use the other paper's file name without .md"))
+    seen: dict[tuple[str, str], Paper] = {}
+    for p in ordered:
+        keys = [(k, getattr(p, k).lower()) for k in ("arxiv", "doi") if getattr(p, k)]
+        keys.append(("title", normalise_title(p.title)))
+        for kind, key in keys:
+            first = seen.setdefault((kind, key), p)
+            if first is not p and not _linked(first, p) and p.path not in flagged:
+                what = {"title": "same title", "arxiv": "same arXiv id", "doi": "same DOI"}[kind]
+                errors.append(_report(p, first, what, kind))
+                flagged.add(p.path)
+    token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
+    for i, j in near_pairs(token_sets):
+        first, dup = ordered[i], ordered[j]
+        if dup.path in flagged or _linked(first, dup) or token_sets[i] == token_sets[j] and \
+                normalise_title(first.title) == normalise_title(dup.title):
+            continue
+        errors.append(_report(dup, first, "nearly the same title", "title"))
+        flagged.add(dup.path)
+    return errors

@@ -1,0 +1,168 @@
+"""`serve`: build, serve site/ on localhost, rebuild on save, reload the open page.
+
+Files are watched with watchfiles. Every HTML page served gets one external script
+(allowed by the pages' Content-Security-Policy) that listens on a server-sent event
+stream: a good rebuild reloads the page, a failed one shows the located errors over
+the page while the last good site keeps being served.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import watchfiles
+
+from .build import Project, build
+from .errors import BuildFailed, UsageError
+
+log = logging.getLogger(__name__)
+RELOAD_JS = "/__papercat__/reload.js"
+EVENTS = "/__papercat__/events"
+CLIENT = """(function () {
+  "use strict";
+  var source = new EventSource("%s");
+  function overlay(text) {
+    var box = document.getElementById("papercat-build-error");
+    if (!box) {
+      box = document.createElement("pre");
+      box.id = "papercat-build-error";
+      box.setAttribute("role", "alert");
+      box.style.cssText = "position:fixed;inset:auto 0 0 0;max-height:60vh;overflow:auto;margin:0;" +
+        "padding:1rem;background:#3b0d0d;color:#ffe5e5;font:14px/1.4 monospace;z-index:99999;white-space:pre-wrap";
+      document.body.appendChild(box);
+    }
+    box.textContent = "Build failed; showing the last good site.\\n\\n" + text;
+  }
+  source.addEventListener("reload", function () { window.location.reload(); });
+  source.addEventListener("error-report", function (e) { overlay(JSON.parse(e.data)); });
+})();
+""" % EVENTS
+
+
+@dataclass
+class BuildState:
+    """The latest build outcome, shared between the watcher and the HTTP threads."""
+
+    generation: int = 0
+    error: str = ""
+
+    def __post_init__(self):
+        self.changed = threading.Condition()
+
+    def publish(self, error: str) -> None:
+        """Record a build outcome and wake every waiting event stream."""
+        with self.changed:
+            self.generation += 1
+            self.error = error
+            self.changed.notify_all()
+
+
+def rebuild(project: Project, state: BuildState) -> bool:
+    """Build once; report to the terminal and to open pages. True if it succeeded."""
+    try:
+        build(project)  # logs its own summary line
+    except (BuildFailed, UsageError) as exc:
+        report = exc.report() if isinstance(exc, BuildFailed) else str(exc)
+        log.error("build failed; still serving the last good site\n%s", report)
+        state.publish(report)
+        return False
+    state.publish("")
+    return True
+
+
+def make_handler(site_dir: Path, state: BuildState):
+    """A request handler serving site_dir with the reload script injected into pages."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(site_dir), **kwargs)
+
+        def log_message(self, fmt, *args):
+            log.debug(fmt, *args)
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == RELOAD_JS:
+                return self._send(CLIENT.encode(), "text/javascript")
+            if path == EVENTS:
+                return self._events()
+            target = Path(self.translate_path(path))
+            if target.is_dir() and path.endswith("/"):
+                target = target / "index.html"
+            if target.suffix == ".html" and target.is_file():
+                html = target.read_bytes().replace(
+                    b"</body>", f'<script src="{RELOAD_JS}"></script>\n</body>'.encode(), 1)
+                return self._send(html, "text/html; charset=utf-8")
+            return super().do_GET()
+
+        def _send(self, body: bytes, ctype: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _events(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            seen = state.generation
+            try:
+                if state.error:
+                    self._event("error-report", state.error)
+                while True:
+                    with state.changed:
+                        state.changed.wait_for(lambda: state.generation != seen, timeout=15)
+                        generation, error = state.generation, state.error
+                    if generation == seen:
+                        self.wfile.write(b": keep-alive\n\n")
+                        self.wfile.flush()
+                        continue
+                    seen = generation
+                    self._event("error-report" if error else "reload", error)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+        def _event(self, name: str, data: str) -> None:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+
+    return Handler
+
+
+def watch_loop(project: Project, state: BuildState, stop: threading.Event) -> None:
+    """Rebuild whenever content/ or templates/ change, until `stop` is set."""
+    for _changes in watchfiles.watch(project.content, project.templates, stop_event=stop,
+                                     debounce=200, step=50):
+        rebuild(project, state)
+
+
+def serve(project: Project, host: str = "127.0.0.1", port: int = 8000,
+          ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
+    """Build, then serve and watch until interrupted (or `stop` is set)."""
+    state = BuildState()
+    rebuild(project, state)
+    project.output.mkdir(parents=True, exist_ok=True)
+    server = http.server.ThreadingHTTPServer((host, port), make_handler(project.output, state))
+    server.daemon_threads = True
+    stop = stop or threading.Event()
+    watcher = threading.Thread(target=watch_loop, args=(project, state, stop), daemon=True)
+    watcher.start()
+    log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host,
+                server.server_address[1])
+    if ready:
+        ready.port = server.server_address[1]
+        ready.set()
+    threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+        server.server_close()

@@ -1,0 +1,119 @@
+"""Read papers to add from a daily-papers listing or a BibTeX file, as Candidates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser import middlewares
+from slugify import slugify
+
+from . import importer, listing
+from .errors import BuildFailed, ContentError, UsageError
+from .importer import Candidate, ImportReport
+from .load import display_path
+from .schema import ARXIV_RE, DOI_RE, SLUG_RE
+
+MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+ARXIV_IN_TEXT = re.compile(r"(?:arxiv[:/ ]\s*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})(v\d+)?", re.I)
+
+
+def read_text(path: Path, label: str) -> str:
+    """A source file's text; a missing file is a usage error, bad UTF-8 a located one."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        raise UsageError(f"file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise BuildFailed([ContentError(label, 0, 0, f"not valid UTF-8 ({exc.reason})")]) from None
+
+
+def listing_candidates(text: str, label: str) -> list[Candidate]:
+    """Candidates from a daily-papers listing; unparseable input raises BuildFailed."""
+    parsed, errors = listing.parse_listing(text, label)
+    if errors:
+        raise BuildFailed(errors)
+    return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries]
+
+
+def _name(parts) -> str:
+    words = list(parts.first) + list(parts.von) + list(parts.last)
+    name = " ".join(words)
+    return name + (", " + " ".join(parts.jr) if parts.jr else "")
+
+
+def _date(fields: dict) -> str | None:
+    year = fields.get("year", "").strip()
+    if not re.fullmatch(r"\d{4}", year):
+        return None
+    month = fields.get("month", "").strip().lower()[:3]
+    number = MONTHS.get(month) or (int(month) if month.isdigit() and 1 <= int(month) <= 12 else None)
+    return f"{year}-{number:02d}" if number else year
+
+
+def _arxiv(fields: dict) -> str | None:
+    eprint = fields.get("eprint", "").strip()
+    prefix = (fields.get("archiveprefix", "") + fields.get("eprinttype", "")).lower()
+    if eprint and ("arxiv" in prefix or ARXIV_RE.match(eprint)) and ARXIV_RE.match(eprint):
+        return eprint
+    for key in ("journal", "url", "note", "howpublished"):
+        m = ARXIV_IN_TEXT.search(fields.get(key, ""))
+        if m:
+            return m.group(1) + (m.group(2) or "")
+    return None
+
+
+def bibtex_candidates(text: str, label: str) -> list[Candidate]:
+    """Candidates from BibTeX (Zotero, Google Scholar); bad blocks raise BuildFailed with lines."""
+    quiet = logging.getLogger("bibtexparser")
+    level, quiet.level = quiet.level, logging.ERROR + 10  # we report failed blocks ourselves
+    try:
+        library = bibtexparser.parse_string(text, append_middleware=[
+            middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(),
+            middlewares.SplitNameParts()])
+    finally:
+        quiet.level = level
+    errors = [ContentError(label, block.start_line + 1, 1,
+                           f"cannot parse this BibTeX block ({type(block.error).__name__ if block.error else 'syntax'})",
+                           "check the braces and commas of this entry")
+              for block in library.failed_blocks]
+    candidates = []
+    for entry in library.entries:
+        fields = {k.lower(): (v if isinstance(v, list) else str(v)) for k, v in
+                  ((f.key, f.value) for f in entry.fields)}
+        line = entry.start_line + 1
+        title = " ".join(str(fields.get("title", "")).replace("{", "").replace("}", "").split())
+        if not title:
+            errors.append(ContentError(label, line, 1, f"entry '{entry.key}' has no title"))
+            continue
+        authors = tuple(_name(a) for a in fields.get("author", [])) if isinstance(
+            fields.get("author"), list) else ()
+        doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
+        url = str(fields.get("url", "")).strip()
+        keywords = [slugify(k) for k in re.split(r"[,;]", str(fields.get("keywords", "")))]
+        candidates.append(Candidate(
+            title=title, abstract=str(fields.get("abstract", "")), line=line, authors=authors,
+            date=_date(fields), arxiv=_arxiv(fields),
+            doi=doi if doi and DOI_RE.match(doi) else None,
+            url=url if url.startswith("https://") and "arxiv.org" not in url else None,
+            tags=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k)))))
+    if errors:
+        raise BuildFailed(errors)
+    return candidates
+
+
+def import_file(root: Path, path: Path, *, added: str | None = None, dry_run: bool = False,
+                today: dt.date | None = None) -> ImportReport:
+    """`import`: a .bib file or a daily-papers listing; papers already present are skipped."""
+    added = importer.check_added(added, today)
+    label = display_path(path, root)
+    text = read_text(path, label)
+    reader = bibtex_candidates if path.suffix.lower() == ".bib" else listing_candidates
+    candidates = reader(text, label)
+    report, _ = importer.add_papers(root, candidates, source=importer.source_label(path, root),
+                                    added=added, dry_run=dry_run, label=label)
+    return report

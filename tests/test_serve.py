@@ -1,0 +1,73 @@
+"""`serve`: rebuilds after a file edit and tells the open page; errors keep the last good site."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import urllib.request
+
+import pytest
+
+from generator.serve import EVENTS, RELOAD_JS, serve
+
+from .conftest import paper_text, write_tree
+
+
+@pytest.fixture
+def served(make_project):
+    project = make_project({"a-paper": paper_text("First Title")})
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop),
+                              daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    yield project, f"http://127.0.0.1:{ready.port}"
+    stop.set()
+    thread.join(10)
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def events(url: str) -> queue.Queue:
+    """Read the server-sent event stream in the background; yields (event, data) pairs."""
+    out: queue.Queue = queue.Queue()
+
+    def read():
+        with urllib.request.urlopen(url + EVENTS, timeout=60) as stream:
+            name = None
+            for raw in stream:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    out.put((name, json.loads(line[6:])))
+
+    threading.Thread(target=read, daemon=True).start()
+    return out
+
+
+def test_pages_get_the_reload_script_and_it_is_served(served):
+    _, url = served
+    assert f'<script src="{RELOAD_JS}"></script>' in get(url + "/")
+    assert "EventSource" in get(url + RELOAD_JS)
+    assert "First Title" in get(url + "/papers/a-paper/")
+
+
+def test_edit_rebuilds_and_reloads_then_errors_keep_last_good_site(served):
+    project, url = served
+    stream = events(url)
+    paper = project.content / "papers" / "a-paper.md"
+    paper.write_text(paper_text("Second Title"))
+    assert stream.get(timeout=20) == ("reload", "")
+    assert "Second Title" in get(url + "/papers/a-paper/")
+    write_tree(project.root, {"content/papers/broken.md": "---\ntitle: 1984\n---\n"})
+    name, report = stream.get(timeout=20)
+    assert name == "error-report"
+    assert "content/papers/broken.md:2:8: 'title' must be a string" in report
+    assert "Second Title" in get(url + "/papers/a-paper/")  # last good site still served
+    (project.content / "papers" / "broken.md").unlink()
+    assert stream.get(timeout=20) == ("reload", "")
