@@ -93,3 +93,28 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
         errors.append(_report(dup, first, "nearly the same title", "title"))
         flagged.add(dup.path)
     return errors
+
+
+def check_tag_collisions(papers: list[Paper]) -> list[ContentError]:
+    """Tags that differ only by hyphens ('fine-tuning' / 'finetuning'): keep the most used."""
+    uses: dict[str, list[Paper]] = defaultdict(list)
+    for p in sorted(papers, key=lambda p: p.path):
+        for tag in p.tags:
+            uses[tag].append(p)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for tag in uses:
+        groups[tag.replace("-", "")].append(tag)
+    errors = []
+    for variants in groups.values():
+        if len(variants) < 2:
+            continue
+        keep = sorted(variants, key=lambda t: (-len(uses[t]), t))[0]
+        for tag in variants:
+            if tag == keep:
+                continue
+            for p in uses[tag]:
+                line, col = p.where(f"tags:{tag}")
+                errors.append(ContentError(p.path, line, col,
+                                           f"tag '{tag}' differs from the tag '{keep}' only by hyphens",
+                                           f"use '{keep}', as {len(uses[keep])} other papers do"))
+    return errors

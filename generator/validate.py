@@ -8,7 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 from . import frontmatter as fm
-from .duplicates import check_duplicates
+from .duplicates import check_duplicates, check_tag_collisions
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
@@ -32,6 +32,7 @@ def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
         if paper is not None:
             papers.append(paper)
     errors.extend(check_duplicates(papers))
+    errors.extend(check_tag_collisions(papers))
     return papers, errors
 
 

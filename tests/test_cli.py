@@ -53,7 +53,7 @@ def test_import_command_reports_and_refuses_garbage(tmp_path, make_project):
 def test_missing_listing_is_a_clear_error(make_project):
     project = make_project({})
     done = run("--root", str(project.root), "import", "nowhere.txt")
-    assert done.returncode == 1 and "listing not found" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "file not found: nowhere.txt" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_missing_templates_is_a_clear_error(make_project):

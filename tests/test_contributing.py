@@ -1,0 +1,223 @@
+"""Contributor tools: check (annotations, strict), duplicates, new, BibTeX import."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from generator.build import build, load_catalogue
+from generator.duplicates import jaccard, near_pairs, normalise_title
+from generator.errors import BuildFailed
+from generator.scaffold import new_paper
+from generator.sources import import_file
+
+from .conftest import REPO, paper_text, write_tree
+
+ABSTRACT = "We study fine-tuning. " * 15
+
+
+def cli(root, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "generator", "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})})
+
+
+def test_check_on_the_committed_catalogue_is_clean():
+    done = cli(REPO, "check")
+    assert done.returncode == 0, done.stderr
+    assert "checked 70 papers: no errors" in done.stdout
+
+
+def test_check_reports_sorted_located_errors_and_github_annotations(make_project):
+    project = make_project({
+        "b-paper": paper_text("B", extra="titel: \"x\"", body=ABSTRACT),
+        "a-paper": paper_text("A", topics='["fine-tunng"]', body=ABSTRACT)})
+    for env, args in (({}, ("--format", "github")), ({"GITHUB_ACTIONS": "true"}, ())):
+        done = cli(project.root, "check", *args, env=env)
+        assert done.returncode == 1
+        err = done.stderr.splitlines()
+        assert err[0] == "content/papers/a-paper.md:5:10: unknown topic 'fine-tunng'"
+        assert err[1] == "  hint: did you mean 'fine-tuning'?"
+        assert err[2] == "content/papers/b-paper.md:7:1: unknown field 'titel'"
+        assert err[-1] == "2 errors in 2 files"
+        assert ("::error file=content/papers/a-paper.md,line=5,col=10::unknown topic 'fine-tunng' "
+                "(hint%3A did you mean 'fine-tuning'?)") in done.stdout.replace("(hint: ", "(hint%3A ")
+        assert "::error file=content/papers/b-paper.md,line=7,col=1::unknown field 'titel'" in done.stdout
+    assert not (project.root / "site").exists()
+
+
+def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
+    project = make_project({"a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short."),
+                            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=ABSTRACT)})
+    done = cli(project.root, "check")
+    assert done.returncode == 0
+    out = done.stdout
+    assert "content/papers/a.md:6:8: warning: tag 'lonely' is used by no other paper" in out
+    assert "content/papers/a.md:9:1: warning: abstract is only 6 characters" in out
+    assert "content/papers/a.md:2:1: warning: no publication 'date'" in out
+    assert "3 warnings in 1 files" in out
+    strict = cli(project.root, "check", "--strict")
+    assert strict.returncode == 1 and "3 errors in 1 file" in strict.stderr
+    assert "abstract is only 6 characters (strict)" in strict.stderr
+
+
+DUPLICATE_CASES = [
+    ("same arxiv", 'arxiv: "2106.09685"', 'arxiv: "2106.09685"', "Other Title", "same arXiv id", 7),
+    ("same doi", 'doi: "10.1234/abc"', 'doi: "https://doi.org/10.1234/ABC"', "Other Title", "same DOI", 7),
+    ("homoglyph title", "", "", "\u0410ttention Is All You Need", "same title", 2),
+    ("accents and case", "", "", "ATTENTION is all you need!!", "same title", 2),
+    ("near title", "", "", "Attention Is All You Need for Neural Machine Translation of Long Texts",
+     "nearly the same title", 2),
+]
+
+
+@pytest.mark.parametrize(("extra_a", "extra_b", "title_b", "words", "line"),
+                         [c[1:] for c in DUPLICATE_CASES], ids=[c[0] for c in DUPLICATE_CASES])
+def test_duplicates_name_the_existing_file(make_project, extra_a, extra_b, title_b, words, line):
+    title_a = ("Attention Is All You Need for Machine Translation of Long Texts" if "Long" in title_b
+               else "Attention Is All You Need")
+    project = make_project({
+        "attention": paper_text(title_a, extra=extra_a, added='"2024-01-01"'),
+        "newer": paper_text(title_b, extra=extra_b, added='"2024-06-01"')})
+    with pytest.raises(BuildFailed) as caught:
+        load_catalogue(project)
+    (error,) = caught.value.errors
+    assert error.path == "content/papers/newer.md" and error.line == line
+    assert f"{words} as content/papers/attention.md" in error.message
+    assert 'same_as: "attention"' in error.hint
+
+
+def test_same_as_links_versions_deliberately(make_project):
+    project = make_project({
+        "attention": paper_text("Attention Is All You Need", extra='arxiv: "1706.03762"'),
+        "attention-neurips": paper_text("Attention Is All You Need", added='"2024-06-01"',
+                                        extra='arxiv: "1706.03762"\nsame_as: "attention"')})
+    catalogue, _ = load_catalogue(project)
+    assert len(catalogue.papers) == 2
+    write_tree(project.root, {"content/papers/attention-neurips.md": paper_text(
+        "Attention Is All You Need", added='"2024-06-01"', extra='same_as: "atention"')})
+    with pytest.raises(BuildFailed) as caught:
+        load_catalogue(project)
+    assert any("same_as names 'atention'" in e.message for e in caught.value.errors)
+
+
+def test_tags_differing_only_by_hyphens_are_errors(make_project):
+    project = make_project({"a": paper_text("A", tags='["fine-tuning"]'),
+                            "b": paper_text("B", tags='["fine-tuning"]'),
+                            "c": paper_text("C", tags='["finetuning"]')})
+    with pytest.raises(BuildFailed) as caught:
+        load_catalogue(project)
+    (error,) = caught.value.errors
+    assert error.path == "content/papers/c.md" and (error.line, error.col) == (6, 8)
+    assert "differs from the tag 'fine-tuning' only by hyphens" in error.message
+
+
+def test_near_pairs_agrees_with_brute_force():
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(40)]
+    sets = [frozenset(rng.sample(vocab, rng.randint(1, 12))) for _ in range(300)]
+    sets += [s | {"extra"} for s in sets[:40]] + sets[:20]
+    brute = [(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))
+             if jaccard(sets[i], sets[j]) >= 0.9]
+    assert brute and near_pairs(sets) == brute
+
+
+def test_normalise_title_folds_homoglyphs_and_styled_letters():
+    assert normalise_title("\u0410ttention") == normalise_title("attention")  # Cyrillic А
+    assert normalise_title("\U0001d40b\U0001d428RA: T\u00fclu") == "lora tulu"  # 𝐋𝐨RA
+
+
+def test_new_then_check_then_build_round_trips(make_project):
+    project = make_project({"existing": paper_text("Existing Paper", extra='arxiv: "2001.00001"')})
+    path, text = new_paper(project.root, title="LoRA: Low-Rank Adaptation of Large Language Models",
+                           abstract="We propose ``LoRA'', a low-rank adaptation method. " * 5,
+                           authors=["Edward J. Hu; Yelong Shen"], arxiv="2106.09685", date="2021-06",
+                           added="2024-07-01")
+    assert path == "content/papers/lora-low-rank-adaptation-of-large-language-models.md"
+    written = (project.root / path).read_text()
+    assert written == text
+    assert 'authors: ["Edward J. Hu", "Yelong Shen"]' in text
+    assert 'topics: ["parameter-efficient-fine-tuning"]' in text  # suggested from keywords
+    assert "\u201cLoRA\u201d" in text
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    assert cli(project.root, "check").returncode == 0
+    build(project)
+    assert "Edward J. Hu, Yelong Shen" in (
+        project.output / "papers/lora-low-rank-adaptation-of-large-language-models/index.html").read_text()
+
+
+def test_new_refuses_duplicates_and_bad_values(make_project):
+    project = make_project({"existing": paper_text("Existing Paper", extra='arxiv: "2001.00001"')})
+    with pytest.raises(BuildFailed) as caught:
+        new_paper(project.root, title="Another", abstract=ABSTRACT, arxiv="2001.00001")
+    assert "already in the catalogue as content/papers/existing.md (same arXiv id)" in caught.value.report()
+    with pytest.raises(BuildFailed) as caught:
+        new_paper(project.root, title="Another", abstract=ABSTRACT, arxiv="2001.1", topics=["nope"])
+    report = caught.value.report()
+    assert "'2001.1' is not an arXiv identifier" in report and "unknown topic 'nope'" in report
+    assert sorted(p.name for p in (project.content / "papers").iterdir()) == ["existing.md"]
+
+
+def test_new_cli_reads_the_abstract_from_stdin(make_project):
+    project = make_project({})
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "--root", str(project.root), "new", "--title", "Adapters Everywhere",
+         "--topic", "parameter-efficient-fine-tuning", "--tag", "adapters"],
+        input=ABSTRACT, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "content/papers/adapters-everywhere.md"
+    text = (project.content / "papers/adapters-everywhere.md").read_text()
+    assert 'tags: ["adapters"]' in text and 'topics: ["parameter-efficient-fine-tuning"]' in text
+
+
+BIB = r"""@article{hu2021lora,
+  title = {Lo{RA}: Low-Rank Adaptation of Large Language Models},
+  author = {Hu, Edward J. and Shen, Yelong and M{\"u}ller, Hans},
+  journal = {arXiv preprint arXiv:2106.09685},
+  year = {2021},
+  month = jun,
+  keywords = {LoRA, Low-rank},
+  abstract = {We propose Low-Rank Adaptation, or LoRA, which freezes the pre-trained model weights and injects trainable rank decomposition matrices.},
+}
+
+@inproceedings{wei2022flan,
+  title = {Finetuned Language Models are Zero-Shot Learners},
+  author = {Wei, Jason and Bosma, Maarten},
+  booktitle = {ICLR},
+  year = {2022},
+  doi = {10.48550/arXiv.2109.01652},
+  url = {https://openreview.net/forum?id=gEZrGCozdqR},
+  abstract = {This paper explores a simple method for improving the zero-shot learning abilities of language models via instruction tuning.},
+}
+"""
+
+
+def test_bibtex_import_maps_fields(make_project):
+    project = make_project({})
+    write_tree(project.root, {"refs.bib": BIB})
+    report = import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    assert len(report.written) == 2
+    catalogue, _ = load_catalogue(project)
+    lora = next(p for p in catalogue.papers if p.arxiv)
+    assert lora.title == "LoRA: Low-Rank Adaptation of Large Language Models"
+    assert lora.authors == ("Edward J. Hu", "Yelong Shen", "Hans Müller")
+    assert (lora.date, lora.arxiv, lora.tags) == ("2021-06", "2106.09685", ("lora", "low-rank"))
+    assert lora.source == "refs.bib:1"
+    flan = next(p for p in catalogue.papers if p.doi)
+    assert flan.doi == "10.48550/arXiv.2109.01652" and flan.url == "https://openreview.net/forum?id=gEZrGCozdqR"
+    assert flan.topics == ("instruction-tuning",)
+    again = import_file(project.root, project.root / "refs.bib", added="2024-07-02")
+    assert again.written == [] and len(again.skipped) == 2
+
+
+def test_bibtex_syntax_errors_are_located_and_nothing_is_written(make_project):
+    project = make_project({})
+    write_tree(project.root, {"refs.bib": BIB + "\n@misc{broken, title = {Unclosed\n"})
+    with pytest.raises(BuildFailed) as caught:
+        import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    assert caught.value.errors[0].format().startswith("refs.bib:21:1: cannot parse this BibTeX block")
+    assert not list((project.content / "papers").glob("*.md"))
