@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 build: $(STAMP)
-	$(PY) -m generator build
+	$(PY) -m generator build $(BUILD_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest
