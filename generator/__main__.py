@@ -139,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         if _github(args):
             for error in exc.errors:
                 print(github_annotation(error))
-        if args.command == "build":
-            print("build failed: nothing was written; the previous site/ is unchanged", file=sys.stderr)
+        aftermath = {"build": "build failed: nothing was written; the previous site/ is unchanged",
+                     "import": "import failed: no paper files were written",
+                     "new": "nothing was written"}
+        if args.command in aftermath:
+            print(aftermath[args.command], file=sys.stderr)
         return 1
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -75,6 +75,8 @@ def load_catalogue(project: Project, base_url: str | None = None, *,
 def build(project: Project, base_url: str | None = None, *, strict: bool = False) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails."""
     started = time.perf_counter()
+    if base_url and config.base_url_problem(base_url):
+        raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")

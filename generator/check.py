@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import Counter
 
 from .errors import ContentError
@@ -11,8 +12,9 @@ from .model import Paper
 SHORT_ABSTRACT = 200
 
 
-def content_warnings(papers: list[Paper]) -> list[ContentError]:
-    """Tags used by one paper only, short abstracts, missing publication dates."""
+def content_warnings(papers: list[Paper], today: dt.date | None = None) -> list[ContentError]:
+    """Tags used by one paper only, short abstracts, missing dates, `added` in the future."""
+    today = today or dt.date.today()
     warnings: list[ContentError] = []
     tag_use = Counter(tag for p in papers for tag in p.tags)
     for p in papers:
@@ -29,6 +31,11 @@ def content_warnings(papers: list[Paper]) -> list[ContentError]:
             warnings.append(ContentError(
                 p.path, line, col, f"abstract is only {length} characters",
                 "paste the paper's full abstract below the front matter", "warning"))
+        if p.added > today:
+            line, col = p.where("added")
+            warnings.append(ContentError(
+                p.path, line, col, f"'added' {p.added.isoformat()} is in the future",
+                "use the day the paper joins the catalogue; it orders the home page", "warning"))
         if not p.date:
             line, col = p.where("title")
             warnings.append(ContentError(

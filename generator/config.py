@@ -48,6 +48,14 @@ def normalise_base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def base_url_problem(url: str) -> str:
+    """Why a base URL is unusable, or '' when it is an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return f"base_url '{url}' is not an absolute http(s) URL"
+    return ""
+
+
 def load_site_config(path: Path, label: str) -> tuple[SiteConfig | None, list[ContentError]]:
     """Read and check site.yml: title and base_url required, base_url absolute http(s)."""
     root, errors = _read(path, label)
@@ -70,13 +78,10 @@ def load_site_config(path: Path, label: str) -> tuple[SiteConfig | None, list[Co
         if key not in fields:
             errors.append(ContentError(label, 1, 0, f"missing required field '{key}'"))
     base = values.get("base_url", "")
-    if base:
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            vpos = fields["base_url"][1]
-            errors.append(ContentError(
-                label, vpos.line, vpos.col, f"base_url '{base}' is not an absolute http(s) URL",
-                "e.g. https://<user>.github.io/<repo>/"))
+    if base and base_url_problem(base):
+        vpos = fields["base_url"][1]
+        errors.append(ContentError(label, vpos.line, vpos.col, base_url_problem(base),
+                                   "e.g. https://<user>.github.io/<repo>/"))
     if errors:
         return None, errors
     return SiteConfig(

@@ -56,10 +56,16 @@ def _linked(a: Paper, b: Paper) -> bool:
 
 def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
     line, col = dup.where(key)
+    if dup.added > first.added:
+        claim = f"this paper is already in the catalogue (added {first.added.isoformat()})"
+        fix = "remove this file"
+    else:  # added the same day: we cannot tell which one is the newcomer
+        claim = "the same paper is in the catalogue twice"
+        fix = "remove one of the two files"
     return ContentError(
-        dup.path, line, col, f"{what} as {first.path}: this paper seems to be in the catalogue already",
-        "remove this file; if it is another version of that paper (preprint and published), "
-        f"add same_as: \"{first.slug}\"")
+        dup.path, line, col, f"{what} as {first.path}: {claim}",
+        f"{fix}; if they are two versions of one paper (preprint and published), add "
+        f"same_as: \"{first.slug}\" to the newer one")
 
 
 def check_duplicates(papers: list[Paper]) -> list[ContentError]:

@@ -176,7 +176,7 @@ def position(node: yaml.Node, offset: int = 0) -> tuple[int, int]:
 KIND_NAMES = {
     "tag:yaml.org,2002:int": "a number", "tag:yaml.org,2002:float": "a number",
     "tag:yaml.org,2002:bool": "a yes/no value", "tag:yaml.org,2002:timestamp": "a date",
-    NULL: "empty", "tag:yaml.org,2002:seq": "a list", "tag:yaml.org,2002:map": "a mapping",
+    NULL: "an empty value", "tag:yaml.org,2002:seq": "a list", "tag:yaml.org,2002:map": "a mapping",
 }
 
 

@@ -20,7 +20,7 @@ from .duplicates import normalise_title
 from .errors import BuildFailed, ContentError, UsageError
 from .load import RawDocument
 from .schema import SLUG_MAX
-from .validate import validate_document
+from .validate import TopicIndex, validate_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,14 @@ class ImportReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     dry_run: bool = False
+    kept: str = ""  # where a copy of the source file was kept, if one was made
 
     def lines(self) -> list[str]:
         """Human-readable report, one line per paper, then a summary."""
         verb = "would write" if self.dry_run else "wrote"
         out = [f"{verb} {path}" for path in self.written] + self.skipped
+        if self.kept:
+            out.append(f"kept the source file as {self.kept} (papers' source: fields point at it)")
         out.append(f"{len(self.written)} new, {len(self.skipped)} already in the catalogue"
                    + (" (dry run: nothing written)" if self.dry_run else ""))
         return out
@@ -161,7 +164,7 @@ def add_papers(root: Path, candidates: list[Candidate], *, source: str | None, a
     topics, topic_errors = config.load_topics(content / "topics.yml", "content/topics.yml")
     if topic_errors:
         raise BuildFailed(topic_errors)
-    topic_slugs = {t.slug for t in topics}
+    topic_index = TopicIndex.of(topics)
     papers_dir = content / "papers"
     existing = existing_papers(papers_dir)
     report = ImportReport(dry_run=dry_run)
@@ -191,7 +194,7 @@ def add_papers(root: Path, candidates: list[Candidate], *, source: str | None, a
                 "source": f"{source}:{c.line}" if source and c.line else source}
         text = paper_file(meta, typography.to_markdown(abstract))
         path = f"content/papers/{slug}.md"
-        _, problems = validate_document(RawDocument(path, slug, text), topic_slugs)
+        _, problems = validate_document(RawDocument(path, slug, text), topic_index)
         errors += [ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)
                    for p in problems]
         pending[slug] = text

@@ -108,12 +108,33 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
 
 def import_file(root: Path, path: Path, *, added: str | None = None, dry_run: bool = False,
                 today: dt.date | None = None) -> ImportReport:
-    """`import`: a .bib file or a daily-papers listing; papers already present are skipped."""
+    """`import`: a .bib file or a daily-papers listing; papers already present are skipped.
+
+    A file from outside content/ is kept as content/listings/<name>, so every paper's
+    `source:` points at raw text that stays in the repository.
+    """
     added = importer.check_added(added, today)
     label = display_path(path, root)
     text = read_text(path, label)
     reader = bibtex_candidates if path.suffix.lower() == ".bib" else listing_candidates
     candidates = reader(text, label)
-    report, _ = importer.add_papers(root, candidates, source=importer.source_label(path, root),
+    keep = _kept_copy(root, path, text)
+    report, _ = importer.add_papers(root, candidates, source=importer.source_label(keep or path, root),
                                     added=added, dry_run=dry_run, label=label)
+    if keep and report.written and not dry_run:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_text(text, encoding="utf-8")
+        report.kept = display_path(keep, root)
     return report
+
+
+def _kept_copy(root: Path, path: Path, text: str) -> Path | None:
+    """Where to keep a copy of a source file from outside content/ (None: already inside)."""
+    content = (root / "content").resolve()
+    if path.resolve().is_relative_to(content):
+        return None
+    keep = root / "content" / "listings" / path.name
+    if keep.exists() and keep.read_text(encoding="utf-8", errors="replace") != text:
+        raise UsageError(f"content/listings/{path.name} already exists with other content; "
+                         "rename the file you are importing")
+    return keep

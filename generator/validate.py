@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import frontmatter as fm
@@ -19,15 +20,46 @@ from slugify import slugify
 
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 KIND = {f.name: f.kind for f in FIELDS}
+MAX_LIST_ERRORS = 10
+RAW_HTML_RE = re.compile(r"<(?!https?://|mailto:)[A-Za-z!/?]")
+CODE_SPAN_RE = re.compile(r"(`+)(?:.|\n)*?\1")
+# Control characters, and the invisible bidi / zero-width ones that can disguise text.
+INVISIBLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicIndex:
+    """Topic slugs, plus each topic's keywords as aliases for 'did you mean' hints."""
+
+    slugs: frozenset[str]
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, topics) -> TopicIndex:
+        """Index the taxonomy: 'peft' and 'lora' both point at their topic's slug."""
+        aliases = {}
+        for t in topics:
+            for keyword in t.keywords:
+                for alt in keyword.split("|"):
+                    aliases.setdefault(slugify(alt), t.slug)
+        return cls(frozenset(t.slug for t in topics), tuple(sorted(aliases.items())))
+
+    def hint(self, value: str) -> str:
+        """'did you mean …?' from spelling or from a keyword, else the list of topics."""
+        alias = dict(self.aliases).get(slugify(value))
+        close = difflib.get_close_matches(value, sorted(self.slugs), n=1, cutoff=0.6)
+        if alias or close:
+            return f"did you mean '{alias or close[0]}'?"
+        return "topics in content/topics.yml: " + ", ".join(sorted(self.slugs))
 
 
 def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
     """Validate all documents; return (papers, errors). Cross-file checks run last."""
-    topic_slugs = {t.slug for t in topics}
+    topic_index = TopicIndex.of(topics)
     papers: list[Paper] = []
     errors: list[ContentError] = []
     for doc in docs:
-        paper, errs = validate_document(doc, topic_slugs)
+        paper, errs = validate_document(doc, topic_index)
         errors.extend(errs)
         if paper is not None:
             papers.append(paper)
@@ -36,7 +68,7 @@ def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
     return papers, errors
 
 
-def validate_document(doc: RawDocument, topic_slugs: set[str]):
+def validate_document(doc: RawDocument, topics: TopicIndex):
     """Validate one file; return (Paper or None, errors)."""
     errors: list[ContentError] = []
     if not SLUG_RE.match(doc.stem) or len(doc.stem) > SLUG_MAX:
@@ -56,7 +88,12 @@ def validate_document(doc: RawDocument, topic_slugs: set[str]):
             errors.append(ContentError(doc.path, kpos.line, kpos.col, f"unknown field '{key}'", hint))
             continue
         try:
-            value = _convert(key, vpos.node, topic_slugs)
+            value = _convert(key, vpos.node, topics)
+        except FieldErrors as exc:
+            for problem in exc.problems:
+                line, col = fm.position(problem.node, 1)
+                errors.append(ContentError(doc.path, line, col, problem.message, problem.hint))
+            continue
         except FieldError as exc:
             line, col = fm.position(exc.node, 1)
             errors.append(ContentError(doc.path, line, col, exc.message, exc.hint))
@@ -71,6 +108,7 @@ def validate_document(doc: RawDocument, topic_slugs: set[str]):
         _, vpos = parsed.fields["topics"]
         errors.append(ContentError(doc.path, vpos.line, vpos.col, "a paper needs at least one topic",
                                    "pick from content/topics.yml"))
+    errors += _body_problems(doc.path, parsed)
     if errors:
         return None, errors
     return Paper(slug=doc.stem, body_md=parsed.body.strip("\n") + "\n", path=doc.path,
@@ -90,32 +128,55 @@ def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
+    """Raw HTML in the abstract: never needed, so rejected where it stands (code spans aside)."""
+    body = CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), parsed.body)
+    errors = []
+    for number, line in enumerate(body.split("\n"), start=parsed.body_line):
+        for m in RAW_HTML_RE.finditer(line):
+            errors.append(ContentError(
+                path, number, m.start() + 1, "raw HTML is not allowed in an abstract",
+                "write plain text or Markdown; to show a '<' literally, write &lt;"))
+            if len(errors) >= MAX_LIST_ERRORS:
+                return errors
+    return errors
+
+
 def _required_hint(key: str) -> str:
     field = next(f for f in FIELDS if f.name == key)
     return f"add it, e.g. {key}: {field.example}"
 
 
-def _convert(key: str, node, topic_slugs: set[str]):
-    """Convert one field's node to its model value, or raise FieldError at the bad node."""
+class FieldErrors(Exception):
+    """Several bad items of one list field, each reported at its own position."""
+
+    def __init__(self, problems: list[FieldError]):
+        self.problems = problems
+        super().__init__(problems[0].message)
+
+
+def _convert(key: str, node, topics: TopicIndex):
+    """Convert one field's node to its model value, or raise FieldError(s) at the bad node(s)."""
     kind = KIND[key]
     if kind == "list":
-        items = fm.text_list(node, key)
-        return _convert_list(key, items, topic_slugs)
+        return _convert_list(key, node, topics)
     if isinstance(node, fm.yaml.ScalarNode) and node.tag == fm.NULL and key not in REQUIRED:
         return None
     value = fm.text(node, key).strip()
+    _check_visible(node, value, key)
     if key == "title":
         if not value:
             raise FieldError(node, "'title' is empty")
-        if "\n" in value:
-            raise FieldError(node, "'title' must be a single line")
         return value
     if kind == "date":
         return _full_date(node, value, key)
     if kind == "partial-date":
         if not DATE_RE.match(value):
             raise FieldError(node, f"'{key}' must be YYYY-MM-DD, YYYY-MM or YYYY, not '{value}'")
-        _full_date(node, (value + "-01-01")[:10], key)
+        try:
+            dt.date.fromisoformat((value + "-01-01")[:10])
+        except ValueError:
+            raise FieldError(node, f"'{value}' is not a real calendar date") from None
         return value
     if kind == "arxiv":
         if not ARXIV_RE.match(value):
@@ -148,21 +209,50 @@ def _full_date(node, value: str, key: str) -> dt.date:
         raise FieldError(node, f"'{value}' is not a real calendar date") from None
 
 
-def _convert_list(key: str, items, topic_slugs: set[str]) -> tuple[str, ...]:
+def _check_visible(node, value: str, key: str) -> None:
+    """Reject control, zero-width and bidi-override characters, naming where they are."""
+    m = INVISIBLE_RE.search(value)
+    if m:
+        what = "a line break" if m.group(0) == "\n" else f"the invisible character U+{ord(m.group(0)):04X}"
+        raise FieldError(node, f"'{key}' contains {what} at character {m.start() + 1}",
+                         "retype the value as one line of plain text")
+
+
+def _list_items(key: str, node) -> tuple[list, list[FieldError]]:
+    """(string items with their nodes, problems with non-string items)."""
+    if not isinstance(node, fm.yaml.SequenceNode):
+        return fm.text_list(node, key), []  # null -> [], anything else raises at the node
+    items, problems = [], []
+    for item in node.value:
+        try:
+            items.append((fm.text(item, f"{key} item"), item))
+        except FieldError as bad:
+            hint = f'quote it: {key}: ["{item.value}"]' if isinstance(item, fm.yaml.ScalarNode) else ""
+            problems.append(FieldError(bad.node, bad.message, hint))
+    return items, problems
+
+
+def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
+    """Every item is checked; all bad items are reported together."""
+    items, problems = _list_items(key, node)
     out: list[str] = []
-    for value, node in items:
+    for value, item in items:
         value = value.strip()
-        if not value:
-            raise FieldError(node, f"empty item in '{key}'")
-        if key == "topics" and value not in topic_slugs:
-            close = difflib.get_close_matches(value, sorted(topic_slugs), n=1, cutoff=0.6)
-            hint = (f"did you mean '{close[0]}'?" if close else
-                    "topics in content/topics.yml: " + ", ".join(sorted(topic_slugs)))
-            raise FieldError(node, f"unknown topic '{value}'", hint)
-        if key == "tags" and not SLUG_RE.match(value):
-            raise FieldError(node, f"tag '{value}' is not a slug",
-                             f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)")
-        if value in out:
-            raise FieldError(node, f"'{value}' is listed twice in '{key}'")
+        try:
+            if not value:
+                raise FieldError(item, f"empty item in '{key}'")
+            _check_visible(item, value, f"{key} item")
+            if key == "topics" and value not in topics.slugs:
+                raise FieldError(item, f"unknown topic '{value}'", topics.hint(value))
+            if key == "tags" and not SLUG_RE.match(value):
+                raise FieldError(item, f"tag '{value}' is not a slug",
+                                 f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)")
+            if value in out:
+                raise FieldError(item, f"'{value}' is listed twice in '{key}'")
+        except FieldError as bad:
+            problems.append(bad)
+            continue
         out.append(value)
+    if problems:
+        raise FieldErrors(problems[:MAX_LIST_ERRORS])
     return tuple(out)

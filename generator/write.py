@@ -22,14 +22,21 @@ def safe_relative(path: str) -> PurePosixPath:
     return rel
 
 
+MARKER = ".papercat-site"  # written into every build: only such folders are ever replaced
+
+
 def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
-    """Refuse an output folder that is, or contains, the project or its content."""
+    """Refuse an output folder that holds the project, or files papercat did not write."""
     target = site_dir.resolve()
     for folder in protected:
         folder = folder.resolve()
         if target == folder or folder.is_relative_to(target):
             raise UsageError(f"refusing to use {site_dir} as the output folder: "
                              f"it would replace {folder}")
+    if target.is_file() or (target.is_dir() and any(target.iterdir())
+                            and not (target / MARKER).is_file()):
+        raise UsageError(f"refusing to replace {site_dir}: it exists and was not built by papercat "
+                         f"(no {MARKER} file); choose an empty or new --output folder")
 
 
 def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> int:
@@ -40,6 +47,7 @@ def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> i
     try:
         if static_dir.is_dir():
             shutil.copytree(static_dir, tmp / "static", dirs_exist_ok=True)
+        (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
         for out in outputs:
             target = tmp.joinpath(*safe_relative(out.path).parts)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import pytest
 from generator.build import Project, build
 from generator.errors import BuildFailed, UsageError
 from generator.lunr_js import load_index
+from generator.markup import sanitise
 
 from .conftest import paper_text, write_tree
 
@@ -140,17 +141,36 @@ def test_same_content_gives_byte_identical_site(make_project, tmp_path):
 
 
 def test_hostile_fields_are_escaped_and_abstract_sanitised(make_project):
-    evil = '<img src=x onerror=alert(1)> "quoted" </script>'
     project = make_project({"evil": paper_text(
         "Title <script>alert(1)</script>", tags='["x"]',
-        body=f"Body <script>alert(2)</script> [click](javascript:alert(3)) <b onclick=\"x()\">b</b>\n\n{evil}")})
+        extra='source: "<img src=x onerror=alert(1)>"',
+        body="[click](javascript:alert(3)) [data](data:text/html,x) [ok](https://example.org) "
+             "`<b onclick=x()>code</b>`")})
     build(project)
     html = read(project, "papers/evil/index.html")
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "javascript:" not in html and "onclick" not in html and "onerror" not in html
+    assert "javascript:" not in html and "data:text" not in html
+    assert not re.search(r"<[^>]*\son\w+=", html), "no event-handler attribute on any tag"
+    assert '<a href="https://example.org" rel="nofollow noopener noreferrer">ok</a>' in html
+    assert "<code>&lt;b onclick=x()&gt;code&lt;/b&gt;</code>" in html
     data = read(project, "search/index.json")
     assert json.loads(data)["store"]["0"]["title"] == "Title <script>alert(1)</script>"
+
+
+def test_raw_html_in_an_abstract_is_rejected_where_it_stands(make_project):
+    project = make_project({"evil": paper_text(body="Fine text.\n\nThen <img src=x onerror=alert(1)> here.")})
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    (error,) = caught.value.errors
+    assert error.format().startswith("content/papers/evil.md:11:6: raw HTML is not allowed in an abstract")
+
+
+def test_sanitiser_is_a_second_line_of_defence():
+    html = sanitise('<p onclick="x()">a<script>alert(1)</script><a href="JaVaScRiPt:alert(1)">l</a>'
+                    '<iframe src="https://x"></iframe><a href="https://ok.org">ok</a></p>')
+    assert "script" not in html.lower() and "onclick" not in html and "iframe" not in html
+    assert '<a href="https://ok.org" rel="nofollow noopener noreferrer">ok</a>' in html
 
 
 def test_failed_build_leaves_previous_site_untouched(make_project):
@@ -174,6 +194,19 @@ def test_output_folder_may_not_replace_content_or_project(make_project):
         with pytest.raises(UsageError):
             build(Project(project.root, project.content, project.templates, bad))
     assert (project.content / "papers" / "lora-paper.md").is_file()
+
+
+def test_an_unrelated_folder_is_never_replaced(make_project, tmp_path):
+    project = make_project(PAPERS)
+    precious = write_tree(tmp_path / "precious", {"important.txt": "keep me"})
+    with pytest.raises(UsageError, match="was not built by papercat"):
+        build(Project(project.root, project.content, project.templates, precious))
+    assert (precious / "important.txt").read_text() == "keep me"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build(Project(project.root, project.content, project.templates, empty))
+    build(Project(project.root, project.content, project.templates, empty))  # its own output: fine
+    assert (empty / "index.html").is_file()
 
 
 def test_bad_site_config_is_located(make_project):

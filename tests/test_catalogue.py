@@ -1,4 +1,7 @@
-"""The committed catalogue: 70 papers imported from the seed listing, all valid and well filed."""
+"""The committed catalogue: the 70 seed papers are all there, valid and well filed.
+
+Contributors add papers, so these tests check the seed papers are present, not the total.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def test_seventy_papers_with_titles_and_abstracts_from_the_listing(site):
     catalogue, out = site
     listing, errors = parse_listing(LISTING.read_text(encoding="utf-8"), "listing")
     assert errors == [] and len(listing.entries) == 70
-    assert len(catalogue.papers) == 70
+    assert len(catalogue.papers) >= 70
     by_title = {p.title: p for p in catalogue.papers}
     for entry in listing.entries:
         title = typography.clean(entry.title)

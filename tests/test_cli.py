@@ -29,7 +29,7 @@ def test_bad_content_reports_every_error_and_exits_1(make_project):
         "bad-one": paper_text(topics='["nope"]', added="2024-05-01"),
         "bad-two": "---\ntitle: 1984\ntopics: [fine-tuning]\nadded: \"2024-01-01\"\n---\n"})
     shutil.copytree(REPO / "templates", project.root / "templates")
-    write_tree(project.root, {"site/index.html": "previous site"})
+    write_tree(project.root, {"site/index.html": "previous site", "site/.papercat-site": ""})
     done = run("--root", str(project.root), "build")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr

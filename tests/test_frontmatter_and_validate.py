@@ -7,7 +7,7 @@ import pytest
 from generator.load import RawDocument
 from generator.model import Topic
 from generator.duplicates import normalise_title
-from generator.validate import validate, validate_document
+from generator.validate import TopicIndex, validate, validate_document
 
 from .conftest import paper_text
 
@@ -30,7 +30,8 @@ The abstract.
 
 
 def check(text: str, stem: str = "paper"):
-    return validate_document(RawDocument(f"content/papers/{stem}.md", stem, text), TOPICS)
+    index = TopicIndex.of(tuple(Topic(t, t, "", ("peft|lora",) if "efficient" in t else ()) for t in TOPICS))
+    return validate_document(RawDocument(f"content/papers/{stem}.md", stem, text), index)
 
 
 def test_good_paper_becomes_a_paper():
@@ -81,6 +82,13 @@ CASES = [
     ("alias", replace("tags:", "tags: *t").replace("topics: [", "topics: &t ["), 10, 7, "alias 't'", "in full"),
     ("two documents", GOOD.replace("code:", "--- # more\ncode:"), 8, 1, "only one YAML document", "extra '---'"),
     ("no front matter", "Just text\n", 1, 1, "does not start with a '---'", ""),
+    ("topic keyword", replace("topics:", 'topics: ["peft"]'), 9, 10, "unknown topic 'peft'",
+     "did you mean 'parameter-efficient-fine-tuning'"),
+    ("month 13", replace("date:", 'date: "2025-13"'), 4, 7, "'2025-13' is not a real calendar date", ""),
+    ("bidi override", replace("title:", 'title: "Good \u202ePaper"'), 2, 8,
+     "invisible character U+202E at character 6", ""),
+    ("raw html", GOOD.replace("The abstract.", "The <b>bold</b> abstract."), 13, 5,
+     "raw HTML is not allowed", "&lt;"),
     ("unclosed", "---\ntitle: \"x\"\n", 1, 1, "never closed", ""),
 ]
 
@@ -128,3 +136,15 @@ def test_duplicates_across_files_name_the_existing_file():
 
 def test_normalise_title_folds_case_accents_and_punctuation():
     assert normalise_title("Tülu:  A  Model!") == normalise_title("tulu a model")
+
+
+def test_every_bad_list_item_is_reported():
+    text = replace("tags:", 'tags: ["Bad One", on, "ok", "Bad Two", null]')
+    paper, errors = check(text)
+    assert paper is None
+    assert [(e.line, e.col, e.message) for e in errors] == [
+        (10, 19, "'tags item' must be a string, but YAML reads a yes/no value here"),
+        (10, 40, "'tags item' must be a string, but YAML reads an empty value here"),
+        (10, 8, "tag 'Bad One' is not a slug"),
+        (10, 29, "tag 'Bad Two' is not a slug")]
+    assert errors[0].hint == 'quote it: tags: ["on"]'

@@ -125,7 +125,9 @@ def test_import_writes_valid_papers_that_build(project):
     assert paper.added == dt.date(2026, 3, 18)
     assert paper.topics == ("instruction-tuning",)
     assert paper.code == "https://github.com/PandaVT/DataTager"
-    assert paper.source == "listing.txt:11"
+    assert paper.source == "listings/listing.txt:11"
+    assert (project.content / "listings" / "listing.txt").read_text() == LISTING
+    assert report.kept == "content/listings/listing.txt"
     assert "Tülu" in paper.body_md and "\u201cquoted\u201d" in paper.body_md
     assert by_title["LoRA Adapters Revisited"].topics[0] == "parameter-efficient-fine-tuning"
     build(project)
