@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import jinja2
@@ -14,14 +15,20 @@ from . import build as build_mod
 from .errors import BuildFailed, UsageError, github_annotation
 
 log = logging.getLogger("generator")
+REPEAT_LIMIT = 3  # the same warning in more files than this is summarised unless -v
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m generator",
-                                     description="Build the paper catalogue's static site.")
+    parser = argparse.ArgumentParser(
+        prog="python -m generator", description="Build the paper catalogue's static site."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each stage")
-    parser.add_argument("--root", type=Path, default=Path("."),
-                        help="project folder holding content/ and templates/ (default: .)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="project folder holding content/ and templates/ (default: .)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="validate content and write the site to site/")
     b.add_argument("--output", type=Path, help="output folder (default: ROOT/site)")
@@ -29,27 +36,42 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c = sub.add_parser("check", help="validate all content without writing anything")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    c.add_argument("--format", choices=("text", "github"), default=None,
-                   help="'github' adds ::error annotations for pull requests "
-                        "(default when GITHUB_ACTIONS=true)")
+    c.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default=None,
+        help="'github' adds ::error annotations for pull requests (default when GITHUB_ACTIONS=true)",
+    )
     i = sub.add_parser("import", help="add papers from a daily-papers listing or a BibTeX file")
-    i.add_argument("listing", type=Path, metavar="FILE",
-                   help="a .bib file (Zotero, Google Scholar) or a daily-papers listing (text dump)")
+    i.add_argument(
+        "listing",
+        type=Path,
+        metavar="FILE",
+        help="a .bib file (Zotero, Google Scholar) or a daily-papers listing (text dump)",
+    )
     i.add_argument("--added", help="the 'added' date for new papers, YYYY-MM-DD (default: today)")
     i.add_argument("--dry-run", action="store_true", help="report what would be written, write nothing")
-    n = sub.add_parser("new", help="create a correctly formatted paper file from flags",
-                       description="Create content/papers/<slug>.md. The abstract comes from "
-                                   "--abstract-file or standard input. Topics and tags are "
-                                   "suggested from content/topics.yml when not given.")
+    n = sub.add_parser(
+        "new",
+        help="create a correctly formatted paper file from flags",
+        description="Create content/papers/<slug>.md. The abstract comes from "
+        "--abstract-file or standard input. Topics and tags are "
+        "suggested from content/topics.yml when not given.",
+    )
     n.add_argument("--title", required=True)
-    n.add_argument("--authors", action="append", default=[], metavar="NAMES",
-                   help='"First Author; Second Author" (repeatable)')
+    n.add_argument(
+        "--authors",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help='"First Author; Second Author" (repeatable)',
+    )
     n.add_argument("--abstract-file", type=Path, help="file with the abstract ('-' for stdin)")
     n.add_argument("--topic", action="append", default=[], help="topic slug (repeatable)")
     n.add_argument("--tag", action="append", default=[], help="tag slug (repeatable)")
     n.add_argument("--date", help="publication date: YYYY-MM-DD, YYYY-MM or YYYY")
     n.add_argument("--added", help="date it joins the catalogue (default: today)")
-    n.add_argument("--arxiv", help='arXiv id, e.g. 2106.09685')
+    n.add_argument("--arxiv", help="arXiv id, e.g. 2106.09685")
     for name in ("doi", "url", "pdf", "code"):
         n.add_argument(f"--{name}")
     n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
@@ -81,9 +103,21 @@ def _cmd_new(args) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read the abstract: {exc}") from None
     path, text = scaffold.new_paper(
-        args.root, title=args.title, abstract=abstract, authors=args.authors, topics=args.topic,
-        tags=args.tag, date=args.date, arxiv=args.arxiv, doi=args.doi, url=args.url, pdf=args.pdf,
-        code=args.code, added=args.added, dry_run=args.dry_run)
+        args.root,
+        title=args.title,
+        abstract=abstract,
+        authors=args.authors,
+        topics=args.topic,
+        tags=args.tag,
+        date=args.date,
+        arxiv=args.arxiv,
+        doi=args.doi,
+        url=args.url,
+        pdf=args.pdf,
+        code=args.code,
+        added=args.added,
+        dry_run=args.dry_run,
+    )
     if args.dry_run:
         print(text, end="")
     print(("would write " if args.dry_run else "") + path)
@@ -107,10 +141,18 @@ def _github(args) -> bool:
 def _cmd_check(args) -> int:
     project = build_mod.Project.at(args.root)
     catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict)
+    repeats = Counter(w.message for w in warnings)
+    shown: Counter = Counter()
     for w in warnings:
-        print(w.format())
         if _github(args):
             print(github_annotation(w))
+        shown[w.message] += 1
+        if args.verbose or repeats[w.message] <= REPEAT_LIMIT or shown[w.message] <= REPEAT_LIMIT:
+            print(w.format())
+        elif shown[w.message] == repeats[w.message]:
+            print(
+                f"… and {repeats[w.message] - REPEAT_LIMIT} more files: warning: {w.message} (-v lists them)"
+            )
     files = {w.path for w in warnings}
     tail = f", {len(warnings)} warnings in {len(files)} files" if warnings else ", no warnings"
     print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
@@ -129,9 +171,14 @@ def _cmd_import(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run a command; content errors become a located report and exit status 1."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(message)s")
-    commands = {"build": _cmd_build, "check": _cmd_check, "import": _cmd_import, "new": _cmd_new, "serve": _cmd_serve}
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    commands = {
+        "build": _cmd_build,
+        "check": _cmd_check,
+        "import": _cmd_import,
+        "new": _cmd_new,
+        "serve": _cmd_serve,
+    }
     try:
         return commands[args.command](args)
     except BuildFailed as exc:
@@ -139,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         if _github(args):
             for error in exc.errors:
                 print(github_annotation(error))
-        aftermath = {"build": "build failed: nothing was written; the previous site/ is unchanged",
-                     "import": "import failed: no paper files were written",
-                     "new": "nothing was written"}
+        aftermath = {
+            "build": "build failed: nothing was written; the previous site/ is unchanged",
+            "import": "import failed: no paper files were written",
+            "new": "nothing was written",
+        }
         if args.command in aftermath:
             print(aftermath[args.command], file=sys.stderr)
         return 1

@@ -43,22 +43,29 @@ class BuildResult:
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
-        text = (f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
-                f"{self.pages} pages in {self.seconds:.2f} s")
+        text = (
+            f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
+            f"{self.pages} pages in {self.seconds:.2f} s"
+        )
         if self.warnings:
             text += f" ({self.warnings} warnings: run `make check` to see them)"
         return text
 
 
-def load_catalogue(project: Project, base_url: str | None = None, *,
-                   strict: bool = False) -> tuple[Catalogue, list[ContentError]]:
+def load_catalogue(
+    project: Project, base_url: str | None = None, *, strict: bool = False
+) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
     With `strict`, warnings count as errors.
     """
     label = project.root
-    site, errors = config.load_site_config(project.content / "site.yml", _rel(project.content / "site.yml", label))
-    topics, topic_errors = config.load_topics(project.content / "topics.yml", _rel(project.content / "topics.yml", label))
+    site, errors = config.load_site_config(
+        project.content / "site.yml", _rel(project.content / "site.yml", label)
+    )
+    topics, topic_errors = config.load_topics(
+        project.content / "topics.yml", _rel(project.content / "topics.yml", label)
+    )
     docs, load_errors = load.load_documents(project.content / "papers", label)
     papers, paper_errors = validate.validate(docs, topics) if not topic_errors else ([], [])
     errors += topic_errors + load_errors + paper_errors
@@ -90,8 +97,9 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
     outputs = render.render_site(env, catalogue, topics, tags, search_data)
     write.write_site(outputs, project.templates / "static", project.output)
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
-    result = BuildResult(len(papers), len(topics), len(tags), pages, time.perf_counter() - started,
-                         len(warnings))
+    result = BuildResult(
+        len(papers), len(topics), len(tags), pages, time.perf_counter() - started, len(warnings)
+    )
     log.info(result.summary())
     return result
 

@@ -21,26 +21,54 @@ def content_warnings(papers: list[Paper], today: dt.date | None = None) -> list[
         for tag in p.tags:
             if tag_use[tag] == 1 and len(papers) > 1:
                 line, col = p.where(f"tags:{tag}")
-                warnings.append(ContentError(
-                    p.path, line, col, f"tag '{tag}' is used by no other paper",
-                    "prefer a tag that other papers already use (see the tags page); "
-                    "keep it only if it is distinctive", "warning"))
+                warnings.append(
+                    ContentError(
+                        p.path,
+                        line,
+                        col,
+                        f"tag '{tag}' is used by no other paper",
+                        "prefer a tag that other papers already use (see the tags page); "
+                        "keep it only if it is distinctive",
+                        "warning",
+                    )
+                )
         length = len(" ".join(p.body_md.split()))
         if length < SHORT_ABSTRACT:
             line, col = p.where("body")
-            warnings.append(ContentError(
-                p.path, line, col, f"abstract is only {length} characters",
-                "paste the paper's full abstract below the front matter", "warning"))
+            warnings.append(
+                ContentError(
+                    p.path,
+                    line,
+                    col,
+                    f"abstract is only {length} characters",
+                    "paste the paper's full abstract below the front matter",
+                    "warning",
+                )
+            )
         if p.added > today:
             line, col = p.where("added")
-            warnings.append(ContentError(
-                p.path, line, col, f"'added' {p.added.isoformat()} is in the future",
-                "use the day the paper joins the catalogue; it orders the home page", "warning"))
+            warnings.append(
+                ContentError(
+                    p.path,
+                    line,
+                    col,
+                    f"'added' {p.added.isoformat()} is in the future",
+                    "use the day the paper joins the catalogue; it orders the home page",
+                    "warning",
+                )
+            )
         if not p.date:
             line, col = p.where("title")
-            warnings.append(ContentError(
-                p.path, line, 1, "no publication 'date'",
-                'add date: "YYYY-MM-DD" (or "YYYY-MM" / "YYYY") after the title', "warning"))
+            warnings.append(
+                ContentError(
+                    p.path,
+                    line,
+                    1,
+                    "no publication 'date'",
+                    'add date: "YYYY-MM-DD" (or "YYYY-MM" / "YYYY") after the title',
+                    "warning",
+                )
+            )
     return warnings
 
 

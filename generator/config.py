@@ -22,8 +22,15 @@ def _read(path: Path, label: str) -> tuple[yaml.Node | None, list[ContentError]]
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None, [ContentError(label, 0, 0, "file is missing",
-                                   "every catalogue needs content/site.yml and content/topics.yml")]
+        return None, [
+            ContentError(
+                label,
+                0,
+                0,
+                "file is missing",
+                "every catalogue needs content/site.yml and content/topics.yml",
+            )
+        ]
     except UnicodeDecodeError as exc:
         return None, [ContentError(label, 1, 0, f"not valid UTF-8 ({exc.reason})")]
     try:
@@ -80,13 +87,19 @@ def load_site_config(path: Path, label: str) -> tuple[SiteConfig | None, list[Co
     base = values.get("base_url", "")
     if base and base_url_problem(base):
         vpos = fields["base_url"][1]
-        errors.append(ContentError(label, vpos.line, vpos.col, base_url_problem(base),
-                                   "e.g. https://<user>.github.io/<repo>/"))
+        errors.append(
+            ContentError(
+                label, vpos.line, vpos.col, base_url_problem(base), "e.g. https://<user>.github.io/<repo>/"
+            )
+        )
     if errors:
         return None, errors
     return SiteConfig(
-        title=values["title"], description=values.get("description", ""),
-        base_url=normalise_base_url(base), language=values.get("language") or "en"), []
+        title=values["title"],
+        description=values.get("description", ""),
+        base_url=normalise_base_url(base),
+        language=values.get("language") or "en",
+    ), []
 
 
 def load_topics(path: Path, label: str) -> tuple[tuple[Topic, ...], list[ContentError]]:
@@ -95,8 +108,15 @@ def load_topics(path: Path, label: str) -> tuple[tuple[Topic, ...], list[Content
     if errors:
         return (), errors
     if not isinstance(root, yaml.SequenceNode):
-        return (), [ContentError(label, 1, 1, "topics.yml must be a list of topics",
-                                 "each item: '- slug: …' with name, description, keywords")]
+        return (), [
+            ContentError(
+                label,
+                1,
+                1,
+                "topics.yml must be a list of topics",
+                "each item: '- slug: …' with name, description, keywords",
+            )
+        ]
     topics: list[Topic] = []
     seen: dict[str, int] = {}
     for item in root.value:
@@ -123,17 +143,27 @@ def load_topics(path: Path, label: str) -> tuple[tuple[Topic, ...], list[Content
                 errors.append(ContentError(label, line, col, f"topic is missing '{key}'"))
         slug = values.get("slug", "")
         if "slug" in fields and not SLUG_RE.match(slug):
-            errors.append(ContentError(label, fields["slug"][1].line, fields["slug"][1].col,
-                                       f"topic slug '{slug}' is not a slug",
-                                       "lowercase letters and digits joined by single hyphens"))
+            errors.append(
+                ContentError(
+                    label,
+                    fields["slug"][1].line,
+                    fields["slug"][1].col,
+                    f"topic slug '{slug}' is not a slug",
+                    "lowercase letters and digits joined by single hyphens",
+                )
+            )
         elif slug in seen:
-            errors.append(ContentError(label, line, col,
-                                       f"topic '{slug}' is defined twice (first on line {seen[slug]})"))
+            errors.append(
+                ContentError(
+                    label, line, col, f"topic '{slug}' is defined twice (first on line {seen[slug]})"
+                )
+            )
         elif slug:
             seen[slug] = line
         if slug and "name" in values:
-            topics.append(Topic(slug, values["name"], values.get("description", ""),
-                                values.get("keywords", ())))
+            topics.append(
+                Topic(slug, values["name"], values.get("description", ""), values.get("keywords", ()))
+            )
     if not root.value:
         errors.append(ContentError(label, 1, 0, "topics.yml defines no topics"))
     return tuple(topics), errors

@@ -63,9 +63,13 @@ def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
         claim = "the same paper is in the catalogue twice"
         fix = "remove one of the two files"
     return ContentError(
-        dup.path, line, col, f"{what} as {first.path}: {claim}",
+        dup.path,
+        line,
+        col,
+        f"{what} as {first.path}: {claim}",
         f"{fix}; if they are two versions of one paper (preprint and published), add "
-        f"same_as: \"{first.slug}\" to the newer one")
+        f'same_as: "{first.slug}" to the newer one',
+    )
 
 
 def check_duplicates(papers: list[Paper]) -> list[ContentError]:
@@ -77,9 +81,15 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
     for p in ordered:
         if p.same_as and p.same_as not in slugs:
             line, col = p.where("same_as")
-            errors.append(ContentError(p.path, line, col, f"same_as names '{p.same_as}', "
-                                       "which is not a paper in the catalogue",
-                                       "use the other paper's file name without .md"))
+            errors.append(
+                ContentError(
+                    p.path,
+                    line,
+                    col,
+                    f"same_as names '{p.same_as}', which is not a paper in the catalogue",
+                    "use the other paper's file name without .md",
+                )
+            )
     seen: dict[tuple[str, str], Paper] = {}
     for p in ordered:
         keys = [(k, getattr(p, k).lower()) for k in ("arxiv", "doi") if getattr(p, k)]
@@ -93,8 +103,12 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
     token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
     for i, j in near_pairs(token_sets):
         first, dup = ordered[i], ordered[j]
-        if dup.path in flagged or _linked(first, dup) or token_sets[i] == token_sets[j] and \
-                normalise_title(first.title) == normalise_title(dup.title):
+        if (
+            dup.path in flagged
+            or _linked(first, dup)
+            or token_sets[i] == token_sets[j]
+            and normalise_title(first.title) == normalise_title(dup.title)
+        ):
             continue
         errors.append(_report(dup, first, "nearly the same title", "title"))
         flagged.add(dup.path)
@@ -120,7 +134,13 @@ def check_tag_collisions(papers: list[Paper]) -> list[ContentError]:
                 continue
             for p in uses[tag]:
                 line, col = p.where(f"tags:{tag}")
-                errors.append(ContentError(p.path, line, col,
-                                           f"tag '{tag}' differs from the tag '{keep}' only by hyphens",
-                                           f"use '{keep}', as {len(uses[keep])} other papers do"))
+                errors.append(
+                    ContentError(
+                        p.path,
+                        line,
+                        col,
+                        f"tag '{tag}' differs from the tag '{keep}' only by hyphens",
+                        f"use '{keep}', as {len(uses[keep])} other papers do",
+                    )
+                )
     return errors

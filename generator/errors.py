@@ -36,6 +36,7 @@ class ContentError:
 
 def github_annotation(error: ContentError) -> str:
     """The same message as a GitHub Actions workflow command, shown inline on pull requests."""
+
     def esc(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

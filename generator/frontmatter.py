@@ -21,9 +21,14 @@ except ImportError:  # pragma: no cover - libyaml missing
 STR = "tag:yaml.org,2002:str"
 NULL = "tag:yaml.org,2002:null"
 STANDARD_TAGS = {
-    STR, NULL,
-    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map",
+    STR,
+    NULL,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
 }
 
 
@@ -62,15 +67,27 @@ def split(text: str, path: str) -> tuple[str, str, int]:
     """Return (yaml text, body, 1-based line of the body's first line)."""
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
-        raise FrontMatterError([ContentError(
-            path, 1, 1, "file does not start with a '---' front-matter line",
-            "a paper file starts with '---', then YAML fields, then '---', then the abstract")])
+        raise FrontMatterError(
+            [
+                ContentError(
+                    path,
+                    1,
+                    1,
+                    "file does not start with a '---' front-matter line",
+                    "a paper file starts with '---', then YAML fields, then '---', then the abstract",
+                )
+            ]
+        )
     for i in range(1, len(lines)):
         if lines[i].rstrip() == "---":
-            return "\n".join(lines[1:i]) + "\n", "\n".join(lines[i + 1:]), i + 2
-    raise FrontMatterError([ContentError(
-        path, 1, 1, "front matter is never closed",
-        "add a line with just '---' after the last field")])
+            return "\n".join(lines[1:i]) + "\n", "\n".join(lines[i + 1 :]), i + 2
+    raise FrontMatterError(
+        [
+            ContentError(
+                path, 1, 1, "front matter is never closed", "add a line with just '---' after the last field"
+            )
+        ]
+    )
 
 
 def _pos(node: yaml.Node, offset: int) -> tuple[int, int]:
@@ -90,9 +107,9 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
         hint = "check indentation and quoting; quote values that contain ': ' or start with a symbol"
         if "expected a single document" in str(exc):
             problem, hint = "only one YAML document is allowed", "remove the extra '---' line"
-        raise FrontMatterError([ContentError(path, line, col, f"invalid YAML: {problem}", hint)])
+        raise FrontMatterError([ContentError(path, line, col, f"invalid YAML: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
-        raise FrontMatterError([ContentError(path, offset + 1, 0, f"invalid YAML: {exc}")])
+        raise FrontMatterError([ContentError(path, offset + 1, 0, f"invalid YAML: {exc}")]) from None
     if root is not None:
         errors = _anchors(yaml_text, path, offset)
         _check_nodes(root, path, offset, set(), errors)
@@ -107,8 +124,7 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
         return {}
     if not isinstance(root, yaml.MappingNode):
         line, col = _pos(root, offset)
-        raise FrontMatterError([ContentError(
-            path, line, col, "expected a mapping of 'key: value' lines")])
+        raise FrontMatterError([ContentError(path, line, col, "expected a mapping of 'key: value' lines")])
     errors: list[ContentError] = []
     fields: dict[str, tuple[Value, Value]] = {}
     for key_node, value_node in root.value:
@@ -119,9 +135,15 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
             continue
         if key in fields:
             first = fields[key][0].line
-            errors.append(ContentError(
-                path, kline, kcol, f"duplicate field '{key}' (first given on line {first})",
-                "keep one of them"))
+            errors.append(
+                ContentError(
+                    path,
+                    kline,
+                    kcol,
+                    f"duplicate field '{key}' (first given on line {first})",
+                    "keep one of them",
+                )
+            )
             continue
         vline, vcol = _pos(value_node, offset)
         fields[key] = (Value(key_node, kline, kcol), Value(value_node, vline, vcol))
@@ -139,8 +161,15 @@ def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
             line, col = _pos(event, offset)
-            errors.append(ContentError(path, line, col, f"YAML {kind} '{event.anchor}': anchors and "
-                                       "aliases are not allowed", "write the value out in full"))
+            errors.append(
+                ContentError(
+                    path,
+                    line,
+                    col,
+                    f"YAML {kind} '{event.anchor}': anchors and aliases are not allowed",
+                    "write the value out in full",
+                )
+            )
     return errors
 
 
@@ -151,8 +180,15 @@ def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors
         return
     seen.add(id(node))
     if node.tag not in STANDARD_TAGS:
-        errors.append(ContentError(path, line, col, f"custom YAML tag '{node.tag}' is not allowed",
-                                   "remove the '!' tag; values are plain strings and lists"))
+        errors.append(
+            ContentError(
+                path,
+                line,
+                col,
+                f"custom YAML tag '{node.tag}' is not allowed",
+                "remove the '!' tag; values are plain strings and lists",
+            )
+        )
     if isinstance(node, yaml.SequenceNode):
         for child in node.value:
             _check_nodes(child, path, offset, seen, errors)
@@ -174,9 +210,13 @@ def position(node: yaml.Node, offset: int = 0) -> tuple[int, int]:
 
 
 KIND_NAMES = {
-    "tag:yaml.org,2002:int": "a number", "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:bool": "a yes/no value", "tag:yaml.org,2002:timestamp": "a date",
-    NULL: "an empty value", "tag:yaml.org,2002:seq": "a list", "tag:yaml.org,2002:map": "a mapping",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a yes/no value",
+    "tag:yaml.org,2002:timestamp": "a date",
+    NULL: "an empty value",
+    "tag:yaml.org,2002:seq": "a list",
+    "tag:yaml.org,2002:map": "a mapping",
 }
 
 
@@ -193,8 +233,11 @@ def text(node: yaml.Node, name: str) -> str:
     if isinstance(node, yaml.ScalarNode) and node.tag == STR:
         return node.value
     found = KIND_NAMES.get(node.tag, "not a string")
-    hint = f'put the value in double quotes: {name}: "{node.value}"' if isinstance(
-        node, yaml.ScalarNode) and node.tag != NULL else f"give '{name}' a quoted string"
+    hint = (
+        f'put the value in double quotes: {name}: "{node.value}"'
+        if isinstance(node, yaml.ScalarNode) and node.tag != NULL
+        else f"give '{name}' a quoted string"
+    )
     raise FieldError(node, f"'{name}' must be a string, but YAML reads {found} here", hint)
 
 
@@ -206,6 +249,9 @@ def text_list(node: yaml.Node, name: str) -> list[tuple[str, yaml.Node]]:
         found = KIND_NAMES.get(node.tag, "a single value")
         if node.tag == STR:
             found = "a single string"
-        raise FieldError(node, f"'{name}' must be a list, but YAML reads {found} here",
-                         f'write it as a list: {name}: ["…", "…"]')
+        raise FieldError(
+            node,
+            f"'{name}' must be a list, but YAML reads {found} here",
+            f'write it as a list: {name}: ["…", "…"]',
+        )
     return [(text(item, f"{name} item"), item) for item in node.value]

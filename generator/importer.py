@@ -56,8 +56,10 @@ class ImportReport:
         out = [f"{verb} {path}" for path in self.written] + self.skipped
         if self.kept:
             out.append(f"kept the source file as {self.kept} (papers' source: fields point at it)")
-        out.append(f"{len(self.written)} new, {len(self.skipped)} already in the catalogue"
-                   + (" (dry run: nothing written)" if self.dry_run else ""))
+        out.append(
+            f"{len(self.written)} new, {len(self.skipped)} already in the catalogue"
+            + (" (dry run: nothing written)" if self.dry_run else "")
+        )
         return out
 
 
@@ -152,9 +154,16 @@ def check_added(added: str | None, today: dt.date | None = None) -> str:
     return added
 
 
-def add_papers(root: Path, candidates: list[Candidate], *, source: str | None, added: str,
-               dry_run: bool = False, refuse_duplicates: bool = False,
-               label: str = "") -> tuple[ImportReport, dict[str, str]]:
+def add_papers(
+    root: Path,
+    candidates: list[Candidate],
+    *,
+    source: str | None,
+    added: str,
+    dry_run: bool = False,
+    refuse_duplicates: bool = False,
+    label: str = "",
+) -> tuple[ImportReport, dict[str, str]]:
     """Turn candidates into paper files under content/papers/ (all or nothing).
 
     Duplicates of papers already present are skipped and reported, or, with
@@ -172,31 +181,51 @@ def add_papers(root: Path, candidates: list[Candidate], *, source: str | None, a
     errors: list[ContentError] = []
     for c in candidates:
         title, abstract = typography.clean(c.title), typography.clean(c.abstract)
-        c = Candidate(title, abstract, c.line, c.authors, c.date, c.arxiv, c.doi, c.url, c.pdf,
-                      c.code, c.topics, c.tags)
+        c = Candidate(
+            title, abstract, c.line, c.authors, c.date, c.arxiv, c.doi, c.url, c.pdf, c.code, c.topics, c.tags
+        )
         where = f"{label}:{c.line}" if c.line else label
         dup = existing.match(c)
         if dup:
             how, slug = dup
             message = f"'{title}' is already in the catalogue as content/papers/{slug}.md ({how})"
             if refuse_duplicates:
-                errors.append(ContentError(label or "new paper", c.line, 0, message,
-                                           "edit that file instead, or link a new version with same_as"))
+                errors.append(
+                    ContentError(
+                        label or "new paper",
+                        c.line,
+                        0,
+                        message,
+                        "edit that file instead, or link a new version with same_as",
+                    )
+                )
             else:
                 report.skipped.append(f"skipped {where}: {message}; left untouched")
             continue
         slug = make_slug(title, set(existing.keys.values()) | set(pending))
         chosen = c.topics or suggest.suggest_topics(title, abstract, topics)
         tags = c.tags or suggest.suggest_tags(title, abstract, topics, chosen, existing.tags)
-        meta = {"title": title, "authors": c.authors, "date": c.date, "added": added,
-                "arxiv": c.arxiv, "doi": c.doi, "url": c.url, "pdf": c.pdf,
-                "code": c.code or typography.code_url(abstract), "topics": chosen, "tags": tags,
-                "source": f"{source}:{c.line}" if source and c.line else source}
+        meta = {
+            "title": title,
+            "authors": c.authors,
+            "date": c.date,
+            "added": added,
+            "arxiv": c.arxiv,
+            "doi": c.doi,
+            "url": c.url,
+            "pdf": c.pdf,
+            "code": c.code or typography.code_url(abstract),
+            "topics": chosen,
+            "tags": tags,
+            "source": f"{source}:{c.line}" if source and c.line else source,
+        }
         text = paper_file(meta, typography.to_markdown(abstract))
         path = f"content/papers/{slug}.md"
         _, problems = validate_document(RawDocument(path, slug, text), topic_index)
-        errors += [ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)
-                   for p in problems]
+        errors += [
+            ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)
+            for p in problems
+        ]
         pending[slug] = text
         for _, key in _identity(c):
             existing.keys[key] = slug

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from .errors import ContentError
 
 DATE_LINE = re.compile(
-    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(,?\s+\d{4})?$")
+    r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(,?\s+\d{4})?$"
+)
 TITLE_MAX = 300
 ABSTRACT_MIN = 80
 
@@ -59,9 +60,16 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
     lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     date_index = next((i for i, line in enumerate(lines) if DATE_LINE.match(line.strip())), None)
     if date_index is None:
-        return None, [ContentError(path, 1, 0, "no date line found (e.g. 'Mar 18')",
-                                   "a daily-papers listing has page chrome, a date line, then "
-                                   "title and abstract paragraphs separated by blank lines")]
+        return None, [
+            ContentError(
+                path,
+                1,
+                0,
+                "no date line found (e.g. 'Mar 18')",
+                "a daily-papers listing has page chrome, a date line, then "
+                "title and abstract paragraphs separated by blank lines",
+            )
+        ]
     paras = _paragraphs(lines, date_index + 1)
     errors: list[ContentError] = []
     entries: list[Entry] = []
@@ -71,22 +79,40 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
     while i < len(paras):  # resynchronises after a bad paragraph so each problem is reported once
         title_line, title = paras[i]
         if len(title) > TITLE_MAX:
-            errors.append(ContentError(
-                path, title_line, 1,
-                f"expected a paper title, found a paragraph of {len(title)} characters",
-                "each paper is a title line, a blank line, then its abstract; "
-                "is a title missing above this paragraph?"))
+            errors.append(
+                ContentError(
+                    path,
+                    title_line,
+                    1,
+                    f"expected a paper title, found a paragraph of {len(title)} characters",
+                    "each paper is a title line, a blank line, then its abstract; "
+                    "is a title missing above this paragraph?",
+                )
+            )
             i += 1
             continue
         if i + 1 >= len(paras):
-            errors.append(ContentError(path, title_line, 1, f"title '{title[:60]}' has no abstract after it",
-                                       "add the abstract as the next paragraph, or remove the title"))
+            errors.append(
+                ContentError(
+                    path,
+                    title_line,
+                    1,
+                    f"title '{title[:60]}' has no abstract after it",
+                    "add the abstract as the next paragraph, or remove the title",
+                )
+            )
             break
         abstract_line, abstract = paras[i + 1]
         if len(abstract) < ABSTRACT_MIN:
-            errors.append(ContentError(
-                path, title_line, 1, f"title '{title[:60]}' has no abstract after it",
-                f"line {abstract_line} is a short line ({len(abstract)} characters), not an abstract"))
+            errors.append(
+                ContentError(
+                    path,
+                    title_line,
+                    1,
+                    f"title '{title[:60]}' has no abstract after it",
+                    f"line {abstract_line} is a short line ({len(abstract)} characters), not an abstract",
+                )
+            )
             i += 1
             continue
         entries.append(Entry(title, abstract, title_line, abstract_line))

@@ -22,26 +22,46 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
     docs: list[RawDocument] = []
     errors: list[ContentError] = []
     if not papers_dir.is_dir():
-        return docs, [ContentError(display_path(papers_dir, label_root), 0, 0, "papers folder is missing",
-                                   "create content/papers/ and add one .md file per paper")]
+        return docs, [
+            ContentError(
+                display_path(papers_dir, label_root),
+                0,
+                0,
+                "papers folder is missing",
+                "create content/papers/ and add one .md file per paper",
+            )
+        ]
     for path in sorted(papers_dir.iterdir()):
         label = display_path(path, label_root)
         if path.name.startswith("."):
             continue
         if path.is_symlink():
-            errors.append(ContentError(label, 0, 0, "symbolic links are not allowed in content/",
-                                       "commit the file itself"))
+            errors.append(
+                ContentError(
+                    label, 0, 0, "symbolic links are not allowed in content/", "commit the file itself"
+                )
+            )
             continue
         if path.is_dir() or path.suffix != ".md":
-            errors.append(ContentError(label, 0, 0, "unexpected entry in content/papers/",
-                                       "content/papers/ holds only <slug>.md files"))
+            errors.append(
+                ContentError(
+                    label,
+                    0,
+                    0,
+                    "unexpected entry in content/papers/",
+                    "content/papers/ holds only <slug>.md files",
+                )
+            )
             continue
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             line = path.read_bytes()[: exc.start].count(b"\n") + 1
-            errors.append(ContentError(label, line, 0, f"file is not valid UTF-8 ({exc.reason})",
-                                       "save the file as UTF-8"))
+            errors.append(
+                ContentError(
+                    label, line, 0, f"file is not valid UTF-8 ({exc.reason})", "save the file as UTF-8"
+                )
+            )
             continue
         docs.append(RawDocument(label, path.stem, text))
     return docs, errors

@@ -34,13 +34,30 @@ def trimmer(token, i=None, tokens=None):
     return token.update(_trim)
 
 
-_STEP2 = {"ational": "ate", "tional": "tion", "enci": "ence", "anci": "ance", "izer": "ize",
-          "bli": "ble", "alli": "al", "entli": "ent", "eli": "e", "ousli": "ous",
-          "ization": "ize", "ation": "ate", "ator": "ate", "alism": "al", "iveness": "ive",
-          "fulness": "ful", "ousness": "ous", "aliti": "al", "iviti": "ive", "biliti": "ble",
-          "logi": "log"}
-_STEP3 = {"icate": "ic", "ative": "", "alize": "al", "iciti": "ic", "ical": "ic", "ful": "",
-          "ness": ""}
+_STEP2 = {
+    "ational": "ate",
+    "tional": "tion",
+    "enci": "ence",
+    "anci": "ance",
+    "izer": "ize",
+    "bli": "ble",
+    "alli": "al",
+    "entli": "ent",
+    "eli": "e",
+    "ousli": "ous",
+    "ization": "ize",
+    "ation": "ate",
+    "ator": "ate",
+    "alism": "al",
+    "iveness": "ive",
+    "fulness": "ful",
+    "ousness": "ous",
+    "aliti": "al",
+    "iviti": "ive",
+    "biliti": "ble",
+    "logi": "log",
+}
+_STEP3 = {"icate": "ic", "ative": "", "alize": "al", "iciti": "ic", "ical": "ic", "ful": "", "ness": ""}
 _c, _v = "[^aeiou]", "[aeiouy]"
 _C, _V = _c + "[^aeiouy]*", _v + "[aeiou]*"
 # JS `.` never matches line terminators and JS `$` is the true end: mirror both.
@@ -58,12 +75,18 @@ _RE2_1B_2 = re.compile("(at|bl|iz)\\Z")
 _RE3_1B_2 = re.compile("([^aeiouylsz])\\1\\Z")
 _RE4_1B_2 = re.compile("^" + _C + _v + "[^aeiouwxy]\\Z")
 _RE_1C = re.compile(f"^({_DOT}+?[^aeiou])y\\Z")
-_RE_2 = re.compile(f"^({_DOT}+?)(" + "|".join(
-    "ational tional enci anci izer bli alli entli eli ousli ization ation ator alism iveness "
-    "fulness ousness aliti iviti biliti logi".split()) + ")\\Z")
+_RE_2 = re.compile(
+    f"^({_DOT}+?)("
+    + "|".join(
+        "ational tional enci anci izer bli alli entli eli ousli ization ation ator alism iveness "
+        "fulness ousness aliti iviti biliti logi".split()
+    )
+    + ")\\Z"
+)
 _RE_3 = re.compile(f"^({_DOT}+?)(icate|ative|alize|iciti|ical|ful|ness)\\Z")
-_RE_4 = re.compile(f"^({_DOT}+?)(al|ance|ence|er|ic|able|ible|ant|ement|ment|ent|ou|ism|ate|"
-                   "iti|ous|ive|ize)\\Z")
+_RE_4 = re.compile(
+    f"^({_DOT}+?)(al|ance|ence|er|ic|able|ible|ant|ement|ment|ent|ou|ism|ate|iti|ous|ive|ize)\\Z"
+)
 _RE2_4 = re.compile(f"^({_DOT}+?)(s|t)(ion)\\Z")
 _RE_5 = re.compile(f"^({_DOT}+?)e\\Z")
 _RE_5_1 = re.compile("ll\\Z")

@@ -10,8 +10,22 @@ import nh3
 
 from .model import Paper
 
-ALLOWED_TAGS = {"p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote",
-                "br", "sub", "sup", "hr"}
+ALLOWED_TAGS = {
+    "p",
+    "a",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "br",
+    "sub",
+    "sup",
+    "hr",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
@@ -23,8 +37,13 @@ def make_converter() -> markdown.Markdown:
 
 def sanitise(html: str) -> str:
     """Allowlist sanitising (nh3/ammonia): only text formatting and safe links survive."""
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes=URL_SCHEMES, link_rel="nofollow noopener noreferrer")
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+    )
 
 
 def render_markdown(converter: markdown.Markdown, text: str) -> str:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from urllib.parse import quote_plus
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import jinja2
 from markupsafe import Markup
 
 from .model import Catalogue, OutputFile, Paper, TermPage
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -59,8 +71,10 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
         links.insert(1, ("PDF", f"https://arxiv.org/pdf/{paper.arxiv}"))
     if not links:  # nothing recorded yet: help the reader find it
         query = quote_plus(paper.title)
-        links = [("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
-                 ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}")]
+        links = [
+            ("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
+            ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}"),
+        ]
     return {
         "slug": paper.slug,
         "title": paper.title,
@@ -81,12 +95,22 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
 def term_view(page: TermPage) -> dict:
     """A topic or tag as listed on an index page."""
     plural = "topics" if page.kind == "topic" else "tags"
-    return {"slug": page.slug, "name": page.name, "description": page.description,
-            "count": len(page.papers), "url": f"{plural}/{page.slug}/"}
+    return {
+        "slug": page.slug,
+        "name": page.name,
+        "description": page.description,
+        "count": len(page.papers),
+        "url": f"{plural}/{page.slug}/",
+    }
 
 
-def render_site(env: jinja2.Environment, catalogue: Catalogue, topics: tuple[TermPage, ...],
-                tags: tuple[TermPage, ...], search_data: dict) -> list[OutputFile]:
+def render_site(
+    env: jinja2.Environment,
+    catalogue: Catalogue,
+    topics: tuple[TermPage, ...],
+    tags: tuple[TermPage, ...],
+    search_data: dict,
+) -> list[OutputFile]:
     """Render every page and data file of the site to memory, in a fixed order."""
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
@@ -96,22 +120,42 @@ def render_site(env: jinja2.Environment, catalogue: Catalogue, topics: tuple[Ter
 
     def page(path: str, template: str, title: str, **context) -> None:
         html = env.get_template(template).render(
-            site=config, root=_root(path), page_title=title,
-            canonical=config.base_url + path.removesuffix("index.html"), **context)
+            site=config,
+            root=_root(path),
+            page_title=title,
+            canonical=config.base_url + path.removesuffix("index.html"),
+            **context,
+        )
         outputs.append(OutputFile(path, html.encode("utf-8")))
 
-    page("index.html", "index.html", "", papers=all_views,
-         counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)})
+    groups: list[dict] = []
+    for view in all_views:  # catalogue order is newest `added` first
+        if not groups or groups[-1]["added_iso"] != view["added_iso"]:
+            groups.append({"added": view["added"], "added_iso": view["added_iso"], "papers": []})
+        groups[-1]["papers"].append(view)
+    page(
+        "index.html",
+        "index.html",
+        "",
+        groups=groups,
+        counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
+    )
     for paper in catalogue.papers:
         page(f"papers/{paper.slug}/index.html", "paper.html", paper.title, paper=views[paper.slug])
     for kind, pages in (("topic", topics), ("tag", tags)):
         plural = kind + "s"
-        page(f"{plural}/index.html", f"{plural}.html", plural.capitalize(),
-             terms=[term_view(t) for t in pages])
+        page(
+            f"{plural}/index.html", f"{plural}.html", plural.capitalize(), terms=[term_view(t) for t in pages]
+        )
         for term in pages:
-            page(f"{plural}/{term.slug}/index.html", "term.html",
-                 term.name if kind == "topic" else f"Tag: {term.name}",
-                 term=term_view(term), kind=kind, papers=[views[p.slug] for p in term.papers])
+            page(
+                f"{plural}/{term.slug}/index.html",
+                "term.html",
+                term.name if kind == "topic" else f"Tag: {term.name}",
+                term=term_view(term),
+                kind=kind,
+                papers=[views[p.slug] for p in term.papers],
+            )
     page("search/index.html", "search.html", "Search")
     data = json.dumps(search_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     outputs.append(OutputFile("search/index.json", data.encode("utf-8")))

@@ -19,21 +19,50 @@ def split_authors(values: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def new_paper(root: Path, *, title: str, abstract: str, authors: list[str] = (),
-              topics: list[str] = (), tags: list[str] = (), date: str | None = None,
-              arxiv: str | None = None, doi: str | None = None, url: str | None = None,
-              pdf: str | None = None, code: str | None = None, added: str | None = None,
-              dry_run: bool = False, today: dt.date | None = None) -> tuple[str, str]:
+def new_paper(
+    root: Path,
+    *,
+    title: str,
+    abstract: str,
+    authors: list[str] = (),
+    topics: list[str] = (),
+    tags: list[str] = (),
+    date: str | None = None,
+    arxiv: str | None = None,
+    doi: str | None = None,
+    url: str | None = None,
+    pdf: str | None = None,
+    code: str | None = None,
+    added: str | None = None,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+) -> tuple[str, str]:
     """Write content/papers/<slug>.md; refuse a duplicate. Returns (path, file text)."""
     if not title.strip():
         raise UsageError("--title is required and may not be empty")
     if not abstract.strip():
         raise UsageError("no abstract: pass --abstract-file FILE, or pipe the abstract on stdin")
-    candidate = Candidate(title=title.strip(), abstract=abstract, authors=split_authors(list(authors)),
-                          date=date, arxiv=arxiv, doi=doi, url=url, pdf=pdf, code=code,
-                          topics=tuple(topics), tags=tuple(tags))
-    report, files = importer.add_papers(root, [candidate], source=None,
-                                        added=importer.check_added(added, today),
-                                        dry_run=dry_run, refuse_duplicates=True, label="new paper")
-    (slug, text), = files.items()
+    candidate = Candidate(
+        title=title.strip(),
+        abstract=abstract,
+        authors=split_authors(list(authors)),
+        date=date,
+        arxiv=arxiv,
+        doi=doi,
+        url=url,
+        pdf=pdf,
+        code=code,
+        topics=tuple(topics),
+        tags=tuple(tags),
+    )
+    report, files = importer.add_papers(
+        root,
+        [candidate],
+        source=None,
+        added=importer.check_added(added, today),
+        dry_run=dry_run,
+        refuse_duplicates=True,
+        label="new paper",
+    )
+    ((slug, text),) = files.items()
     return report.written[0], text

@@ -25,38 +25,90 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("title", "text", True, "The paper's title, word for word.",
-          '"LoRA: Low-Rank Adaptation of Large Language Models"'),
-    Field("authors", "list", False,
-          "Authors in publication order, one string each; `[]` when unknown.",
-          '["Edward J. Hu", "Yelong Shen"]'),
-    Field("date", "partial-date", False,
-          "Publication date, quoted: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`.", '"2021-06"'),
-    Field("added", "date", True,
-          "The day the paper joined the catalogue, quoted `YYYY-MM-DD`.", '"2026-11-29"'),
-    Field("arxiv", "arxiv", False,
-          "arXiv identifier, quoted so YAML keeps it a string (never a number).",
-          '"2106.09685"'),
-    Field("doi", "doi", False, "DOI, bare (`10.…/…`) or as an https://doi.org/ link.",
-          '"10.48550/arXiv.2106.09685"'),
-    Field("url", "url", False, "The paper's landing page (absolute https URL).",
-          '"https://openreview.net/forum?id=nZeVKeeFYf9"'),
-    Field("pdf", "url", False, "Direct link to the PDF (absolute https URL).",
-          '"https://arxiv.org/pdf/2106.09685"'),
-    Field("code", "url", False, "Code repository (absolute https URL).",
-          '"https://github.com/microsoft/LoRA"'),
-    Field("topics", "list", True,
-          "One or more topic slugs from `content/topics.yml`.", '["parameter-efficient-fine-tuning"]'),
-    Field("tags", "list", False,
-          "Free-form tag slugs (lowercase words joined by hyphens); may be empty.",
-          '["lora", "low-rank"]'),
-    Field("same_as", "slug", False,
-          "Slug of another paper in the catalogue that is a version of this one (preprint and "
-          "published paper): links them deliberately instead of failing the duplicate check.",
-          '"lora-low-rank-adaptation-of-large-language-models"'),
-    Field("source", "text", False,
-          "Where the entry was imported from (file and line), so the raw text can be recovered.",
-          '"listings/daily-papers-mar-18.txt:11"'),
+    Field(
+        "title",
+        "text",
+        True,
+        "The paper's title, word for word.",
+        '"LoRA: Low-Rank Adaptation of Large Language Models"',
+    ),
+    Field(
+        "authors",
+        "list",
+        False,
+        "Authors in publication order, one string each; `[]` when unknown.",
+        '["Edward J. Hu", "Yelong Shen"]',
+    ),
+    Field(
+        "date",
+        "partial-date",
+        False,
+        "Publication date, quoted: `YYYY-MM-DD`, `YYYY-MM` or `YYYY`.",
+        '"2021-06"',
+    ),
+    Field(
+        "added", "date", True, "The day the paper joined the catalogue, quoted `YYYY-MM-DD`.", '"2026-11-29"'
+    ),
+    Field(
+        "arxiv",
+        "arxiv",
+        False,
+        "arXiv identifier, quoted so YAML keeps it a string (never a number).",
+        '"2106.09685"',
+    ),
+    Field(
+        "doi",
+        "doi",
+        False,
+        "DOI, bare (`10.…/…`) or as an https://doi.org/ link.",
+        '"10.48550/arXiv.2106.09685"',
+    ),
+    Field(
+        "url",
+        "url",
+        False,
+        "The paper's landing page (absolute https URL).",
+        '"https://openreview.net/forum?id=nZeVKeeFYf9"',
+    ),
+    Field(
+        "pdf",
+        "url",
+        False,
+        "Direct link to the PDF (absolute https URL).",
+        '"https://arxiv.org/pdf/2106.09685"',
+    ),
+    Field(
+        "code", "url", False, "Code repository (absolute https URL).", '"https://github.com/microsoft/LoRA"'
+    ),
+    Field(
+        "topics",
+        "list",
+        True,
+        "One or more topic slugs from `content/topics.yml`.",
+        '["parameter-efficient-fine-tuning"]',
+    ),
+    Field(
+        "tags",
+        "list",
+        False,
+        "Free-form tag slugs (lowercase words joined by hyphens); may be empty.",
+        '["lora", "low-rank"]',
+    ),
+    Field(
+        "same_as",
+        "slug",
+        False,
+        "Slug of another paper in the catalogue that is a version of this one (preprint and "
+        "published paper): links them deliberately instead of failing the duplicate check.",
+        '"lora-low-rank-adaptation-of-large-language-models"',
+    ),
+    Field(
+        "source",
+        "text",
+        False,
+        "Where the entry was imported from (file and line), so the raw text can be recovered.",
+        '"listings/daily-papers-mar-18.txt:11"',
+    ),
 )
 
 FIELD_NAMES = tuple(f.name for f in FIELDS)

@@ -23,25 +23,7 @@ from .errors import BuildFailed, UsageError
 log = logging.getLogger(__name__)
 RELOAD_JS = "/__papercat__/reload.js"
 EVENTS = "/__papercat__/events"
-CLIENT = """(function () {
-  "use strict";
-  var source = new EventSource("%s");
-  function overlay(text) {
-    var box = document.getElementById("papercat-build-error");
-    if (!box) {
-      box = document.createElement("pre");
-      box.id = "papercat-build-error";
-      box.setAttribute("role", "alert");
-      box.style.cssText = "position:fixed;inset:auto 0 0 0;max-height:60vh;overflow:auto;margin:0;" +
-        "padding:1rem;background:#3b0d0d;color:#ffe5e5;font:14px/1.4 monospace;z-index:99999;white-space:pre-wrap";
-      document.body.appendChild(box);
-    }
-    box.textContent = "Build failed; showing the last good site.\\n\\n" + text;
-  }
-  source.addEventListener("reload", function () { window.location.reload(); });
-  source.addEventListener("error-report", function (e) { overlay(JSON.parse(e.data)); });
-})();
-""" % EVENTS
+CLIENT = (Path(__file__).parent / "reload.js").read_bytes()  # served to pages in preview
 
 
 @dataclass
@@ -88,7 +70,7 @@ def make_handler(site_dir: Path, state: BuildState):
         def do_GET(self):
             path = self.path.split("?", 1)[0]
             if path == RELOAD_JS:
-                return self._send(CLIENT.encode(), "text/javascript")
+                return self._send(CLIENT, "text/javascript")
             if path == EVENTS:
                 return self._events()
             target = Path(self.translate_path(path))
@@ -96,7 +78,8 @@ def make_handler(site_dir: Path, state: BuildState):
                 target = target / "index.html"
             if target.suffix == ".html" and target.is_file():
                 html = target.read_bytes().replace(
-                    b"</body>", f'<script src="{RELOAD_JS}"></script>\n</body>'.encode(), 1)
+                    b"</body>", f'<script src="{RELOAD_JS}"></script>\n</body>'.encode(), 1
+                )
                 return self._send(html, "text/html; charset=utf-8")
             return super().do_GET()
 
@@ -119,7 +102,7 @@ def make_handler(site_dir: Path, state: BuildState):
                     self._event("error-report", state.error)
                 while True:
                     with state.changed:
-                        state.changed.wait_for(lambda: state.generation != seen, timeout=15)
+                        state.changed.wait_for(lambda s=seen: state.generation != s, timeout=15)
                         generation, error = state.generation, state.error
                     if generation == seen:
                         self.wfile.write(b": keep-alive\n\n")
@@ -139,13 +122,19 @@ def make_handler(site_dir: Path, state: BuildState):
 
 def watch_loop(project: Project, state: BuildState, stop: threading.Event) -> None:
     """Rebuild whenever content/ or templates/ change, until `stop` is set."""
-    for _changes in watchfiles.watch(project.content, project.templates, stop_event=stop,
-                                     debounce=200, step=50):
+    for _changes in watchfiles.watch(
+        project.content, project.templates, stop_event=stop, debounce=200, step=50
+    ):
         rebuild(project, state)
 
 
-def serve(project: Project, host: str = "127.0.0.1", port: int = 8000,
-          ready: threading.Event | None = None, stop: threading.Event | None = None) -> None:
+def serve(
+    project: Project,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Build, then serve and watch until interrupted (or `stop` is set)."""
     state = BuildState()
     rebuild(project, state)
@@ -155,8 +144,7 @@ def serve(project: Project, host: str = "127.0.0.1", port: int = 8000,
     stop = stop or threading.Event()
     watcher = threading.Thread(target=watch_loop, args=(project, state, stop), daemon=True)
     watcher.start()
-    log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host,
-                server.server_address[1])
+    log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1])
     if ready:
         ready.port = server.server_address[1]
         ready.set()

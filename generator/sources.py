@@ -17,8 +17,12 @@ from .importer import Candidate, ImportReport
 from .load import display_path
 from .schema import ARXIV_RE, DOI_RE, SLUG_RE
 
-MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 ARXIV_IN_TEXT = re.compile(r"(?:arxiv[:/ ]\s*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})(v\d+)?", re.I)
 
 
@@ -72,42 +76,66 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
     quiet = logging.getLogger("bibtexparser")
     level, quiet.level = quiet.level, logging.ERROR + 10  # we report failed blocks ourselves
     try:
-        library = bibtexparser.parse_string(text, append_middleware=[
-            middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors(),
-            middlewares.SplitNameParts()])
+        library = bibtexparser.parse_string(
+            text,
+            append_middleware=[
+                middlewares.LatexDecodingMiddleware(),
+                middlewares.SeparateCoAuthors(),
+                middlewares.SplitNameParts(),
+            ],
+        )
     finally:
         quiet.level = level
-    errors = [ContentError(label, block.start_line + 1, 1,
-                           f"cannot parse this BibTeX block ({type(block.error).__name__ if block.error else 'syntax'})",
-                           "check the braces and commas of this entry")
-              for block in library.failed_blocks]
+    errors = [
+        ContentError(
+            label,
+            block.start_line + 1,
+            1,
+            f"cannot parse this BibTeX block ({type(block.error).__name__ if block.error else 'syntax'})",
+            "check the braces and commas of this entry",
+        )
+        for block in library.failed_blocks
+    ]
     candidates = []
     for entry in library.entries:
-        fields = {k.lower(): (v if isinstance(v, list) else str(v)) for k, v in
-                  ((f.key, f.value) for f in entry.fields)}
+        fields = {
+            k.lower(): (v if isinstance(v, list) else str(v))
+            for k, v in ((f.key, f.value) for f in entry.fields)
+        }
         line = entry.start_line + 1
         title = " ".join(str(fields.get("title", "")).replace("{", "").replace("}", "").split())
         if not title:
             errors.append(ContentError(label, line, 1, f"entry '{entry.key}' has no title"))
             continue
-        authors = tuple(_name(a) for a in fields.get("author", [])) if isinstance(
-            fields.get("author"), list) else ()
+        authors = (
+            tuple(_name(a) for a in fields.get("author", []))
+            if isinstance(fields.get("author"), list)
+            else ()
+        )
         doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
         url = str(fields.get("url", "")).strip()
         keywords = [slugify(k) for k in re.split(r"[,;]", str(fields.get("keywords", "")))]
-        candidates.append(Candidate(
-            title=title, abstract=str(fields.get("abstract", "")), line=line, authors=authors,
-            date=_date(fields), arxiv=_arxiv(fields),
-            doi=doi if doi and DOI_RE.match(doi) else None,
-            url=url if url.startswith("https://") and "arxiv.org" not in url else None,
-            tags=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k)))))
+        candidates.append(
+            Candidate(
+                title=title,
+                abstract=str(fields.get("abstract", "")),
+                line=line,
+                authors=authors,
+                date=_date(fields),
+                arxiv=_arxiv(fields),
+                doi=doi if doi and DOI_RE.match(doi) else None,
+                url=url if url.startswith("https://") and "arxiv.org" not in url else None,
+                tags=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
+            )
+        )
     if errors:
         raise BuildFailed(errors)
     return candidates
 
 
-def import_file(root: Path, path: Path, *, added: str | None = None, dry_run: bool = False,
-                today: dt.date | None = None) -> ImportReport:
+def import_file(
+    root: Path, path: Path, *, added: str | None = None, dry_run: bool = False, today: dt.date | None = None
+) -> ImportReport:
     """`import`: a .bib file or a daily-papers listing; papers already present are skipped.
 
     A file from outside content/ is kept as content/listings/<name>, so every paper's
@@ -119,8 +147,14 @@ def import_file(root: Path, path: Path, *, added: str | None = None, dry_run: bo
     reader = bibtex_candidates if path.suffix.lower() == ".bib" else listing_candidates
     candidates = reader(text, label)
     keep = _kept_copy(root, path, text)
-    report, _ = importer.add_papers(root, candidates, source=importer.source_label(keep or path, root),
-                                    added=added, dry_run=dry_run, label=label)
+    report, _ = importer.add_papers(
+        root,
+        candidates,
+        source=importer.source_label(keep or path, root),
+        added=added,
+        dry_run=dry_run,
+        label=label,
+    )
     if keep and report.written and not dry_run:
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.write_text(text, encoding="utf-8")
@@ -135,6 +169,8 @@ def _kept_copy(root: Path, path: Path, text: str) -> Path | None:
         return None
     keep = root / "content" / "listings" / path.name
     if keep.exists() and keep.read_text(encoding="utf-8", errors="replace") != text:
-        raise UsageError(f"content/listings/{path.name} already exists with other content; "
-                         "rename the file you are importing")
+        raise UsageError(
+            f"content/listings/{path.name} already exists with other content; "
+            "rename the file you are importing"
+        )
     return keep

@@ -49,8 +49,13 @@ def suggest_topics(title: str, abstract: str, topics: tuple[Topic, ...]) -> tupl
     return tuple(chosen or ([scores[0][2]] if scores else []))
 
 
-def suggest_tags(title: str, abstract: str, topics: tuple[Topic, ...],
-                 chosen_topics: tuple[str, ...], known_tags: tuple[str, ...] = ()) -> tuple[str, ...]:
+def suggest_tags(
+    title: str,
+    abstract: str,
+    topics: tuple[Topic, ...],
+    chosen_topics: tuple[str, ...],
+    known_tags: tuple[str, ...] = (),
+) -> tuple[str, ...]:
     """Tag slugs from matched keywords and tags already used in the catalogue, most frequent first."""
     candidates: dict[str, int] = {}
     keywords = {k for t in topics for k in t.keywords} | {t.replace("-", " ") for t in known_tags}

@@ -6,9 +6,19 @@ import re
 import unicodedata
 
 # LaTeX accent commands -> Unicode combining marks.
-ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303",
-           "=": "\u0304", ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306",
-           "H": "\u030b"}
+ACCENTS = {
+    '"': "\u0308",
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "c": "\u0327",
+    "v": "\u030c",
+    "u": "\u0306",
+    "H": "\u030b",
+}
 _ACCENT_RE = re.compile(r"""\{?\\(["'`^~=.]|[cvuH](?=[\s{]))\s*\{?([A-Za-z])\}?\}?""")
 _SUBS = (
     (re.compile(r"``(.*?)''", re.S), "\u201c\\1\u201d"),  # ``quoted'' -> “quoted”
@@ -46,7 +56,7 @@ def split_url(candidate: str) -> tuple[str, str]:
             url = url[:-1]
         else:
             break
-    return url, candidate[len(url):]
+    return url, candidate[len(url) :]
 
 
 def find_urls(text: str) -> list[str]:
@@ -80,7 +90,7 @@ def to_markdown(text: str) -> str:
     pos = 0
     for match in URL_RE.finditer(text):
         url, _ = split_url(match.group(0))
-        out.append(escape_markdown(text[pos:match.start()]))
+        out.append(escape_markdown(text[pos : match.start()]))
         out.append(f"<{url}>")
         pos = match.start() + len(url)
     out.append(escape_markdown(text[pos:]))

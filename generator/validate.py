@@ -8,15 +8,15 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from slugify import slugify
+
 from . import frontmatter as fm
 from .duplicates import check_duplicates, check_tag_collisions
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
 from .model import Paper, Topic
-from .schema import (ARXIV_RE, DATE_RE, DOI_RE, FIELD_NAMES, FIELDS, FULL_DATE_RE, SLUG_MAX,
-                     SLUG_RE)
-from slugify import slugify
+from .schema import ARXIV_RE, DATE_RE, DOI_RE, FIELD_NAMES, FIELDS, FULL_DATE_RE, SLUG_MAX, SLUG_RE
 
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 KIND = {f.name: f.kind for f in FIELDS}
@@ -72,10 +72,16 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
     """Validate one file; return (Paper or None, errors)."""
     errors: list[ContentError] = []
     if not SLUG_RE.match(doc.stem) or len(doc.stem) > SLUG_MAX:
-        errors.append(ContentError(
-            doc.path, 0, 0, f"file name '{doc.stem}.md' is not a valid slug",
-            f"rename it to '{slugify(doc.stem, max_length=SLUG_MAX, word_boundary=True) or 'paper'}.md'"
-            " (lowercase letters and digits joined by single hyphens, at most 80 characters)"))
+        errors.append(
+            ContentError(
+                doc.path,
+                0,
+                0,
+                f"file name '{doc.stem}.md' is not a valid slug",
+                f"rename it to '{slugify(doc.stem, max_length=SLUG_MAX, word_boundary=True) or 'paper'}.md'"
+                " (lowercase letters and digits joined by single hyphens, at most 80 characters)",
+            )
+        )
     try:
         parsed = fm.parse(doc.text, doc.path)
     except FrontMatterError as exc:
@@ -102,18 +108,32 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
             values[key] = value
     for key in REQUIRED:
         if key not in parsed.fields:
-            errors.append(ContentError(doc.path, 1, 1, f"missing required field '{key}'",
-                                       _required_hint(key)))
+            errors.append(
+                ContentError(doc.path, 1, 1, f"missing required field '{key}'", _required_hint(key))
+            )
     if "topics" in values and not values["topics"]:
         _, vpos = parsed.fields["topics"]
-        errors.append(ContentError(doc.path, vpos.line, vpos.col, "a paper needs at least one topic",
-                                   "pick from content/topics.yml"))
+        errors.append(
+            ContentError(
+                doc.path,
+                vpos.line,
+                vpos.col,
+                "a paper needs at least one topic",
+                "pick from content/topics.yml",
+            )
+        )
     errors += _body_problems(doc.path, parsed)
     if errors:
         return None, errors
-    return Paper(slug=doc.stem, body_md=parsed.body.strip("\n") + "\n", path=doc.path,
-                 authors=values.pop("authors", ()), tags=values.pop("tags", ()),
-                 positions=_positions(parsed), **values), []
+    return Paper(
+        slug=doc.stem,
+        body_md=parsed.body.strip("\n") + "\n",
+        path=doc.path,
+        authors=values.pop("authors", ()),
+        tags=values.pop("tags", ()),
+        positions=_positions(parsed),
+        **values,
+    ), []
 
 
 def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
@@ -134,9 +154,15 @@ def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     errors = []
     for number, line in enumerate(body.split("\n"), start=parsed.body_line):
         for m in RAW_HTML_RE.finditer(line):
-            errors.append(ContentError(
-                path, number, m.start() + 1, "raw HTML is not allowed in an abstract",
-                "write plain text or Markdown; to show a '<' literally, write &lt;"))
+            errors.append(
+                ContentError(
+                    path,
+                    number,
+                    m.start() + 1,
+                    "raw HTML is not allowed in an abstract",
+                    "write plain text or Markdown; to show a '<' literally, write &lt;",
+                )
+            )
             if len(errors) >= MAX_LIST_ERRORS:
                 return errors
     return errors
@@ -180,8 +206,11 @@ def _convert(key: str, node, topics: TopicIndex):
         return value
     if kind == "arxiv":
         if not ARXIV_RE.match(value):
-            raise FieldError(node, f"'{value}' is not an arXiv identifier",
-                             'use the id as arXiv shows it, quoted: arxiv: "2310.06770"')
+            raise FieldError(
+                node,
+                f"'{value}' is not an arXiv identifier",
+                'use the id as arXiv shows it, quoted: arxiv: "2310.06770"',
+            )
         return value
     if kind == "doi":
         bare = re.sub(r"^https://(dx\.)?doi\.org/", "", value)
@@ -214,8 +243,11 @@ def _check_visible(node, value: str, key: str) -> None:
     m = INVISIBLE_RE.search(value)
     if m:
         what = "a line break" if m.group(0) == "\n" else f"the invisible character U+{ord(m.group(0)):04X}"
-        raise FieldError(node, f"'{key}' contains {what} at character {m.start() + 1}",
-                         "retype the value as one line of plain text")
+        raise FieldError(
+            node,
+            f"'{key}' contains {what} at character {m.start() + 1}",
+            "retype the value as one line of plain text",
+        )
 
 
 def _list_items(key: str, node) -> tuple[list, list[FieldError]]:
@@ -245,8 +277,11 @@ def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
             if key == "topics" and value not in topics.slugs:
                 raise FieldError(item, f"unknown topic '{value}'", topics.hint(value))
             if key == "tags" and not SLUG_RE.match(value):
-                raise FieldError(item, f"tag '{value}' is not a slug",
-                                 f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)")
+                raise FieldError(
+                    item,
+                    f"tag '{value}' is not a slug",
+                    f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)",
+                )
             if value in out:
                 raise FieldError(item, f"'{value}' is listed twice in '{key}'")
         except FieldError as bad:

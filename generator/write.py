@@ -31,12 +31,12 @@ def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
     for folder in protected:
         folder = folder.resolve()
         if target == folder or folder.is_relative_to(target):
-            raise UsageError(f"refusing to use {site_dir} as the output folder: "
-                             f"it would replace {folder}")
-    if target.is_file() or (target.is_dir() and any(target.iterdir())
-                            and not (target / MARKER).is_file()):
-        raise UsageError(f"refusing to replace {site_dir}: it exists and was not built by papercat "
-                         f"(no {MARKER} file); choose an empty or new --output folder")
+            raise UsageError(f"refusing to use {site_dir} as the output folder: it would replace {folder}")
+    if target.is_file() or (target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file()):
+        raise UsageError(
+            f"refusing to replace {site_dir}: it exists and was not built by papercat "
+            f"(no {MARKER} file); choose an empty or new --output folder"
+        )
 
 
 def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> int:

@@ -36,12 +36,24 @@ TOPICS_YML = """\
 """
 
 
-def paper_text(title="A Paper About Things", *, topics='["fine-tuning"]', tags="[]",
-               added='"2024-05-01"', extra="", body="An abstract that says something.") -> str:
+def paper_text(
+    title="A Paper About Things",
+    *,
+    topics='["fine-tuning"]',
+    tags="[]",
+    added='"2024-05-01"',
+    extra="",
+    body="An abstract that says something.",
+) -> str:
     """A valid paper file; keyword arguments override fields, `extra` adds lines."""
-    lines = ["---", f"title: {title!r}".replace("'", '"') if '"' not in title else f"title: '{title}'",
-             "authors: [\"Ada Lovelace\", \"Alan Turing\"]", f"added: {added}",
-             f"topics: {topics}", f"tags: {tags}"]
+    lines = [
+        "---",
+        f"title: {title!r}".replace("'", '"') if '"' not in title else f"title: '{title}'",
+        'authors: ["Ada Lovelace", "Alan Turing"]',
+        f"added: {added}",
+        f"topics: {topics}",
+        f"tags: {tags}",
+    ]
     if extra:
         lines.append(textwrap.dedent(extra).strip("\n"))
     return "\n".join(lines) + "\n---\n\n" + body + "\n"

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import functools
-import os
 import http.server
+import os
 import threading
 
 import pytest
-
 from playwright.sync_api import expect, sync_playwright
 
 from generator.build import Project, build
 
-from .conftest import REPO, require_tool
+from .conftest import REPO, paper_text, require_tool
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 PREFIX = "/papercat/"
 
 
@@ -55,8 +61,10 @@ def page(browser):
     context = browser.new_context()
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.problems = problems
     yield page
@@ -77,8 +85,9 @@ def test_header_search_finds_instruction_tuning_papers_first(page, base_url):
     assert len(titles) >= 10
     top = titles[:5]
     assert all("instruction" in t.lower() for t in top), top
-    chips = [page.locator("#search-results > li").nth(i).locator(".chips.topics").text_content()
-             for i in range(5)]
+    chips = [
+        page.locator("#search-results > li").nth(i).locator(".chips.topics").text_content() for i in range(5)
+    ]
     assert all("Instruction tuning" in c for c in chips), chips
     assert len(titles) < len(list((REPO / "content" / "papers").glob("*.md"))) // 2  # all words must match
     assert "papers match" in page.text_content("#search-status")
@@ -121,4 +130,39 @@ def test_pages_render_and_navigate_under_the_sub_path(page, base_url):
     assert page.locator(".paper-item").count() >= 1
     page.locator(".chips.tags a").first.click()
     assert "/papercat/tags/" in page.url
+    assert page.problems == []
+
+
+@pytest.fixture
+def preview(make_project):
+    """`serve` on a small project, in a thread, on a free port."""
+    from generator.serve import serve
+
+    project = make_project({"a-paper": paper_text("Before the Edit", tags='["x"]')})
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop), daemon=True
+    )
+    thread.start()
+    assert ready.wait(30)
+    yield project, f"http://127.0.0.1:{ready.port}/"
+    stop.set()
+    thread.join(10)
+
+
+def test_preview_reloads_the_open_page_and_shows_build_errors(page, preview):
+    project, url = preview
+    page.goto(url + "papers/a-paper/")
+    expect(page.locator("h1")).to_have_text("Before the Edit")
+    paper = project.content / "papers" / "a-paper.md"
+    page.wait_for_timeout(300)  # let the page's event stream connect
+    paper.write_text(paper_text("After the Edit", tags='["x"]'))
+    expect(page.locator("h1")).to_have_text("After the Edit", timeout=15000)
+    paper.write_text(paper_text("Broken", tags='["x"]', topics='["nope"]'))
+    overlay = page.locator("#papercat-build-error")
+    expect(overlay).to_contain_text("content/papers/a-paper.md:5:10: unknown topic 'nope'", timeout=15000)
+    expect(page.locator("h1")).to_have_text("After the Edit")  # the last good page stays
+    paper.write_text(paper_text("Fixed Again", tags='["x"]'))
+    expect(page.locator("h1")).to_have_text("Fixed Again", timeout=15000)
+    expect(overlay).to_have_count(0)
     assert page.problems == []

@@ -17,22 +17,36 @@ from generator.markup import sanitise
 from .conftest import paper_text, write_tree
 
 PAPERS = {
-    "lora-paper": paper_text("LoRA: Low-Rank Adaptation of Large Language Models",
-                             topics='["parameter-efficient-fine-tuning", "fine-tuning"]',
-                             tags='["lora", "low-rank"]', added='"2024-06-01"',
-                             extra='date: "2021-06"\narxiv: "2106.09685"',
-                             body="We propose **LoRA**, which freezes weights. See <https://github.com/microsoft/LoRA>."),
-    "flan-paper": paper_text("Scaling Instruction-Finetuned Language Models",
-                             topics='["instruction-tuning"]', tags='["flan", "scaling"]',
-                             added='"2024-05-01"', body="Instruction tuning on many tasks helps a key metric."),
-    "old-paper": paper_text("An Older Study of Fine-tuning", tags='["lora"]', added='"2023-01-01"',
-                            body="Fine-tuning, studied (e.g. carefully)."),
+    "lora-paper": paper_text(
+        "LoRA: Low-Rank Adaptation of Large Language Models",
+        topics='["parameter-efficient-fine-tuning", "fine-tuning"]',
+        tags='["lora", "low-rank"]',
+        added='"2024-06-01"',
+        extra='date: "2021-06"\narxiv: "2106.09685"',
+        body="We propose **LoRA**, which freezes weights. See <https://github.com/microsoft/LoRA>.",
+    ),
+    "flan-paper": paper_text(
+        "Scaling Instruction-Finetuned Language Models",
+        topics='["instruction-tuning"]',
+        tags='["flan", "scaling"]',
+        added='"2024-05-01"',
+        body="Instruction tuning on many tasks helps a key metric.",
+    ),
+    "old-paper": paper_text(
+        "An Older Study of Fine-tuning",
+        tags='["lora"]',
+        added='"2023-01-01"',
+        body="Fine-tuning, studied (e.g. carefully).",
+    ),
 }
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -48,11 +62,23 @@ def read(project: Project, rel: str) -> str:
 
 def test_pages_exist_for_papers_topics_tags_and_search(built):
     project, result = built
-    expected = ["index.html", "papers/lora-paper/index.html", "papers/flan-paper/index.html",
-                "papers/old-paper/index.html", "topics/index.html", "topics/fine-tuning/index.html",
-                "topics/instruction-tuning/index.html", "tags/index.html", "tags/lora/index.html",
-                "tags/flan/index.html", "search/index.html", "search/index.json",
-                "static/style.css", "static/search.js", "static/vendor/lunr-2.3.9.min.js"]
+    expected = [
+        "index.html",
+        "papers/lora-paper/index.html",
+        "papers/flan-paper/index.html",
+        "papers/old-paper/index.html",
+        "topics/index.html",
+        "topics/fine-tuning/index.html",
+        "topics/instruction-tuning/index.html",
+        "tags/index.html",
+        "tags/lora/index.html",
+        "tags/flan/index.html",
+        "search/index.html",
+        "search/index.json",
+        "static/style.css",
+        "static/search.js",
+        "static/vendor/lunr-2.3.9.min.js",
+    ]
     for rel in expected:
         assert (project.output / rel).is_file(), rel
     assert (result.papers, result.topics, result.tags) == (3, 3, 4)
@@ -141,11 +167,17 @@ def test_same_content_gives_byte_identical_site(make_project, tmp_path):
 
 
 def test_hostile_fields_are_escaped_and_abstract_sanitised(make_project):
-    project = make_project({"evil": paper_text(
-        "Title <script>alert(1)</script>", tags='["x"]',
-        extra='source: "<img src=x onerror=alert(1)>"',
-        body="[click](javascript:alert(3)) [data](data:text/html,x) [ok](https://example.org) "
-             "`<b onclick=x()>code</b>`")})
+    project = make_project(
+        {
+            "evil": paper_text(
+                "Title <script>alert(1)</script>",
+                tags='["x"]',
+                extra='source: "<img src=x onerror=alert(1)>"',
+                body="[click](javascript:alert(3)) [data](data:text/html,x) [ok](https://example.org) "
+                "`<b onclick=x()>code</b>`",
+            )
+        }
+    )
     build(project)
     html = read(project, "papers/evil/index.html")
     assert "<script>alert" not in html
@@ -167,8 +199,10 @@ def test_raw_html_in_an_abstract_is_rejected_where_it_stands(make_project):
 
 
 def test_sanitiser_is_a_second_line_of_defence():
-    html = sanitise('<p onclick="x()">a<script>alert(1)</script><a href="JaVaScRiPt:alert(1)">l</a>'
-                    '<iframe src="https://x"></iframe><a href="https://ok.org">ok</a></p>')
+    html = sanitise(
+        '<p onclick="x()">a<script>alert(1)</script><a href="JaVaScRiPt:alert(1)">l</a>'
+        '<iframe src="https://x"></iframe><a href="https://ok.org">ok</a></p>'
+    )
     assert "script" not in html.lower() and "onclick" not in html and "iframe" not in html
     assert '<a href="https://ok.org" rel="nofollow noopener noreferrer">ok</a>' in html
 
@@ -177,13 +211,20 @@ def test_failed_build_leaves_previous_site_untouched(make_project):
     project = make_project(PAPERS)
     build(project)
     before = tree_digest(project.output)
-    write_tree(project.root, {"content/papers/broken.md": "---\ntitle: 1984\n---\n",
-                              "content/papers/also-broken.md": paper_text(topics='["nope"]')})
+    write_tree(
+        project.root,
+        {
+            "content/papers/broken.md": "---\ntitle: 1984\n---\n",
+            "content/papers/also-broken.md": paper_text(topics='["nope"]'),
+        },
+    )
     with pytest.raises(BuildFailed) as caught:
         build(project)
     assert len(caught.value.errors) >= 4  # every problem of both files, in one run
-    assert {e.path for e in caught.value.errors} == {"content/papers/broken.md",
-                                                      "content/papers/also-broken.md"}
+    assert {e.path for e in caught.value.errors} == {
+        "content/papers/broken.md",
+        "content/papers/also-broken.md",
+    }
     assert tree_digest(project.output) == before
     assert not list(project.root.glob("site.tmp-*"))
 

@@ -40,7 +40,9 @@ def test_seventy_papers_with_titles_and_abstracts_from_the_listing(site):
         abstract = re.search(r'<div class="abstract">(.*?)</div>', page, re.S).group(1)
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", abstract)).split())
         assert text == typography.clean(entry.abstract), title
-        assert f"<h1>{html.escape(title, quote=False)}</h1>" in page.replace("&#39;", "'").replace("&quot;", '"')
+        assert f"<h1>{html.escape(title, quote=False)}</h1>" in page.replace("&#39;", "'").replace(
+            "&quot;", '"'
+        )
         assert paper.source.endswith(f":{entry.title_line}")
 
 

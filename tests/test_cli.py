@@ -10,8 +10,14 @@ from .conftest import REPO, paper_text, write_tree
 
 
 def run(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_build_prints_a_summary_line(make_project):
@@ -24,10 +30,13 @@ def test_build_prints_a_summary_line(make_project):
 
 
 def test_bad_content_reports_every_error_and_exits_1(make_project):
-    project = make_project({
-        "good": paper_text(),
-        "bad-one": paper_text(topics='["nope"]', added="2024-05-01"),
-        "bad-two": "---\ntitle: 1984\ntopics: [fine-tuning]\nadded: \"2024-01-01\"\n---\n"})
+    project = make_project(
+        {
+            "good": paper_text(),
+            "bad-one": paper_text(topics='["nope"]', added="2024-05-01"),
+            "bad-two": '---\ntitle: 1984\ntopics: [fine-tuning]\nadded: "2024-01-01"\n---\n',
+        }
+    )
     shutil.copytree(REPO / "templates", project.root / "templates")
     write_tree(project.root, {"site/index.html": "previous site", "site/.papercat-site": ""})
     done = run("--root", str(project.root), "build")
@@ -53,7 +62,11 @@ def test_import_command_reports_and_refuses_garbage(tmp_path, make_project):
 def test_missing_listing_is_a_clear_error(make_project):
     project = make_project({})
     done = run("--root", str(project.root), "import", "nowhere.txt")
-    assert done.returncode == 1 and "file not found: nowhere.txt" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 1
+        and "file not found: nowhere.txt" in done.stderr
+        and "Traceback" not in done.stderr
+    )
 
 
 def test_missing_templates_is_a_clear_error(make_project):

@@ -21,9 +21,13 @@ ABSTRACT = "We study fine-tuning. " * 15
 
 
 def cli(root, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "generator", "--root", str(root), *args],
-                          capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "generator", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})},
+    )
 
 
 def test_check_on_the_committed_catalogue_is_clean():
@@ -34,9 +38,12 @@ def test_check_on_the_committed_catalogue_is_clean():
 
 
 def test_check_reports_sorted_located_errors_and_github_annotations(make_project):
-    project = make_project({
-        "b-paper": paper_text("B", extra="titel: \"x\"", body=ABSTRACT),
-        "a-paper": paper_text("A", topics='["fine-tunng"]', body=ABSTRACT)})
+    project = make_project(
+        {
+            "b-paper": paper_text("B", extra='titel: "x"', body=ABSTRACT),
+            "a-paper": paper_text("A", topics='["fine-tunng"]', body=ABSTRACT),
+        }
+    )
     for env, args in (({}, ("--format", "github")), ({"GITHUB_ACTIONS": "true"}, ())):
         done = cli(project.root, "check", *args, env=env)
         assert done.returncode == 1
@@ -45,15 +52,21 @@ def test_check_reports_sorted_located_errors_and_github_annotations(make_project
         assert err[1] == "  hint: did you mean 'fine-tuning'?"
         assert err[2] == "content/papers/b-paper.md:7:1: unknown field 'titel'"
         assert err[-1] == "2 errors in 2 files"
-        assert ("::error file=content/papers/a-paper.md,line=5,col=10::unknown topic 'fine-tunng' "
-                "(hint%3A did you mean 'fine-tuning'?)") in done.stdout.replace("(hint: ", "(hint%3A ")
+        assert (
+            "::error file=content/papers/a-paper.md,line=5,col=10::unknown topic 'fine-tunng' "
+            "(hint%3A did you mean 'fine-tuning'?)"
+        ) in done.stdout.replace("(hint: ", "(hint%3A ")
         assert "::error file=content/papers/b-paper.md,line=7,col=1::unknown field 'titel'" in done.stdout
     assert not (project.root / "site").exists()
 
 
 def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
-    project = make_project({"a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short."),
-                            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=ABSTRACT)})
+    project = make_project(
+        {
+            "a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short."),
+            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=ABSTRACT),
+        }
+    )
     done = cli(project.root, "check")
     assert done.returncode == 0
     out = done.stdout
@@ -71,19 +84,34 @@ DUPLICATE_CASES = [
     ("same doi", 'doi: "10.1234/abc"', 'doi: "https://doi.org/10.1234/ABC"', "Other Title", "same DOI", 7),
     ("homoglyph title", "", "", "\u0410ttention Is All You Need", "same title", 2),
     ("accents and case", "", "", "ATTENTION is all you need!!", "same title", 2),
-    ("near title", "", "", "Attention Is All You Need for Neural Machine Translation of Long Texts",
-     "nearly the same title", 2),
+    (
+        "near title",
+        "",
+        "",
+        "Attention Is All You Need for Neural Machine Translation of Long Texts",
+        "nearly the same title",
+        2,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("extra_a", "extra_b", "title_b", "words", "line"),
-                         [c[1:] for c in DUPLICATE_CASES], ids=[c[0] for c in DUPLICATE_CASES])
+@pytest.mark.parametrize(
+    ("extra_a", "extra_b", "title_b", "words", "line"),
+    [c[1:] for c in DUPLICATE_CASES],
+    ids=[c[0] for c in DUPLICATE_CASES],
+)
 def test_duplicates_name_the_existing_file(make_project, extra_a, extra_b, title_b, words, line):
-    title_a = ("Attention Is All You Need for Machine Translation of Long Texts" if "Long" in title_b
-               else "Attention Is All You Need")
-    project = make_project({
-        "attention": paper_text(title_a, extra=extra_a, added='"2024-01-01"'),
-        "newer": paper_text(title_b, extra=extra_b, added='"2024-06-01"')})
+    title_a = (
+        "Attention Is All You Need for Machine Translation of Long Texts"
+        if "Long" in title_b
+        else "Attention Is All You Need"
+    )
+    project = make_project(
+        {
+            "attention": paper_text(title_a, extra=extra_a, added='"2024-01-01"'),
+            "newer": paper_text(title_b, extra=extra_b, added='"2024-06-01"'),
+        }
+    )
     with pytest.raises(BuildFailed) as caught:
         load_catalogue(project)
     (error,) = caught.value.errors
@@ -93,23 +121,39 @@ def test_duplicates_name_the_existing_file(make_project, extra_a, extra_b, title
 
 
 def test_same_as_links_versions_deliberately(make_project):
-    project = make_project({
-        "attention": paper_text("Attention Is All You Need", extra='arxiv: "1706.03762"'),
-        "attention-neurips": paper_text("Attention Is All You Need", added='"2024-06-01"',
-                                        extra='arxiv: "1706.03762"\nsame_as: "attention"')})
+    project = make_project(
+        {
+            "attention": paper_text("Attention Is All You Need", extra='arxiv: "1706.03762"'),
+            "attention-neurips": paper_text(
+                "Attention Is All You Need",
+                added='"2024-06-01"',
+                extra='arxiv: "1706.03762"\nsame_as: "attention"',
+            ),
+        }
+    )
     catalogue, _ = load_catalogue(project)
     assert len(catalogue.papers) == 2
-    write_tree(project.root, {"content/papers/attention-neurips.md": paper_text(
-        "Attention Is All You Need", added='"2024-06-01"', extra='same_as: "atention"')})
+    write_tree(
+        project.root,
+        {
+            "content/papers/attention-neurips.md": paper_text(
+                "Attention Is All You Need", added='"2024-06-01"', extra='same_as: "atention"'
+            )
+        },
+    )
     with pytest.raises(BuildFailed) as caught:
         load_catalogue(project)
     assert any("same_as names 'atention'" in e.message for e in caught.value.errors)
 
 
 def test_tags_differing_only_by_hyphens_are_errors(make_project):
-    project = make_project({"a": paper_text("A", tags='["fine-tuning"]'),
-                            "b": paper_text("B", tags='["fine-tuning"]'),
-                            "c": paper_text("C", tags='["finetuning"]')})
+    project = make_project(
+        {
+            "a": paper_text("A", tags='["fine-tuning"]'),
+            "b": paper_text("B", tags='["fine-tuning"]'),
+            "c": paper_text("C", tags='["finetuning"]'),
+        }
+    )
     with pytest.raises(BuildFailed) as caught:
         load_catalogue(project)
     (error,) = caught.value.errors
@@ -122,8 +166,9 @@ def test_near_pairs_agrees_with_brute_force():
     vocab = [f"w{i}" for i in range(40)]
     sets = [frozenset(rng.sample(vocab, rng.randint(1, 12))) for _ in range(300)]
     sets += [s | {"extra"} for s in sets[:40]] + sets[:20]
-    brute = [(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))
-             if jaccard(sets[i], sets[j]) >= 0.9]
+    brute = [
+        (i, j) for i in range(len(sets)) for j in range(i + 1, len(sets)) if jaccard(sets[i], sets[j]) >= 0.9
+    ]
     assert brute and near_pairs(sets) == brute
 
 
@@ -134,10 +179,15 @@ def test_normalise_title_folds_homoglyphs_and_styled_letters():
 
 def test_new_then_check_then_build_round_trips(make_project):
     project = make_project({"existing": paper_text("Existing Paper", extra='arxiv: "2001.00001"')})
-    path, text = new_paper(project.root, title="LoRA: Low-Rank Adaptation of Large Language Models",
-                           abstract="We propose ``LoRA'', a low-rank adaptation method. " * 5,
-                           authors=["Edward J. Hu; Yelong Shen"], arxiv="2106.09685", date="2021-06",
-                           added="2024-07-01")
+    path, text = new_paper(
+        project.root,
+        title="LoRA: Low-Rank Adaptation of Large Language Models",
+        abstract="We propose ``LoRA'', a low-rank adaptation method. " * 5,
+        authors=["Edward J. Hu; Yelong Shen"],
+        arxiv="2106.09685",
+        date="2021-06",
+        added="2024-07-01",
+    )
     assert path == "content/papers/lora-low-rank-adaptation-of-large-language-models.md"
     written = (project.root / path).read_text()
     assert written == text
@@ -147,8 +197,12 @@ def test_new_then_check_then_build_round_trips(make_project):
     shutil.copytree(REPO / "templates", project.root / "templates")
     assert cli(project.root, "check").returncode == 0
     build(project)
-    assert "Edward J. Hu, Yelong Shen" in (
-        project.output / "papers/lora-low-rank-adaptation-of-large-language-models/index.html").read_text()
+    assert (
+        "Edward J. Hu, Yelong Shen"
+        in (
+            project.output / "papers/lora-low-rank-adaptation-of-large-language-models/index.html"
+        ).read_text()
+    )
 
 
 def test_new_refuses_duplicates_and_bad_values(make_project):
@@ -166,9 +220,25 @@ def test_new_refuses_duplicates_and_bad_values(make_project):
 def test_new_cli_reads_the_abstract_from_stdin(make_project):
     project = make_project({})
     done = subprocess.run(
-        [sys.executable, "-m", "generator", "--root", str(project.root), "new", "--title", "Adapters Everywhere",
-         "--topic", "parameter-efficient-fine-tuning", "--tag", "adapters"],
-        input=ABSTRACT, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "--root",
+            str(project.root),
+            "new",
+            "--title",
+            "Adapters Everywhere",
+            "--topic",
+            "parameter-efficient-fine-tuning",
+            "--tag",
+            "adapters",
+        ],
+        input=ABSTRACT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "content/papers/adapters-everywhere.md"
     text = (project.content / "papers/adapters-everywhere.md").read_text()
@@ -209,7 +279,9 @@ def test_bibtex_import_maps_fields(make_project):
     assert (lora.date, lora.arxiv, lora.tags) == ("2021-06", "2106.09685", ("lora", "low-rank"))
     assert lora.source == "listings/refs.bib:1"
     flan = next(p for p in catalogue.papers if p.doi)
-    assert flan.doi == "10.48550/arXiv.2109.01652" and flan.url == "https://openreview.net/forum?id=gEZrGCozdqR"
+    assert (
+        flan.doi == "10.48550/arXiv.2109.01652" and flan.url == "https://openreview.net/forum?id=gEZrGCozdqR"
+    )
     assert flan.topics == ("instruction-tuning",)
     again = import_file(project.root, project.root / "refs.bib", added="2024-07-02")
     assert again.written == [] and len(again.skipped) == 2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from generator.duplicates import normalise_title
 from generator.load import RawDocument
 from generator.model import Topic
-from generator.duplicates import normalise_title
 from generator.validate import TopicIndex, validate, validate_document
 
 from .conftest import paper_text
@@ -56,8 +56,14 @@ def replace(line_prefix: str, new_line: str) -> str:
 # (description, file text, expected line, expected column, words in the message, words in the hint)
 CASES = [
     ("title a number", replace("title:", "title: 1984"), 2, 8, "'title' must be a string", "quotes"),
-    ("missing title", replace("title:", "titel: \"Good Paper\""), 2, 1, "unknown field 'titel'",
-     "did you mean 'title'"),
+    (
+        "missing title",
+        replace("title:", 'titel: "Good Paper"'),
+        2,
+        1,
+        "unknown field 'titel'",
+        "did you mean 'title'",
+    ),
     ("empty title", replace("title:", 'title: ""'), 2, 8, "'title' is empty", ""),
     ("unquoted date", replace("added:", "added: 2024-05-01"), 5, 8, "must be a string", "quotes"),
     ("impossible date", replace("added:", 'added: "2024-02-30"'), 5, 8, "not a real calendar date", ""),
@@ -67,34 +73,85 @@ CASES = [
     ("http url", replace("code:", 'code: "http://github.com/org/repo"'), 8, 7, "https:// URL", ""),
     ("relative url", replace("code:", 'code: "github.com/org/repo"'), 8, 7, "https:// URL", ""),
     ("bad doi", replace("doi:", 'doi: "doi-123"'), 7, 6, "not a DOI", ""),
-    ("unknown topic", replace("topics:", 'topics: ["fine-tunin"]'), 9, 10, "unknown topic 'fine-tunin'",
-     "did you mean 'fine-tuning'"),
+    (
+        "unknown topic",
+        replace("topics:", 'topics: ["fine-tunin"]'),
+        9,
+        10,
+        "unknown topic 'fine-tunin'",
+        "did you mean 'fine-tuning'",
+    ),
     ("no topics", replace("topics:", "topics: []"), 9, 9, "at least one topic", "topics.yml"),
     ("topics a string", replace("topics:", 'topics: "fine-tuning"'), 9, 9, "must be a list", ""),
-    ("tag not a slug", replace("tags:", 'tags: ["Low Rank"]'), 10, 8, "tag 'Low Rank' is not a slug",
-     "'low-rank'"),
+    (
+        "tag not a slug",
+        replace("tags:", 'tags: ["Low Rank"]'),
+        10,
+        8,
+        "tag 'Low Rank' is not a slug",
+        "'low-rank'",
+    ),
     ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
     ("duplicate tag", replace("tags:", 'tags: ["lora", "lora"]'), 10, 16, "listed twice", ""),
-    ("duplicate key", GOOD.replace("code:", 'title: "Again"\ncode:'), 8, 1, "duplicate field 'title'",
-     "keep one"),
+    (
+        "duplicate key",
+        GOOD.replace("code:", 'title: "Again"\ncode:'),
+        8,
+        1,
+        "duplicate field 'title'",
+        "keep one",
+    ),
     ("bad yaml", replace("authors:", 'authors: ["Ada", '), 5, 1, "flow sequence that starts on line 3", ""),
     ("custom tag", replace("title:", "title: !!python/object:os.system x"), 2, 8, "custom YAML tag", ""),
-    ("alias", replace("tags:", "tags: *t").replace("topics: [", "topics: &t ["), 10, 7, "alias 't'", "in full"),
-    ("two documents", GOOD.replace("code:", "--- # more\ncode:"), 8, 1, "only one YAML document", "extra '---'"),
+    (
+        "alias",
+        replace("tags:", "tags: *t").replace("topics: [", "topics: &t ["),
+        10,
+        7,
+        "alias 't'",
+        "in full",
+    ),
+    (
+        "two documents",
+        GOOD.replace("code:", "--- # more\ncode:"),
+        8,
+        1,
+        "only one YAML document",
+        "extra '---'",
+    ),
     ("no front matter", "Just text\n", 1, 1, "does not start with a '---'", ""),
-    ("topic keyword", replace("topics:", 'topics: ["peft"]'), 9, 10, "unknown topic 'peft'",
-     "did you mean 'parameter-efficient-fine-tuning'"),
+    (
+        "topic keyword",
+        replace("topics:", 'topics: ["peft"]'),
+        9,
+        10,
+        "unknown topic 'peft'",
+        "did you mean 'parameter-efficient-fine-tuning'",
+    ),
     ("month 13", replace("date:", 'date: "2025-13"'), 4, 7, "'2025-13' is not a real calendar date", ""),
-    ("bidi override", replace("title:", 'title: "Good \u202ePaper"'), 2, 8,
-     "invisible character U+202E at character 6", ""),
-    ("raw html", GOOD.replace("The abstract.", "The <b>bold</b> abstract."), 13, 5,
-     "raw HTML is not allowed", "&lt;"),
-    ("unclosed", "---\ntitle: \"x\"\n", 1, 1, "never closed", ""),
+    (
+        "bidi override",
+        replace("title:", 'title: "Good \u202ePaper"'),
+        2,
+        8,
+        "invisible character U+202E at character 6",
+        "",
+    ),
+    (
+        "raw html",
+        GOOD.replace("The abstract.", "The <b>bold</b> abstract."),
+        13,
+        5,
+        "raw HTML is not allowed",
+        "&lt;",
+    ),
+    ("unclosed", '---\ntitle: "x"\n', 1, 1, "never closed", ""),
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "col", "words", "hint"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("text", "line", "col", "words", "hint"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_each_failure_is_located(text, line, col, words, hint):
     paper, errors = check(text)
     assert paper is None
@@ -125,10 +182,14 @@ def test_crlf_and_bom_are_accepted():
 
 
 def test_duplicates_across_files_name_the_existing_file():
-    docs = [RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=x))
-            for s, t, x in (("a", "Attention Is All You Need", 'arxiv: "1706.03762"'),
-                            ("b", "attention is all you need!", ""),
-                            ("c", "Something Else", 'arxiv: "1706.03762"'))]
+    docs = [
+        RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=x))
+        for s, t, x in (
+            ("a", "Attention Is All You Need", 'arxiv: "1706.03762"'),
+            ("b", "attention is all you need!", ""),
+            ("c", "Something Else", 'arxiv: "1706.03762"'),
+        )
+    ]
     papers, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
     assert {e.path for e in errors} == {"content/papers/b.md", "content/papers/c.md"}
     assert all("content/papers/a.md" in e.message for e in errors)
@@ -146,5 +207,6 @@ def test_every_bad_list_item_is_reported():
         (10, 19, "'tags item' must be a string, but YAML reads a yes/no value here"),
         (10, 40, "'tags item' must be a string, but YAML reads an empty value here"),
         (10, 8, "tag 'Bad One' is not a slug"),
-        (10, 29, "tag 'Bad Two' is not a slug")]
+        (10, 29, "tag 'Bad Two' is not a slug"),
+    ]
     assert errors[0].hint == 'quote it: tags: ["on"]'

@@ -9,19 +9,23 @@ import pytest
 from generator import typography
 from generator.build import build, load_catalogue
 from generator.errors import BuildFailed
-from generator.sources import import_file as import_listing
 from generator.listing import parse_listing
 from generator.markup import make_converter, plain_text, render_markdown
 from generator.model import Topic
+from generator.sources import import_file as import_listing
 from generator.suggest import suggest_tags, suggest_topics
 
 from .conftest import write_tree
 
-ABSTRACT_A = ("We study instruction tuning of language models (e.g. FLAN) and find it helps. "
-              "Our code is at https://github.com/PandaVT/DataTager. Some ``quoted'' words and T\\\"ulu "
-              "with sim0.01% of parameters and 1\\% more.")
-ABSTRACT_B = ("Low-rank adaptation (LoRA) trains adapters with few parameters; this is parameter-efficient "
-              "fine-tuning with *stars* and _underscores_ and [brackets] and <tags> & ampersands.")
+ABSTRACT_A = (
+    "We study instruction tuning of language models (e.g. FLAN) and find it helps. "
+    "Our code is at https://github.com/PandaVT/DataTager. Some ``quoted'' words and T\\\"ulu "
+    "with sim0.01% of parameters and 1\\% more."
+)
+ABSTRACT_B = (
+    "Low-rank adaptation (LoRA) trains adapters with few parameters; this is parameter-efficient "
+    "fine-tuning with *stars* and _underscores_ and [brackets] and <tags> & ampersands."
+)
 LISTING = f"""new
 
 Get trending papers in your email inbox!
@@ -51,11 +55,14 @@ def test_typography_cleans_latex_leftovers():
     assert typography.clean("similar simulation") == "similar simulation"
 
 
-@pytest.mark.parametrize(("text", "url", "rest"), [
-    ("https://github.com/PandaVT/DataTager.", "https://github.com/PandaVT/DataTager", "."),
-    ("https://mcgill-nlp.github.io/weblinx", "https://mcgill-nlp.github.io/weblinx", ""),
-    ("https://en.wikipedia.org/wiki/Foo_(bar)),", "https://en.wikipedia.org/wiki/Foo_(bar)", "),"),
-])
+@pytest.mark.parametrize(
+    ("text", "url", "rest"),
+    [
+        ("https://github.com/PandaVT/DataTager.", "https://github.com/PandaVT/DataTager", "."),
+        ("https://mcgill-nlp.github.io/weblinx", "https://mcgill-nlp.github.io/weblinx", ""),
+        ("https://en.wikipedia.org/wiki/Foo_(bar)),", "https://en.wikipedia.org/wiki/Foo_(bar)", "),"),
+    ],
+)
 def test_urls_do_not_swallow_trailing_punctuation(text, url, rest):
     assert typography.split_url(text) == (url, rest)
 
@@ -80,24 +87,31 @@ def test_parse_listing_skips_chrome_and_pairs_entries():
     assert errors == []
     assert listing.date_text == "Mar 18"
     assert [(e.title, e.title_line, e.abstract_line) for e in listing.entries] == [
-        ("Instruction Tuning for Everyone", 11, 13), ("LoRA Adapters Revisited", 15, 17)]
+        ("Instruction Tuning for Everyone", 11, 13),
+        ("LoRA Adapters Revisited", 15, 17),
+    ]
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("Nothing here\n\nat all\n", 1, "no date line"),
-    ("Mar 18\n\nA Title\n\nToo short.\n\nAnother Title\n\n" + "x" * 200 + "\n", 3, "has no abstract"),
-    ("Mar 18\n\n" + "y" * 400 + "\n\nA Title\n\n" + "x" * 200 + "\n", 3, "expected a paper title"),
-    ("Mar 18\n\nLonely Title\n", 3, "has no abstract"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("Nothing here\n\nat all\n", 1, "no date line"),
+        ("Mar 18\n\nA Title\n\nToo short.\n\nAnother Title\n\n" + "x" * 200 + "\n", 3, "has no abstract"),
+        ("Mar 18\n\n" + "y" * 400 + "\n\nA Title\n\n" + "x" * 200 + "\n", 3, "expected a paper title"),
+        ("Mar 18\n\nLonely Title\n", 3, "has no abstract"),
+    ],
+)
 def test_unparseable_listing_names_the_line(text, line, words):
     listing, errors = parse_listing(text, "l.txt")
     assert listing is None
     assert errors[0].line == line and words in errors[0].message
 
 
-TOPICS = (Topic("fine-tuning", "Fine-tuning", "", ("fine-tuning|finetuning",)),
-          Topic("instruction-tuning", "Instruction tuning", "", ("instruction tuning|instruction-tuned",)),
-          Topic("peft", "PEFT", "", ("lora|low-rank adaptation", "adapters|adapter", "peft|parameter-efficient")))
+TOPICS = (
+    Topic("fine-tuning", "Fine-tuning", "", ("fine-tuning|finetuning",)),
+    Topic("instruction-tuning", "Instruction tuning", "", ("instruction tuning|instruction-tuned",)),
+    Topic("peft", "PEFT", "", ("lora|low-rank adaptation", "adapters|adapter", "peft|parameter-efficient")),
+)
 
 
 def test_suggestions_rank_topics_and_name_tags_after_first_synonym():
@@ -140,7 +154,7 @@ def test_import_is_idempotent_and_never_overwrites(project):
     papers = project.content / "papers"
     first = {p.name: p.read_bytes() for p in papers.iterdir()}
     edited = papers / "lora-adapters-revisited.md"
-    edited.write_text(edited.read_text().replace('tags: [', 'tags: ["curated", '))
+    edited.write_text(edited.read_text().replace("tags: [", 'tags: ["curated", '))
     report = import_listing(project.root, project.root / "listing.txt", added="2026-04-01")
     assert report.written == [] and len(report.skipped) == 2
     assert "already in the catalogue as content/papers/lora-adapters-revisited.md" in report.lines()[1]
@@ -149,8 +163,7 @@ def test_import_is_idempotent_and_never_overwrites(project):
 
 
 def test_same_title_with_different_punctuation_is_not_imported_again(project):
-    write_tree(project.root, {"content/papers/existing.md":
-                              '---\ntitle: "lora adapters, revisited!"\n---\n'})
+    write_tree(project.root, {"content/papers/existing.md": '---\ntitle: "lora adapters, revisited!"\n---\n'})
     report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18")
     assert report.written == ["content/papers/instruction-tuning-for-everyone.md"]
     assert "existing.md" in report.skipped[0]
@@ -160,7 +173,11 @@ def test_bad_listing_writes_nothing(project):
     write_tree(project.root, {"bad.txt": LISTING.replace(ABSTRACT_B, "Short.")})
     with pytest.raises(BuildFailed) as caught:
         import_listing(project.root, project.root / "bad.txt", added="2026-03-18")
-    assert caught.value.errors[0].format().startswith("bad.txt:15:1: title 'LoRA Adapters Revisited' has no abstract")
+    assert (
+        caught.value.errors[0]
+        .format()
+        .startswith("bad.txt:15:1: title 'LoRA Adapters Revisited' has no abstract")
+    )
     assert not (project.content / "papers").exists() or not list((project.content / "papers").iterdir())
 
 

@@ -23,14 +23,38 @@ pytestmark = pytest.mark.node
 LUNR_JS = REPO / "templates" / "static" / "vendor" / "lunr-2.3.9.min.js"
 CLI = REPO / "tests" / "js" / "lunr_cli.js"
 # Words where lunr.py's own stemmer and trimmer disagree with lunr.js.
-TRICKY = ["key", "day", "array", "play", "lay", "try", "keys", "yield", "(e.g.", "i.e.,",
-          "“quoted”", "tülu", "über", "x-ray", "gpt-4", "(llms).", "c++", "don't"]
+TRICKY = [
+    "key",
+    "day",
+    "array",
+    "play",
+    "lay",
+    "try",
+    "keys",
+    "yield",
+    "(e.g.",
+    "i.e.,",
+    "“quoted”",
+    "tülu",
+    "über",
+    "x-ray",
+    "gpt-4",
+    "(llms).",
+    "c++",
+    "don't",
+]
 
 
 def node(mode: str, payload):
     exe = require_tool("node")
-    done = subprocess.run([exe, str(CLI), str(LUNR_JS), mode], input=json.dumps(payload),
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [exe, str(CLI), str(LUNR_JS), mode],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(done.stdout)
 
 
@@ -52,7 +76,9 @@ def test_stemmer_matches_lunr_js_on_every_catalogue_word(catalogue_words):
     words = [lunr_js._trim(w) for w in catalogue_words]
     words = [w for w in words if w]
     js = node("stem", words)
-    mismatches = [(w, lunr_js.porter_stem(w), s) for w, s in zip(words, js) if lunr_js.porter_stem(w) != s]
+    mismatches = [
+        (w, lunr_js.porter_stem(w), s) for w, s in zip(words, js, strict=True) if lunr_js.porter_stem(w) != s
+    ]
     assert len(words) > 2000
     assert mismatches == []
 
@@ -67,10 +93,28 @@ def test_stop_words_match_lunr_js():
     assert sorted(node("stopwords", probe)) == sorted(PY_STOP_WORDS)
 
 
-GOLDEN = ["key", "instruction tuning", "lora", "day", "array", "retrieval augmented generation",
-          "scaling laws", "catastrophic forgetting", "e.g", "play", "mixture of experts",
-          "chain-of-thought", "tülu", "prompt", "BERT", "title:scaling", "instruct*", "code~1",
-          "+lora -adapters", "playlists"]
+GOLDEN = [
+    "key",
+    "instruction tuning",
+    "lora",
+    "day",
+    "array",
+    "retrieval augmented generation",
+    "scaling laws",
+    "catastrophic forgetting",
+    "e.g",
+    "play",
+    "mixture of experts",
+    "chain-of-thought",
+    "tülu",
+    "prompt",
+    "BERT",
+    "title:scaling",
+    "instruct*",
+    "code~1",
+    "+lora -adapters",
+    "playlists",
+]
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +128,12 @@ def built_index():
 def test_lunr_js_and_lunr_py_return_the_same_top_results(built_index):
     js = node("search", {"index": built_index, "queries": GOLDEN})
     index = lunr_js.load_index(built_index)
-    for query, js_results in zip(GOLDEN, js):
+    for query, js_results in zip(GOLDEN, js, strict=True):
         py_results = index.search(query)
         py_top = [(r["ref"], round(r["score"], 6)) for r in py_results[:10]]
         js_top = [(r["ref"], round(r["score"], 6)) for r in js_results[:10]]
         assert py_top == js_top, query
-    hits = dict(zip(GOLDEN, js))
+    hits = dict(zip(GOLDEN, js, strict=True))
     assert hits["key"], "lunr.js must find 'key' (the stock lunr.py index misses it)"
     assert hits["play"] and hits["instruction tuning"]
 
@@ -103,7 +147,8 @@ def test_stock_lunr_py_index_misses_key_in_lunr_js():
     ours_builder.field("body")
     ours_builder.add(docs[0])
     ours = ours_builder.build().serialize()
-    stock_js, ours_js = (node("search", {"index": i, "queries": ["key", "day", "e.g"]})
-                         for i in (stock, ours))
+    stock_js, ours_js = (
+        node("search", {"index": i, "queries": ["key", "day", "e.g"]}) for i in (stock, ours)
+    )
     assert [len(r) for r in stock_js] == [0, 0, 0]
     assert [len(r) for r in ours_js] == [1, 1, 1]

@@ -18,8 +18,9 @@ from .conftest import paper_text, write_tree
 def served(make_project):
     project = make_project({"a-paper": paper_text("First Title")})
     ready, stop = threading.Event(), threading.Event()
-    thread = threading.Thread(target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop),
-                              daemon=True)
+    thread = threading.Thread(
+        target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop), daemon=True
+    )
     thread.start()
     assert ready.wait(30)
     yield project, f"http://127.0.0.1:{ready.port}"

@@ -20,16 +20,22 @@ def actionlint() -> str:
 
 def test_workflows_pass_actionlint():
     assert {p.name for p in WORKFLOWS} >= {"ci.yml", "deploy.yml"}
-    done = subprocess.run([actionlint(), "-no-color", *map(str, WORKFLOWS)], capture_output=True,
-                          text=True, timeout=120, cwd=REPO)
+    done = subprocess.run(
+        [actionlint(), "-no-color", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_actionlint_really_lints():
     """Control: a broken workflow is rejected, so the test above can fail."""
     bad = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.evnt }}\n"
-    done = subprocess.run([actionlint(), "-no-color", "-"], input=bad, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [actionlint(), "-no-color", "-"], input=bad, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
 
 
