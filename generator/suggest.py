@@ -56,13 +56,16 @@ def suggest_tags(
     chosen_topics: tuple[str, ...],
     known_tags: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """Tag slugs from matched keywords and tags already used in the catalogue, most frequent first."""
+    """Tag slugs, best first: once the catalogue has tags, only those (a shared vocabulary);
+    for a first import, the matched `topics.yml` keywords.
+    """
     candidates: dict[str, int] = {}
+    known = set(known_tags)
     keywords = {k for t in topics for k in t.keywords} | {t.replace("-", " ") for t in known_tags}
     for keyword in sorted(keywords):
         n = hits(keyword, title, abstract)
         tag = slugify(alternatives(keyword)[0]) if alternatives(keyword) else ""
-        if n and tag and tag not in chosen_topics:
+        if n and tag and tag not in chosen_topics and (not known or tag in known):
             candidates[tag] = max(candidates.get(tag, 0), n)
     ranked = sorted(candidates.items(), key=lambda kv: (-kv[1], kv[0]))
-    return tuple(sorted(tag for tag, _ in ranked[:MAX_TAGS]))
+    return tuple(tag for tag, _ in ranked[:MAX_TAGS])
