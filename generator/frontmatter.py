@@ -198,9 +198,48 @@ def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors
             _check_nodes(v, path, offset, seen, errors)
 
 
+MAX_FRONT_MATTER = 16_384  # characters; a paper's fields need a few hundred
+MAX_DEPTH = 4  # brackets or indentation levels; a paper's fields need two
+
+
+def check_limits(yaml_text: str, path: str, offset: int) -> None:
+    """Refuse oversized or deeply nested YAML before the parser sees it."""
+    if len(yaml_text) > MAX_FRONT_MATTER:
+        raise FrontMatterError(
+            [
+                ContentError(
+                    path,
+                    offset + 1,
+                    1,
+                    f"front matter is {len(yaml_text):,} characters; the limit is {MAX_FRONT_MATTER:,}",
+                    "a paper needs a few short fields",
+                )
+            ]
+        )
+    for number, line in enumerate(yaml_text.split("\n"), start=offset + 1):
+        depth, deepest = 0, 0
+        for char in line:
+            depth += (char in "[{") - (char in "]}")
+            deepest = max(deepest, depth)
+        indent = (len(line) - len(line.lstrip(" "))) // 2
+        if deepest > MAX_DEPTH or indent > MAX_DEPTH * 2:
+            raise FrontMatterError(
+                [
+                    ContentError(
+                        path,
+                        number,
+                        1,
+                        "front matter is nested too deeply",
+                        "fields are plain values or lists of strings",
+                    )
+                ]
+            )
+
+
 def parse(text: str, path: str) -> FrontMatter:
     """Parse a whole content file; raises FrontMatterError with located errors."""
     yaml_text, body, body_line = split(normalise_text(text), path)
+    check_limits(yaml_text, path, 1)
     return FrontMatter(mapping(compose(yaml_text, path, 1), path, 1), body, body_line)
 
 

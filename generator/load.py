@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .errors import ContentError
 
+MAX_FILE_BYTES = 1_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class RawDocument:
@@ -21,6 +23,12 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
     """Read every `*.md` in papers_dir (sorted); unreadable files become errors, not skips."""
     docs: list[RawDocument] = []
     errors: list[ContentError] = []
+    if papers_dir.is_symlink():
+        return docs, [
+            ContentError(
+                display_path(papers_dir, label_root), 0, 0, "content/papers/ may not be a symbolic link"
+            )
+        ]
     if not papers_dir.is_dir():
         return docs, [
             ContentError(

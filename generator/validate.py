@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -21,7 +22,20 @@ from .schema import ARXIV_RE, DATE_RE, DOI_RE, FIELD_NAMES, FIELDS, FULL_DATE_RE
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 KIND = {f.name: f.kind for f in FIELDS}
 MAX_LIST_ERRORS = 10
-RAW_HTML_RE = re.compile(r"<(?!https?://|mailto:)[A-Za-z!/?]")
+# Limits checked before Markdown sees the text: real abstracts are far below them, and
+# Python-Markdown is quadratic on runs of "[" and recursive on nested lists.
+MAX_ABSTRACT_CHARS = 10_000
+MAX_BRACKETS = 200
+MAX_NESTING = 8
+NESTING_RE = re.compile(r"^(?:[ \t]*(?:[-*+>]|\d{1,9}[.)])(?=[ \t]|$)[ \t]*)+")
+RAW_HTML_RE = re.compile(r"<(?![A-Za-z][A-Za-z0-9+.\-]{1,31}:)[A-Za-z!/?]")
+LINK_RES = (
+    re.compile(r"\]\(\s*<?([^)\s>]*)"),  # [text](dest)
+    re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)"),  # [ref]: dest
+    re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*)>"),  # <scheme:…>
+)
+IMAGE_RE = re.compile(r"!\[")
+LINK_SCHEMES = ("http", "https", "mailto")
 CODE_SPAN_RE = re.compile(r"(`+)(?:.|\n)*?\1")
 # Control characters, and the invisible bidi / zero-width ones that can disguise text.
 INVISIBLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -148,8 +162,55 @@ def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def _body_limits(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
+    """Size, bracket and nesting limits, so no abstract can hang or crash the build."""
+    body, first = parsed.body, parsed.body_line
+    if len(body) > MAX_ABSTRACT_CHARS:
+        return [
+            ContentError(
+                path,
+                first,
+                1,
+                f"abstract is {len(body):,} characters; the limit is {MAX_ABSTRACT_CHARS:,}",
+                "an abstract is a paragraph or two",
+            )
+        ]
+    if body.count("[") > MAX_BRACKETS:
+        at = [i for i, c in enumerate(body) if c == "["][MAX_BRACKETS]
+        line = first + body.count("\n", 0, at)
+        col = at - body.rfind("\n", 0, at)
+        return [
+            ContentError(
+                path,
+                line,
+                col,
+                f"abstract has {body.count('['):,} '[' characters; the limit is {MAX_BRACKETS}",
+                "write plain text",
+            )
+        ]
+    for number, line in enumerate(body.split("\n"), start=first):
+        m = NESTING_RE.match(line)
+        if m:
+            indent = len(m.group(0)) - len(m.group(0).lstrip())
+            depth = len(re.findall(r"[-*+>]|\d+[.)]", m.group(0))) + indent // 4
+            if depth > MAX_NESTING:
+                return [
+                    ContentError(
+                        path,
+                        number,
+                        1,
+                        f"lists or quotes nested {depth} deep; the limit is {MAX_NESTING}",
+                        "an abstract needs little structure",
+                    )
+                ]
+    return []
+
+
 def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
-    """Raw HTML in the abstract: never needed, so rejected where it stands (code spans aside)."""
+    """Limits first; then raw HTML, never needed, rejected where it stands (code spans aside)."""
+    limits = _body_limits(path, parsed)
+    if limits:
+        return limits
     body = CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), parsed.body)
     errors = []
     for number, line in enumerate(body.split("\n"), start=parsed.body_line):
