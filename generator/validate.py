@@ -164,7 +164,8 @@ def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
 
 def _body_limits(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     """Size, bracket and nesting limits, so no abstract can hang or crash the build."""
-    body, first = parsed.body, parsed.body_line
+    body = parsed.body.lstrip("\n")
+    first = parsed.body_line + len(parsed.body) - len(body)
     if len(body) > MAX_ABSTRACT_CHARS:
         return [
             ContentError(
@@ -224,9 +225,41 @@ def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
                     "write plain text or Markdown; to show a '<' literally, write &lt;",
                 )
             )
-            if len(errors) >= MAX_LIST_ERRORS:
-                return errors
-    return errors
+        for m in IMAGE_RE.finditer(line):
+            errors.append(
+                ContentError(
+                    path,
+                    number,
+                    m.start() + 1,
+                    "images are not allowed in an abstract",
+                    "link to the figure instead: [figure](https://…)",
+                )
+            )
+        for pattern in LINK_RES:
+            for m in pattern.finditer(line):
+                problem = link_problem(m.group(1))
+                if problem:
+                    errors.append(
+                        ContentError(
+                            path,
+                            number,
+                            m.start(1) + 1,
+                            problem,
+                            "links must be absolute https://, http:// or mailto: URLs",
+                        )
+                    )
+    return errors[:MAX_LIST_ERRORS]
+
+
+def link_problem(dest: str) -> str:
+    """Why a link destination is refused ('' if fine): judged as a browser would read it."""
+    seen = re.sub(r"[\x00-\x20\x7f]", "", html.unescape(dest)).lower()
+    scheme = re.match(r"([a-z][a-z0-9+.\-]*):", seen)
+    if not scheme:
+        return f"link '{dest}' is not an absolute URL"
+    if scheme.group(1) not in LINK_SCHEMES:
+        return f"link scheme '{scheme.group(1)}:' is not allowed"
+    return ""
 
 
 def _required_hint(key: str) -> str:

@@ -146,6 +146,66 @@ CASES = [
         "&lt;",
     ),
     ("unclosed", '---\ntitle: "x"\n', 1, 1, "never closed", ""),
+    (
+        "javascript link",
+        GOOD.replace("The abstract.", "A [x](JaVaScRiPt:alert(1)) link."),
+        13,
+        7,
+        "link scheme 'javascript:' is not allowed",
+        "https://",
+    ),
+    (
+        "entity-hidden scheme",
+        GOOD.replace("The abstract.", "A [x](jav&#x09;ascript:alert(1))."),
+        13,
+        7,
+        "link scheme 'javascript:' is not allowed",
+        "",
+    ),
+    (
+        "data autolink",
+        GOOD.replace("The abstract.", "See <data:text/html,x>."),
+        13,
+        6,
+        "link scheme 'data:' is not allowed",
+        "",
+    ),
+    (
+        "reference link",
+        GOOD.replace("The abstract.", "See [x].\n\n[x]: vbscript:msgbox"),
+        15,
+        6,
+        "link scheme 'vbscript:' is not allowed",
+        "",
+    ),
+    (
+        "relative link",
+        GOOD.replace("The abstract.", "See [x](../admin)."),
+        13,
+        9,
+        "link '../admin' is not an absolute URL",
+        "",
+    ),
+    (
+        "image",
+        GOOD.replace("The abstract.", "An ![img](https://x.org/a.png)."),
+        13,
+        4,
+        "images are not allowed",
+        "",
+    ),
+    ("20000 brackets", GOOD.replace("The abstract.", "[" * 20000), 13, 1, "the limit is 10,000", ""),
+    ("500 brackets", GOOD.replace("The abstract.", "[" * 500), 13, 201, "500 '[' characters", ""),
+    ("nested lists", GOOD.replace("The abstract.", "- " * 1000 + "x"), 13, 1, "nested 1000 deep", ""),
+    ("deep yaml", replace("tags:", "tags: " + "[" * 50 + "]" * 50), 10, 1, "nested too deeply", ""),
+    (
+        "huge front matter",
+        replace("tags:", 'tags: []\nsource: "' + "x" * 20000 + '"'),
+        2,
+        1,
+        "front matter is 20,",
+        "",
+    ),
 ]
 
 
@@ -222,3 +282,9 @@ def test_nested_lists_are_rejected_before_markdown_recurses():
     paper, errors = check(GOOD.replace("The abstract.", "".join("  " * i + "- x\n" for i in range(60))))
     assert paper is None
     assert [(e.line, e.message) for e in errors] == [(29, "lists or quotes nested 9 deep; the limit is 8")]
+
+
+def test_allowed_links_pass():
+    text = GOOD.replace("The abstract.", "See [a](https://x.org), <http://y.org>, [m](mailto:a@b.org).")
+    paper, errors = check(text)
+    assert errors == [] and paper is not None
