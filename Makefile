@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: build test lint serve clean
+.PHONY: build check test lint serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 build: $(STAMP)
 	$(PY) -m generator build $(BUILD_ARGS)
+
+check: $(STAMP)
+	$(PY) -m generator check $(CHECK_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -12,7 +12,9 @@ from pathlib import Path
 import jinja2
 
 from . import build as build_mod
-from .errors import BuildFailed, UsageError, github_annotation
+from .check import escalate
+from .errors import BuildFailed, UsageError, github_annotation, plural
+from .load import display_path
 
 log = logging.getLogger("generator")
 REPEAT_LIMIT = 3  # the same warning in more files than this is summarised unless -v
@@ -34,8 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--output", type=Path, help="output folder (default: ROOT/site)")
     b.add_argument("--base-url", help="override base_url from content/site.yml (e.g. in CI deploys)")
     b.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    c = sub.add_parser("check", help="validate all content without writing anything")
+    c = sub.add_parser(
+        "check",
+        help="validate all content without writing anything",
+        description="Validate the whole catalogue. Errors anywhere are always reported; "
+        "with FILEs, warnings (and --strict) apply to those files only.",
+    )
+    c.add_argument("files", nargs="*", type=Path, metavar="FILE", help="paper files to show warnings for")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("-v", "--verbose", action="store_true", help="list every repeated warning")
     c.add_argument(
         "--format",
         choices=("text", "github"),
@@ -138,9 +147,20 @@ def _github(args) -> bool:
     return fmt == "github" or (fmt is None and os.environ.get("GITHUB_ACTIONS") == "true")
 
 
+def _selected(project, files: list[Path]) -> set[str]:
+    """The given files as the catalogue names them (content/papers/<slug>.md)."""
+    root = project.root.resolve()
+    return {display_path(f.resolve() if f.exists() else (root / f).resolve(), root) for f in files}
+
+
 def _cmd_check(args) -> int:
     project = build_mod.Project.at(args.root)
-    catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict)
+    only = _selected(project, args.files) if args.files else None
+    catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict and only is None)
+    if only is not None:
+        warnings = [w for w in warnings if w.path in only]
+        if args.strict and warnings:
+            raise BuildFailed(escalate(warnings))
     repeats = Counter(w.message for w in warnings)
     shown: Counter = Counter()
     for w in warnings:
@@ -154,7 +174,11 @@ def _cmd_check(args) -> int:
                 f"… and {repeats[w.message] - REPEAT_LIMIT} more files: warning: {w.message} (-v lists them)"
             )
     files = {w.path for w in warnings}
-    tail = f", {len(warnings)} warnings in {len(files)} files" if warnings else ", no warnings"
+    tail = (
+        f", {plural(len(warnings), 'warning')} in {plural(len(files), 'file')}"
+        if warnings
+        else ", no warnings"
+    )
     print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
     return 0
 

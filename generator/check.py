@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 
+from .duplicates import similar_title_warnings
 from .errors import ContentError
 from .model import Paper
 
@@ -69,7 +70,7 @@ def content_warnings(papers: list[Paper], today: dt.date | None = None) -> list[
                     "warning",
                 )
             )
-    return warnings
+    return warnings + similar_title_warnings(papers)
 
 
 def escalate(warnings: list[ContentError]) -> list[ContentError]:

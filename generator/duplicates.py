@@ -8,6 +8,7 @@ close to linear on large catalogues instead of comparing every pair.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import unicodedata
@@ -18,13 +19,32 @@ from text_unidecode import unidecode
 from .errors import ContentError
 from .model import Paper
 
-SIMILARITY = 0.9
+SIMILARITY = 0.9  # token Jaccard at which two titles are the same paper (an error)
+SIMILAR = 0.6  # token Jaccard at which titles are compared letter by letter (a warning)
+SIMILAR_CHARS = 0.9
 
 
 def normalise_title(title: str) -> str:
     """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go."""
     ascii_text = unidecode(unicodedata.normalize("NFKC", title)).casefold()
     return " ".join(re.sub(r"[\W_]+", " ", ascii_text).split())
+
+
+def identity_keys(title: str, arxiv: str | None, doi: str | None) -> list[tuple[str, str]]:
+    """What makes two entries the same paper: (kind, key) pairs, compared exactly.
+
+    arXiv versions (v2) and DOI spellings (case, doi.org link) fold to one key.
+    """
+    keys = []
+    if arxiv:
+        keys.append(("arxiv", re.sub(r"v\d+$", "", arxiv.strip().lower().removeprefix("arxiv:"))))
+    if doi:
+        keys.append(("doi", re.sub(r"^https?://(dx\.)?doi\.org/", "", doi.strip().lower())))
+    keys.append(("title", normalise_title(title)))
+    return keys
+
+
+KIND_WORDS = {"title": "same title", "arxiv": "same arXiv id", "doi": "same DOI"}
 
 
 def jaccard(a: frozenset, b: frozenset) -> float:
@@ -92,13 +112,10 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
             )
     seen: dict[tuple[str, str], Paper] = {}
     for p in ordered:
-        keys = [(k, getattr(p, k).lower()) for k in ("arxiv", "doi") if getattr(p, k)]
-        keys.append(("title", normalise_title(p.title)))
-        for kind, key in keys:
+        for kind, key in identity_keys(p.title, p.arxiv, p.doi):
             first = seen.setdefault((kind, key), p)
             if first is not p and not _linked(first, p) and p.path not in flagged:
-                what = {"title": "same title", "arxiv": "same arXiv id", "doi": "same DOI"}[kind]
-                errors.append(_report(p, first, what, kind))
+                errors.append(_report(p, first, KIND_WORDS[kind], kind))
                 flagged.add(p.path)
     token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
     for i, j in near_pairs(token_sets):
@@ -144,3 +161,28 @@ def check_tag_collisions(papers: list[Paper]) -> list[ContentError]:
                     )
                 )
     return errors
+
+
+def similar_title_warnings(papers: list[Paper]) -> list[ContentError]:
+    """Titles that are close but below the duplicate threshold: worth a second look."""
+    ordered = sorted(papers, key=lambda p: (p.added, p.path))
+    titles = [normalise_title(p.title) for p in ordered]
+    token_sets = [frozenset(t.split()) for t in titles]
+    warnings = []
+    for i, j in near_pairs(token_sets, SIMILAR):
+        if jaccard(token_sets[i], token_sets[j]) >= SIMILARITY or _linked(ordered[i], ordered[j]):
+            continue  # duplicates are errors, reported elsewhere
+        if difflib.SequenceMatcher(None, titles[i], titles[j]).ratio() >= SIMILAR_CHARS:
+            line, col = ordered[j].where("title")
+            warnings.append(
+                ContentError(
+                    ordered[j].path,
+                    line,
+                    col,
+                    f"title is very similar to {ordered[i].path}",
+                    "make sure it is a different paper; if it is another version, add "
+                    f'same_as: "{ordered[i].slug}"',
+                    "warning",
+                )
+            )
+    return warnings

@@ -34,6 +34,11 @@ class ContentError:
         return text
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 file', '2 files'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def github_annotation(error: ContentError) -> str:
     """The same message as a GitHub Actions workflow command, shown inline on pull requests."""
 
@@ -64,9 +69,7 @@ class BuildFailed(Exception):
         """All errors, sorted by path and line, then `N errors in M files`."""
         files = {e.path for e in self.errors}
         lines = [e.format() for e in self.errors]
-        noun = "error" if len(self.errors) == 1 else "errors"
-        fnoun = "file" if len(files) == 1 else "files"
-        lines.append(f"{len(self.errors)} {noun} in {len(files)} {fnoun}")
+        lines.append(f"{plural(len(self.errors), 'error')} in {plural(len(files), 'file')}")
         return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ write, then write every new file or none.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -16,11 +17,11 @@ from pathlib import Path
 from slugify import slugify
 
 from . import config, frontmatter, suggest, typography
-from .duplicates import normalise_title
+from .duplicates import KIND_WORDS, identity_keys
 from .errors import BuildFailed, ContentError, UsageError
-from .load import RawDocument
+from .load import RawDocument, load_documents
 from .schema import SLUG_MAX
-from .validate import TopicIndex, validate_document
+from .validate import TopicIndex, validate, validate_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,8 @@ class Candidate:
     pdf: str | None = None
     code: str | None = None
     topics: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # given explicitly (`new --tag`): used as they are
+    keywords: tuple[str, ...] = ()  # from the source (BibTeX): kept if the catalogue uses them
 
 
 @dataclass
@@ -101,10 +103,7 @@ class Existing:
 
 
 def _identity(c: Candidate) -> list[tuple[str, str]]:
-    keys = [("same title", "title:" + normalise_title(c.title))]
-    keys += [("same arXiv id", "arxiv:" + c.arxiv.lower())] if c.arxiv else []
-    keys += [("same DOI", "doi:" + c.doi.lower())] if c.doi else []
-    return keys
+    return [(KIND_WORDS[kind], f"{kind}:{key}") for kind, key in identity_keys(c.title, c.arxiv, c.doi)]
 
 
 def existing_papers(papers_dir: Path) -> Existing:
@@ -119,11 +118,14 @@ def existing_papers(papers_dir: Path) -> Existing:
             fields = frontmatter.parse(path.read_text(encoding="utf-8"), path.name).fields
         except (frontmatter.FrontMatterError, UnicodeDecodeError):
             continue
-        for name, prefix in (("title", "title:"), ("arxiv", "arxiv:"), ("doi", "doi:")):
-            node = fields[name][1].node if name in fields else None
-            if node is not None and isinstance(node.value, str):
-                value = normalise_title(node.value) if name == "title" else node.value.lower()
-                found.keys.setdefault(prefix + value.removeprefix("https://doi.org/"), path.stem)
+        values = {
+            name: fields[name][1].node.value
+            for name in ("title", "arxiv", "doi")
+            if name in fields and isinstance(fields[name][1].node.value, str)
+        }
+        for kind, key in identity_keys(values.get("title", ""), values.get("arxiv"), values.get("doi")):
+            if key:
+                found.keys.setdefault(f"{kind}:{key}", path.stem)
         if "tags" in fields:
             try:
                 tags.update(t for t, _ in frontmatter.text_list(fields["tags"][1].node, "tags"))
@@ -131,6 +133,13 @@ def existing_papers(papers_dir: Path) -> Existing:
                 pass
     found.tags = tuple(sorted(tags))
     return found
+
+
+def _tags_for(c: Candidate, topics, chosen: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
+    """Source keywords the catalogue already uses (all of them for a first import), then suggestions."""
+    kept = [k for k in c.keywords if not known or k in known]
+    suggested = suggest.suggest_tags(c.title, c.abstract, topics, chosen, known)
+    return tuple(dict.fromkeys(kept + list(suggested)))[: suggest.MAX_TAGS]
 
 
 def make_slug(title: str, taken) -> str:
@@ -178,12 +187,11 @@ def add_papers(
     existing = existing_papers(papers_dir)
     report = ImportReport(dry_run=dry_run)
     pending: dict[str, str] = {}
+    origin: dict[str, str] = {}
     errors: list[ContentError] = []
     for c in candidates:
         title, abstract = typography.clean(c.title), typography.clean(c.abstract)
-        c = Candidate(
-            title, abstract, c.line, c.authors, c.date, c.arxiv, c.doi, c.url, c.pdf, c.code, c.topics, c.tags
-        )
+        c = dataclasses.replace(c, title=title, abstract=abstract)
         where = f"{label}:{c.line}" if c.line else label
         dup = existing.match(c)
         if dup:
@@ -204,7 +212,7 @@ def add_papers(
             continue
         slug = make_slug(title, set(existing.keys.values()) | set(pending))
         chosen = c.topics or suggest.suggest_topics(title, abstract, topics)
-        tags = c.tags or suggest.suggest_tags(title, abstract, topics, chosen, existing.tags)
+        tags = c.tags or _tags_for(c, topics, chosen, existing.tags)
         meta = {
             "title": title,
             "authors": c.authors,
@@ -227,14 +235,41 @@ def add_papers(
             for p in problems
         ]
         pending[slug] = text
+        origin[slug] = where
         for _, key in _identity(c):
             existing.keys[key] = slug
         report.written.append(path)
+    if pending and not errors:  # near duplicates and the rest of the cross-file checks
+        for slug, problem in _catalogue_conflicts(root, pending, topics).items():
+            if refuse_duplicates:
+                errors.append(ContentError(origin[slug] or "new paper", 0, 0, problem.message, problem.hint))
+            else:
+                report.skipped.append(f"skipped {origin[slug]}: {problem.message}; review it by hand")
+                report.written.remove(f"content/papers/{slug}.md")
+                del pending[slug]
     if errors:
         raise BuildFailed(errors)
     if not dry_run:
         _write_all(papers_dir, pending)
     return report, pending
+
+
+def _catalogue_conflicts(root: Path, pending: dict[str, str], topics) -> dict[str, ContentError]:
+    """Validate the catalogue as it would be; return the cross-file problems of new files."""
+    docs, _ = load_documents(root / "content" / "papers", root)
+    new_paths = {f"content/papers/{slug}.md": slug for slug in pending}
+    docs += [RawDocument(path, slug, pending[slug]) for path, slug in new_paths.items()]
+    _, errors = validate(docs, topics)
+    conflicts: dict[str, ContentError] = {}
+    for error in errors:
+        for path, slug in new_paths.items():
+            if error.path == path:
+                conflicts.setdefault(slug, error)
+            elif path in error.message:  # the existing file was blamed: say it the other way round
+                what = error.message.split(" as ", 1)[0]
+                message = f"{what} as {error.path}: this paper seems to be in the catalogue already"
+                conflicts.setdefault(slug, ContentError(path, 0, 0, message, error.hint))
+    return conflicts
 
 
 def source_label(path: Path, root: Path) -> str:

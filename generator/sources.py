@@ -114,7 +114,8 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
         )
         doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
         url = str(fields.get("url", "")).strip()
-        keywords = [slugify(k) for k in re.split(r"[,;]", str(fields.get("keywords", "")))]
+        # arXiv subject classes ("Computer Science - Machine Learning") are not tags
+        keywords = [slugify(k) for k in re.split(r"[,;]", str(fields.get("keywords", ""))) if " - " not in k]
         candidates.append(
             Candidate(
                 title=title,
@@ -125,7 +126,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
                 arxiv=_arxiv(fields),
                 doi=doi if doi and DOI_RE.match(doi) else None,
                 url=url if url.startswith("https://") and "arxiv.org" not in url else None,
-                tags=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
+                keywords=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
             )
         )
     if errors:

@@ -24,10 +24,11 @@ _SUBS = (
     (re.compile(r"``(.*?)''", re.S), "\u201c\\1\u201d"),  # ``quoted'' -> “quoted”
     (re.compile(r"(?<![`\w])`([^`']{1,80})'(?!')"), "\u2018\\1\u2019"),  # `quoted' -> ‘quoted’
     (re.compile(r"\$\\sim\$\s*|\\sim\s*"), "~"),
-    (re.compile(r"(?<![A-Za-z])sim(?=\s?[\d.]*\d)"), "~"),  # stray `sim0.01%` -> `~0.01%`
+    (re.compile(r"(?<![A-Za-z])sim\s?(?=[\d.]*\d)"), "~"),  # stray `sim0.01%` -> `~0.01%`
     (re.compile(r"\\([%&_#$])"), "\\1"),  # escaped LaTeX specials
     (re.compile(r"\$\s*([<>=])\s*\$"), "\\1"),
     (re.compile(r"---"), "\u2014"),
+    (re.compile(r"(?<=[A-Za-z.,;:])~(?=[A-Za-z(\[\d])"), " "),  # LaTeX tie: Adapters~(LoRA), Table~1
 )
 URL_RE = re.compile(r"https?://[^\s<>\"'`]+")
 TRAILING = ".,;:!?'\"”’"

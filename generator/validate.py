@@ -296,14 +296,21 @@ def _convert(key: str, node, topics: TopicIndex):
         try:
             dt.date.fromisoformat((value + "-01-01")[:10])
         except ValueError:
-            raise FieldError(node, f"'{value}' is not a real calendar date") from None
+            raise FieldError(
+                node, f"'{value}' is not a real calendar date", "check the month and day"
+            ) from None
         return value
     if kind == "arxiv":
-        if not ARXIV_RE.match(value):
+        bare = re.sub(r"^(arxiv:|https?://arxiv\.org/(abs|pdf)/)", "", value, flags=re.I)
+        if bare != value and ARXIV_RE.match(bare):
+            raise FieldError(
+                node, f"'{value}' is not an arXiv identifier", f'drop the prefix: arxiv: "{bare}"'
+            )
+        if not ARXIV_RE.match(value) or not _arxiv_digits_ok(value):
             raise FieldError(
                 node,
                 f"'{value}' is not an arXiv identifier",
-                'use the id as arXiv shows it, quoted: arxiv: "2310.06770"',
+                'since 2015 ids are YYMM.NNNNN (e.g. "2310.06770"), before that YYMM.NNNN',
             )
         return value
     if kind == "doi":
@@ -321,6 +328,15 @@ def _convert(key: str, node, topics: TopicIndex):
             raise FieldError(node, f"'{key}' must be an absolute https:// URL, not '{value}'")
         return value
     return value
+
+
+def _arxiv_digits_ok(value: str) -> bool:
+    """New-style ids: a real month, and 4 digits after the dot before 2015, 5 from 1501 on."""
+    m = re.match(r"^(\d{2})(\d{2})\.(\d+)", value)
+    if not m:
+        return True  # old-style archive/number ids
+    month_ok = 1 <= int(m.group(2)) <= 12
+    return month_ok and len(m.group(3)) == (5 if m.group(1) + m.group(2) >= "1501" else 4)
 
 
 def _full_date(node, value: str, key: str) -> dt.date:
@@ -361,6 +377,7 @@ def _list_items(key: str, node) -> tuple[list, list[FieldError]]:
 def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
     """Every item is checked; all bad items are reported together."""
     items, problems = _list_items(key, node)
+    listed = {value.strip() for value, _ in items}
     out: list[str] = []
     for value, item in items:
         value = value.strip()
@@ -369,7 +386,10 @@ def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
                 raise FieldError(item, f"empty item in '{key}'")
             _check_visible(item, value, f"{key} item")
             if key == "topics" and value not in topics.slugs:
-                raise FieldError(item, f"unknown topic '{value}'", topics.hint(value))
+                hint = topics.hint(value)
+                if any(f"'{t}'" in hint for t in listed):
+                    hint = "it is already covered by a topic in this list: remove it"
+                raise FieldError(item, f"unknown topic '{value}'", hint)
             if key == "tags" and not SLUG_RE.match(value):
                 raise FieldError(
                     item,
@@ -377,7 +397,7 @@ def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
                     f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)",
                 )
             if value in out:
-                raise FieldError(item, f"'{value}' is listed twice in '{key}'")
+                raise FieldError(item, f"'{value}' is listed twice in '{key}'", "remove one of them")
         except FieldError as bad:
             problems.append(bad)
             continue

@@ -73,7 +73,7 @@ def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
     assert "content/papers/a.md:6:8: warning: tag 'lonely' is used by no other paper" in out
     assert "content/papers/a.md:9:1: warning: abstract is only 6 characters" in out
     assert "content/papers/a.md:2:1: warning: no publication 'date'" in out
-    assert "3 warnings in 1 files" in out
+    assert "3 warnings in 1 file" in out
     strict = cli(project.root, "check", "--strict")
     assert strict.returncode == 1 and "3 errors in 1 file" in strict.stderr
     assert "abstract is only 6 characters (strict)" in strict.stderr

@@ -10,3 +10,26 @@ def test_readme_table_covers_the_schema():
     for field in FIELDS:
         row = f"| `{field.name}` | {'yes' if field.required else 'no'} | {field.help} |"
         assert row in readme, field.name
+
+
+def test_every_make_command_the_docs_and_ci_mention_exists():
+    import re
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.M))
+    texts = [
+        REPO / "README.md",
+        REPO / "CONTRIBUTING.md",
+        REPO / ".github" / "PULL_REQUEST_TEMPLATE.md",
+        *sorted((REPO / ".github" / "workflows").glob("*.yml")),
+        *sorted((REPO / "generator").glob("*.py")),
+    ]
+    mentioned = {
+        m
+        for path in texts
+        for m in re.findall(
+            r"(?:`|^\s*|run: |CI=true )make ([a-z][a-z-]*)", path.read_text(encoding="utf-8"), re.M
+        )
+    }
+    assert {"build", "test", "check", "serve"} <= mentioned
+    assert mentioned <= targets, mentioned - targets
