@@ -80,6 +80,7 @@ def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
 
 
 DUPLICATE_CASES = [
+    ("arxiv version", 'arxiv: "2106.09685"', 'arxiv: "2106.09685v2"', "Other Title", "same arXiv id", 7),
     ("same arxiv", 'arxiv: "2106.09685"', 'arxiv: "2106.09685"', "Other Title", "same arXiv id", 7),
     ("same doi", 'doi: "10.1234/abc"', 'doi: "https://doi.org/10.1234/ABC"', "Other Title", "same DOI", 7),
     ("homoglyph title", "", "", "\u0410ttention Is All You Need", "same title", 2),
@@ -294,3 +295,97 @@ def test_bibtex_syntax_errors_are_located_and_nothing_is_written(make_project):
         import_file(project.root, project.root / "refs.bib", added="2024-07-01")
     assert caught.value.errors[0].format().startswith("refs.bib:21:1: cannot parse this BibTeX block")
     assert not list((project.content / "papers").glob("*.md"))
+
+
+def test_new_refuses_what_check_would_call_a_duplicate(make_project):
+    project = make_project(
+        {
+            "existing": paper_text(
+                "Understanding Catastrophic Forgetting in Language Models via Implicit Inference",
+                extra='doi: "10.18653/v1/2023.acl-long.754"',
+            )
+        }
+    )
+    with pytest.raises(BuildFailed) as caught:
+        new_paper(
+            project.root,
+            title="Another",
+            abstract=ABSTRACT,
+            doi="https://doi.org/10.18653/V1/2023.acl-long.754",
+        )
+    assert "content/papers/existing.md (same DOI)" in caught.value.report()
+    with pytest.raises(BuildFailed) as caught:
+        new_paper(
+            project.root,
+            title="Understanding Catastrophic Forgetting in Large Language Models via Implicit Inference",
+            abstract=ABSTRACT,
+        )
+    assert "nearly the same title as content/papers/existing.md" in caught.value.report()
+    assert sorted(p.name for p in (project.content / "papers").iterdir()) == ["existing.md"]
+
+
+def test_import_skips_near_duplicates_and_says_so(make_project):
+    project = make_project(
+        {
+            "existing": paper_text(
+                "Understanding Catastrophic Forgetting in Language Models via Implicit Inference"
+            )
+        }
+    )
+    listing = (
+        "Mar 18\n\nUnderstanding Catastrophic Forgetting in Large Language Models via Implicit Inference\n\n"
+        + ABSTRACT
+        + "\n\nA Genuinely New Paper on Adapters\n\n"
+        + ABSTRACT
+        + "\n"
+    )
+    write_tree(project.root, {"listing.txt": listing})
+    report = import_file(project.root, project.root / "listing.txt", added="2024-07-01")
+    assert report.written == ["content/papers/a-genuinely-new-paper-on-adapters.md"]
+    assert "nearly the same title as content/papers/existing.md" in report.skipped[0]
+    assert "review it by hand" in report.skipped[0]
+
+
+def test_similar_titles_get_a_warning(make_project):
+    project = make_project(
+        {
+            "a": paper_text("Instruction Tuned Models are Quick Learners", body=ABSTRACT),
+            "b": paper_text(
+                "Instruction Tuned Models are Quick Lerners", added='"2024-06-01"', body=ABSTRACT
+            ),
+        }
+    )
+    _, warnings = load_catalogue(project)
+    similar = [w for w in warnings if "very similar" in w.message]
+    assert [(w.path, w.message) for w in similar] == [
+        ("content/papers/b.md", "title is very similar to content/papers/a.md")
+    ]
+
+
+def test_check_files_limits_warnings_and_strict_to_those_files(make_project):
+    project = make_project(
+        {
+            "mine": paper_text("Mine", body="Short."),
+            "theirs": paper_text("Theirs", body="Short too."),
+        }
+    )
+    done = cli(project.root, "check", "content/papers/mine.md")
+    assert done.returncode == 0
+    assert "content/papers/mine.md" in done.stdout and "content/papers/theirs.md" not in done.stdout
+    strict = cli(project.root, "check", "--strict", "content/papers/mine.md")
+    assert strict.returncode == 1
+    assert "content/papers/mine.md:9:1: abstract is only 6 characters (strict)" in strict.stderr
+    assert "theirs.md" not in strict.stderr
+
+
+def test_bibtex_subject_keywords_and_unknown_keywords_are_not_tags(make_project):
+    project = make_project({"existing": paper_text("Existing", tags='["lora"]')})
+    bib = BIB.replace(
+        "keywords = {LoRA, Low-rank}", "keywords = {Computer Science - Machine Learning, LoRA, Weird Stuff}"
+    )
+    write_tree(project.root, {"refs.bib": bib})
+    import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    catalogue, _ = load_catalogue(project)
+    lora = next(p for p in catalogue.papers if p.arxiv)
+    assert lora.tags[0] == "lora"
+    assert not {"computer-science-machine-learning", "weird-stuff"} & set(lora.tags)
