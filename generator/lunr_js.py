@@ -11,6 +11,7 @@ functions and both sides produce the same terms (tests compare them through Node
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from lunr.builder import Builder
@@ -158,17 +159,35 @@ trimmer.label = "trimmer"
 stemmer.label = "stemmer"
 
 
+_ACCENTS = re.compile("[\u0300-\u036f]")
+
+
+def fold_text(s: str, metadata=None) -> str:
+    """Drop accents as templates/static/lunr-fold.js does: NFD, then remove U+0300..U+036F."""
+    return _ACCENTS.sub("", unicodedata.normalize("NFD", s))
+
+
+def fold(token, i=None, tokens=None):
+    """papercatFold: accents fold, so "Tülu" and "tulu" index and query alike."""
+    return token.update(fold_text)
+
+
+# Same labels as lunr.js's registered functions: the serialised pipeline names those.
+# `papercatFold` is registered in the browser by templates/static/lunr-fold.js.
+fold.label = FOLD_LABEL = "papercatFold"
+
+
 def make_builder() -> Builder:
-    """A lunr.py Builder whose pipelines match lunr.js 2.3.9's defaults."""
+    """A lunr.py Builder with lunr.js 2.3.9's pipeline, plus accent folding before it."""
     builder = Builder()
-    builder.pipeline.add(trimmer, stop_word_filter, stemmer)
-    builder.search_pipeline.add(stemmer)
+    builder.pipeline.add(fold, trimmer, stop_word_filter, stemmer)
+    builder.search_pipeline.add(fold, stemmer)
     return builder
 
 
 def load_index(serialised: dict) -> Index:
     """Load a serialised index in lunr.py with the lunr.js-compatible search pipeline."""
-    index = Index.load(serialised)
+    index = Index.load({**serialised, "pipeline": []})  # lunr.py does not know papercatFold
     index.pipeline = Pipeline()
-    index.pipeline.add(stemmer)
+    index.pipeline.add(fold, stemmer)
     return index

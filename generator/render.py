@@ -156,7 +156,15 @@ def render_site(
                 kind=kind,
                 papers=[views[p.slug] for p in term.papers],
             )
-    page("search/index.html", "search.html", "Search")
-    data = json.dumps(search_data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    outputs.append(OutputFile("search/index.json", data.encode("utf-8")))
+    page(
+        "search/index.html",
+        "search.html",
+        "Search",
+        facet_topics=[{"slug": t.slug, "name": t.name} for t in catalogue.topics],
+        facet_tags=[t.slug for t in tags],
+        facet_years=sorted({p.year for p in catalogue.papers if p.year}),
+    )
+    for path, data in sorted(search_data.items()):
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        outputs.append(OutputFile(path, text.encode("utf-8")))
     return outputs

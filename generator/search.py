@@ -1,4 +1,9 @@
-"""Catalogue -> prebuilt lunr index plus a small store for result cards (pure, no I/O)."""
+"""Catalogue -> prebuilt lunr indexes and stores for the browser (pure, no I/O).
+
+Two tiers, so the first results need few bytes: `meta` (title, tags, topics, authors and
+the result cards) answers as soon as it arrives; `abstracts` (the abstract index and the
+text for snippets) loads behind it and refines the results.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ from .lunr_js import JS_SPACE_RE, make_builder
 from .model import Catalogue, Paper
 
 # Title matches dominate; tags, topics and authors beat words that only the abstract has.
-FIELDS = (("title", 10), ("tags", 3), ("topics", 3), ("authors", 2), ("abstract", 1))
+META_FIELDS = (("title", 10), ("tags", 3), ("topics", 3), ("authors", 2))
+ABSTRACT_FIELDS = (("abstract", 1),)
+CARD_AUTHORS = 3
 SUMMARY_CHARS = 220
+FORMAT = 1  # bump when the JSON layout changes; templates/static/search-core.js checks it
 
 
 def _clean(text: str) -> str:
@@ -25,15 +33,14 @@ def short_ref(position: int) -> str:
             return out
 
 
-def index_document(ref: str, paper: Paper, topic_names: dict[str, str], abstract: str) -> dict:
-    """The text lunr indexes for one paper, as strings lunr.js would tokenise alike."""
+def meta_document(ref: str, paper: Paper, topic_names: dict[str, str]) -> dict:
+    """The short fields of one paper, as strings lunr.js would tokenise alike."""
     return {
         "ref": ref,
         "title": _clean(paper.title),
         "authors": _clean(", ".join(paper.authors)),
         "topics": _clean(", ".join(topic_names[t] for t in paper.topics)),
         "tags": " ".join(tag.replace("-", " ") for tag in paper.tags),
-        "abstract": _clean(abstract),
     }
 
 
@@ -45,31 +52,55 @@ def summary(abstract: str, limit: int = SUMMARY_CHARS) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict:
-    """Build the lunr index (lunr.js-compatible pipeline) and the result-card store.
-
-    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML). Refs are
-    short ids in catalogue order; the store maps each to its card (slug, title, url, …).
-    """
-    topic_names = {t.slug: t.name for t in catalogue.topics}
-    refs = {p.slug: short_ref(i) for i, p in enumerate(catalogue.papers)}
+def _index(fields, documents) -> dict:
     builder = make_builder()
     builder.ref("ref")
-    for name, boost in FIELDS:
+    for name, boost in fields:
         builder.field(name, boost=boost)
-    for paper in catalogue.papers:
-        builder.add(index_document(refs[paper.slug], paper, topic_names, abstracts[paper.slug]))
-    index = builder.build()
-    store = {
-        refs[p.slug]: {
-            "slug": p.slug,
-            "title": p.title,
-            "url": f"papers/{p.slug}/",
-            "year": p.year,
-            "authors": list(p.authors[:3]) + (["et al."] if len(p.authors) > 3 else []),
-            "topics": [topic_names[t] for t in p.topics],
-            "summary": summary(abstracts[p.slug]),
-        }
-        for p in catalogue.papers
+    for doc in documents:
+        builder.add(doc)
+    return builder.build().serialize()
+
+
+def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
+    """{output path: JSON-ready data} for both tiers.
+
+    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML). Refs are
+    base-36 positions in catalogue order (newest added first), which is also the order of
+    the `docs` and `text` arrays.
+    """
+    topics = [t for t in catalogue.topics]
+    topic_index = {t.slug: i for i, t in enumerate(topics)}
+    topic_names = {t.slug: t.name for t in topics}
+    tags = sorted({tag for p in catalogue.papers for tag in p.tags})
+    tag_index = {t: i for i, t in enumerate(tags)}
+    papers = catalogue.papers
+    refs = [short_ref(i) for i in range(len(papers))]
+    docs = [
+        [
+            p.slug,
+            p.title,
+            p.year,
+            list(p.authors[:CARD_AUTHORS]),
+            len(p.authors),
+            [topic_index[t] for t in p.topics],
+            [tag_index[t] for t in p.tags],
+        ]
+        for p in papers
+    ]
+    meta = {
+        "format": FORMAT,
+        "fields": ["slug", "title", "year", "authors", "authorCount", "topics", "tags"],
+        "topics": [[t.slug, t.name] for t in topics],
+        "tags": tags,
+        "docs": docs,
+        "index": _index(META_FIELDS, (meta_document(r, p, topic_names) for r, p in zip(refs, papers))),
     }
-    return {"index": index.serialize(), "store": store}
+    tier2 = {
+        "format": FORMAT,
+        "text": [_clean(abstracts[p.slug]) for p in papers],
+        "index": _index(
+            ABSTRACT_FIELDS, ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in zip(refs, papers))
+        ),
+    }
+    return {"search/meta.json": meta, "search/abstracts.json": tier2}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import threading
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -75,49 +78,205 @@ def titles_in_results(page) -> list[str]:
     return page.locator("#search-results .paper-title a").all_text_contents()
 
 
-def test_header_search_finds_instruction_tuning_papers_first(page, base_url):
+def search_page(page, base_url, query=""):
+    page.goto(base_url + "search/" + query)
+
+
+def total(page) -> int:
+    """How many papers the status line says match."""
+    return int(re.match(r"(\d+) papers? match", page.locator("#search-status").text_content()).group(1))
+
+
+def settled(page):
+    """Wait until both index tiers have answered the query now in the search box."""
+    query = page.locator("#search-input").input_value().strip()
+    status = page.locator("#search-status")
+    if query:
+        expect(status).to_contain_text(f"“{query}”")
+    expect(status).not_to_contain_text("Searching")
+
+
+def test_no_search_bytes_until_someone_searches(page, base_url):
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
     page.goto(base_url)
+    page.wait_for_load_state("networkidle")
+    heavy = ("lunr", "meta.json", "abstracts.json", "search-worker", "search-core")
+    assert not [u for u in fetched if any(h in u for h in heavy)], fetched
+    page.keyboard.press("/")
+    expect(page.locator("#q")).to_be_focused()
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+    assert any("meta.json" in u for u in fetched)
+    assert page.problems == []
+
+
+def test_header_type_ahead_is_a_keyboard_combobox(page, base_url):
+    page.goto(base_url)
+    box = page.locator("#q")
+    box.click()
+    box.type("instruction tuning", delay=15)
+    options = page.locator("#q-listbox [role=option]")
+    expect(options.first).to_contain_text("Instruction")
+    expect(box).to_have_attribute("aria-expanded", "true")
+    titles = [options.nth(i).locator(".option-title").text_content() for i in range(min(5, options.count()))]
+    assert all("instruction" in t.lower() for t in titles), titles
+    expect(page.locator("#q-listbox mark").first).to_be_visible()
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    second = options.nth(1)
+    expect(second).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", second.get_attribute("id"))
+    chosen = second.locator(".option-title").text_content()
+    box.press("Enter")
+    page.wait_for_url(base_url + "papers/**")
+    assert page.locator("h1").text_content() == chosen
+    assert page.problems == []
+
+
+def test_enter_without_a_choice_opens_the_search_page(page, base_url):
+    page.goto(base_url + "topics/")
     page.fill("#q", "instruction tuning")
     page.press("#q", "Enter")
     page.wait_for_url("**/papercat/search/?q=instruction+tuning")
-    page.wait_for_selector("#search-results li")
-    titles = titles_in_results(page)
-    assert len(titles) >= 10
-    top = titles[:5]
-    assert all("instruction" in t.lower() for t in top), top
-    chips = [
-        page.locator("#search-results > li").nth(i).locator(".chips.topics").text_content() for i in range(5)
-    ]
+    expect(page.locator("#search-results .paper-item").first).to_be_visible()
+    cards = page.locator("#search-results > li")
+    chips = [cards.nth(i).locator(".chips.topics").text_content() for i in range(5)]
     assert all("Instruction tuning" in c for c in chips), chips
-    assert len(titles) < len(list((REPO / "content" / "papers").glob("*.md"))) // 2  # all words must match
-    assert "papers match" in page.text_content("#search-status")
-    # the result links lead to the paper pages, under the sub-path
+    expect(page.locator("#search-status")).to_contain_text("papers match “instruction tuning”")
+    assert page.locator("#search-input").input_value() == "instruction tuning"
     page.locator("#search-results .paper-title a").first.click()
-    page.wait_for_load_state()
-    assert page.url.startswith(base_url + "papers/")
-    assert page.locator("h1").text_content() == top[0]
+    page.wait_for_url(base_url + "papers/**")
     assert page.problems == []
 
 
-def test_words_the_stock_lunr_py_index_would_miss_are_found(page, base_url):
-    page.goto(base_url + "search/?q=playlists")
-    page.wait_for_selector("#search-results li")
-    assert titles_in_results(page)[0] == "Representation, Exploration and Recommendation of Music Playlists"
+def test_typos_and_stock_lunr_py_misses_are_found(page, base_url):
+    search_page(page, base_url, "?q=instrction+tunning")
+    expect(page.locator("#search-status")).to_contain_text("allowing for typos")
+    assert "Instruction" in titles_in_results(page)[0]
+    page.fill("#search-input", "playlists")
+    expect(page.locator("#search-results .paper-title a").first).to_have_text(
+        "Representation, Exploration and Recommendation of Music Playlists"
+    )
     page.fill("#search-input", "key")
     expect(page.locator("#search-status")).to_contain_text("“key”")
     assert len(titles_in_results(page)) >= 1
+    page.fill("#search-input", "Tülu")
+    expect(page.locator("#search-results .paper-title a").first).to_contain_text("How Far Can Camels Go")
+    expect(page.locator("#search-results .summary mark").first).to_have_text("Tülu")
     assert page.problems == []
 
 
-def test_type_ahead_and_no_results_message(page, base_url):
-    page.goto(base_url + "search/")
-    page.type("#search-input", "hedgeh", delay=20)
-    page.wait_for_selector("#search-results li")
-    assert "Hedgehog" in titles_in_results(page)[0]
-    assert "q=hedgeh" in page.url
-    page.fill("#search-input", "zzzqqq +-~ ^ : *")
-    expect(page.locator("#search-status")).to_contain_text("No papers match")
-    assert titles_in_results(page) == []
+def test_facets_filter_count_and_live_in_the_url(page, base_url):
+    search_page(page, base_url, "?q=tuning")
+    settled(page)
+    before = total(page)
+    topic = page.locator("#facet-topic")
+    expect(topic.locator("option[value=parameter-efficient-fine-tuning]")).to_contain_text("(")
+    topic.select_option("parameter-efficient-fine-tuning")
+    page.wait_for_url("**/search/?q=tuning&topic=parameter-efficient-fine-tuning")
+    expect(page.locator("#search-status")).to_contain_text("in Parameter-efficient fine-tuning")
+    settled(page)
+    after = page.locator("#search-results .paper-item")
+    assert 0 < after.count() == total(page) < before
+    for i in range(after.count()):
+        assert "Parameter-efficient fine-tuning" in after.nth(i).locator(".chips.topics").text_content()
+    label = topic.locator("option[value=parameter-efficient-fine-tuning]").text_content()
+    assert label.endswith(f"({after.count()})")
+    page.fill("#search-input", "")
+    expect(page.locator("#search-status")).to_contain_text("papers match these filters")
+    assert page.problems == []
+
+
+def test_deep_links_reload_and_back_forward(page, base_url):
+    search_page(page, base_url, "?q=lora&topic=parameter-efficient-fine-tuning")
+    settled(page)
+    assert page.locator("#search-input").input_value() == "lora"
+    assert page.locator("#facet-topic").input_value() == "parameter-efficient-fine-tuning"
+    shared = titles_in_results(page)
+    page.reload()
+    settled(page)
+    assert titles_in_results(page) == shared
+    page.locator("#facet-topic").select_option("")
+    page.fill("#search-input", "hedgehog")
+    page.locator("#search-input").press("Enter")
+    page.wait_for_url("**q=hedgehog**")
+    expect(page.locator("#search-results .paper-title a").first).to_contain_text("Hedgehog")
+    page.go_back()
+    page.wait_for_url("**q=lora**")
+    settled(page)
+    expect(page.locator("#search-input")).to_have_value("lora")
+    expect(page.locator("#search-results .paper-title a").first).to_have_text(shared[0])
+    expect(page.locator("#facet-topic")).to_have_value("")  # the step that cleared the topic
+    page.go_back()
+    expect(page.locator("#facet-topic")).to_have_value("parameter-efficient-fine-tuning")
+    expect(page.locator("#search-results .paper-title a").first).to_have_text(shared[0])
+    page.go_forward()
+    page.go_forward()
+    expect(page.locator("#search-input")).to_have_value("hedgehog")
+    assert page.problems == []
+
+
+def test_keyboard_moves_through_results_and_escape_clears(page, base_url):
+    search_page(page, base_url, "?q=instruction")
+    settled(page)
+    links = page.locator("#search-results .paper-title a")
+    page.focus("#search-input")
+    page.keyboard.press("ArrowDown")
+    expect(links.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(links.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#search-input")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#search-input")).to_have_value("")
+    expect(page.locator("#search-results .paper-item")).to_have_count(0)
+    page.keyboard.press("ArrowDown")
+    page.fill("#search-input", "instruction")
+    settled(page)
+    page.keyboard.press("ArrowDown")
+    expect(links.nth(0)).to_be_focused()
+    name = links.nth(0).text_content()
+    page.keyboard.press("Enter")
+    page.wait_for_url(base_url + "papers/**")
+    assert page.locator("h1").text_content() == name
+    assert page.problems == []
+
+
+HOSTILE = [
+    "title:",
+    ":",
+    "+",
+    "-",
+    "foo~",
+    "foo^x",
+    "~1",
+    "http://x.org",
+    "10:30",
+    "C++",
+    "C#",
+    "*",
+    "   ",
+    "." * 500,
+    "lora~100000",
+    "\\",
+    "<img src=x onerror=alert(1)>",
+    "%",
+    "&amp;",
+]
+
+
+def test_hostile_queries_give_results_or_a_message_and_no_console_noise(page, base_url):
+    for q in HOSTILE:
+        search_page(page, base_url, "?q=" + quote(q))
+        expect(page.locator("#search-status")).not_to_have_text("")
+        expect(page.locator("#search-status")).not_to_contain_text("Searching")
+        status = page.locator("#search-status").text_content()
+        assert ("match" in status) or ("No papers" in status) or ("Type a word" in status), (q, status)
+    for q in HOSTILE:
+        page.fill("#search-input", q)
+    expect(page.locator("#search-status")).not_to_contain_text("Searching")
     assert page.problems == []
 
 
@@ -166,3 +325,90 @@ def test_preview_reloads_the_open_page_and_shows_build_errors(page, preview):
     expect(page.locator("h1")).to_have_text("Fixed Again", timeout=15000)
     expect(overlay).to_have_count(0)
     assert page.problems == []
+
+
+EVIL = '<img src=x onerror=alert(1)>" </script><script>alert(2)</script>'
+
+
+def hostile_paper(title: str, authors: list[str], source: str, body: str, added: str) -> str:
+    """A paper file with arbitrary strings, quoted as JSON (valid YAML)."""
+    return (
+        f'---\ntitle: {json.dumps(title)}\nauthors: {json.dumps(authors)}\nadded: "{added}"\n'
+        f'date: "2024"\ntopics: ["fine-tuning"]\ntags: ["adapters"]\nsource: {json.dumps(source)}\n---\n\n{body}\n'
+    )
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    """A catalogue whose every free-text field is an injection attempt, built and served."""
+    from .conftest import SITE_YML, TOPICS_YML, write_tree
+
+    root = tmp_path_factory.mktemp("hostile")
+    papers = {
+        "evil-one": hostile_paper(
+            "Adapters " + EVIL,
+            [EVIL, 'Ada "Quote" Lovelace'],
+            EVIL,
+            "Adapters &lt;script&gt;alert(3)&lt;/script&gt; and `<img src=x onerror=alert(4)>` "
+            "with [a link](https://example.org/?q=%3Cscript%3E).",
+            "2024-05-01",
+        ),
+        "plain": hostile_paper("Plain Adapters", [], "", "A plain abstract about adapters.", "2024-05-02"),
+    }
+    write_tree(
+        root,
+        {
+            "content/site.yml": SITE_YML,
+            "content/topics.yml": TOPICS_YML,
+            **{f"content/papers/{k}.md": v for k, v in papers.items()},
+        },
+    )
+    served = root / "served"
+    build(Project(root, root / "content", REPO / "templates", served / "papercat"))
+    handler = functools.partial(QuietHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/papercat/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_hostile_catalogue_never_executes_script(browser, hostile_url):
+    context = browser.new_context()
+    context.add_init_script(
+        "window.alert = window.confirm = window.prompt = function () { console.error('injected script ran'); };"
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (problems.append("dialog " + d.message), d.dismiss()))
+    for path in (
+        "",
+        "papers/evil-one/",
+        "papers/plain/",
+        "topics/fine-tuning/",
+        "tags/adapters/",
+        "topics/",
+        "tags/",
+    ):
+        page.goto(hostile_url + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(hostile_url + "papers/evil-one/")
+    heading = page.locator("h1").text_content()
+    assert "<img src=x onerror=alert(1)>" in heading and "<script>alert(2)</script>" in heading
+    assert page.locator("main img, main script").count() == 0
+    page.goto(hostile_url + "search/?q=adapters")
+    expect(page.locator("#search-status")).to_contain_text("2 papers match")
+    titles = page.locator("#search-results .paper-title a").all_text_contents()
+    assert any("<img src=x onerror=alert(1)>" in t for t in titles), titles
+    assert page.locator("#search-results img, #search-results script").count() == 0
+    page.fill("#search-input", "onerror alert script")
+    expect(page.locator("#search-status")).to_contain_text("“onerror alert script”")
+    page.goto(hostile_url)
+    page.fill("#q", "adapters")
+    expect(page.locator("#q-listbox [role=option]").first).to_be_visible()
+    assert page.locator("#q-listbox img, #q-listbox script").count() == 0
+    page.wait_for_timeout(300)
+    assert problems == []
+    context.close()

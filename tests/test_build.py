@@ -74,9 +74,13 @@ def test_pages_exist_for_papers_topics_tags_and_search(built):
         "tags/lora/index.html",
         "tags/flan/index.html",
         "search/index.html",
-        "search/index.json",
+        "search/meta.json",
+        "search/abstracts.json",
         "static/style.css",
-        "static/search.js",
+        "static/search-ui.js",
+        "static/search-worker.js",
+        "static/search-core.js",
+        "static/lunr-fold.js",
         "static/vendor/lunr-2.3.9.min.js",
     ]
     for rel in expected:
@@ -145,17 +149,21 @@ def test_base_url_override(make_project):
 
 def test_search_index_answers_queries_after_load(built):
     project, _ = built
-    data = json.loads(read(project, "search/index.json"))
-    index = load_index(data["index"])
+    meta = json.loads(read(project, "search/meta.json"))
+    tier2 = json.loads(read(project, "search/abstracts.json"))
+    titles = load_index(meta["index"])
+    abstracts = load_index(tier2["index"])
 
-    def slugs(query):
-        return [data["store"][r["ref"]]["slug"] for r in index.search(query)]
+    def slugs(index, query):
+        return [meta["docs"][int(r["ref"], 36)][0] for r in index.search(query)]
 
-    assert slugs("low-rank")[:1] == ["lora-paper"]
-    assert slugs("key") == ["flan-paper"]
-    assert set(slugs("lovelace")) == set(PAPERS)
-    card = next(c for c in data["store"].values() if c["slug"] == "lora-paper")
-    assert card["url"] == "papers/lora-paper/" and card["year"] == 2021
+    assert slugs(titles, "low-rank")[:1] == ["lora-paper"]
+    assert slugs(abstracts, "key") == ["flan-paper"]
+    assert set(slugs(titles, "lovelace")) == set(PAPERS)
+    lora = next(d for d in meta["docs"] if d[0] == "lora-paper")
+    assert dict(zip(meta["fields"], lora, strict=True))["year"] == 2021
+    assert len(tier2["text"]) == len(meta["docs"]) == 3
+    assert "freezes weights" in tier2["text"][[d[0] for d in meta["docs"]].index("lora-paper")]
 
 
 def test_same_content_gives_byte_identical_site(make_project, tmp_path):
@@ -185,8 +193,8 @@ def test_hostile_fields_are_escaped_and_abstract_sanitised(make_project):
     assert not re.search(r"<[^>]*\son\w+=", html), "no event-handler attribute on any tag"
     assert '<a href="https://example.org" rel="nofollow noopener noreferrer">ok</a>' in html
     assert "<code>&lt;b onclick=x()&gt;code&lt;/b&gt;</code>" in html
-    data = read(project, "search/index.json")
-    assert json.loads(data)["store"]["0"]["title"] == "Title <script>alert(1)</script>"
+    meta = json.loads(read(project, "search/meta.json"))
+    assert meta["docs"][0][1] == "Title <script>alert(1)</script>"
 
 
 def test_raw_html_in_an_abstract_is_rejected_where_it_stands(make_project):

@@ -7,6 +7,7 @@
 //   MODE search:    {"index": {...}, "queries": [...]}  -> [[{"ref", "score"}, ...], ...]
 "use strict";
 const lunr = require(process.argv[2]);
+require(require("path").join(require("path").dirname(process.argv[2]), "..", "lunr-fold.js"));
 const mode = process.argv[3];
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 let out;
@@ -16,6 +17,8 @@ if (mode === "stem") {
   out = input.map((w) => lunr.trimmer(new lunr.Token(w)).toString());
 } else if (mode === "tokenize") {
   out = lunr.tokenizer(input).map((t) => lunr.trimmer(t).toString());
+} else if (mode === "fold") {
+  out = input.map((w) => lunr.foldText(w));
 } else if (mode === "stopwords") {
   out = input.filter((w) => lunr.stopWordFilter(new lunr.Token(w)) === undefined);
 } else if (mode === "search") {

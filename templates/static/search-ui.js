@@ -1,0 +1,388 @@
+/* papercat search UI, on every page: the header type-ahead, the search page, and "/".
+   Nothing heavy loads until someone searches: the worker (lunr.js and the index) starts
+   on the first focus of a search box, on "/", or when the search page opens with a query.
+   Everything shown is built with DOM APIs and textContent, never from HTML strings. */
+(function () {
+  "use strict";
+  var root = document.documentElement.getAttribute("data-root") || "";
+
+  /* ---- worker client ---------------------------------------------------------------- */
+  var worker = null;
+  var nextId = 1;
+  var handlers = {};
+
+  function startWorker() {
+    if (worker) return worker;
+    try {
+      worker = new Worker(root + "static/search-worker.js");
+    } catch (err) {
+      worker = { postMessage: function (m) { deliver({ id: m.id, error: "search unavailable" }); } };
+      return worker;
+    }
+    worker.onmessage = function (event) { deliver(event.data || {}); };
+    worker.onerror = function (event) {
+      event.preventDefault();
+      Object.keys(handlers).forEach(function (id) { deliver({ id: Number(id), error: "search unavailable" }); });
+    };
+    return worker;
+  }
+
+  function deliver(message) {
+    var handler = handlers[message.id];
+    if (handler) handler(message);
+  }
+
+  /* Only the newest request of each client is shown; older answers are dropped. */
+  function Client() { this.current = 0; }
+  Client.prototype.ask = function (request, callback) {
+    var id = nextId++;
+    var self = this;
+    if (this.current) delete handlers[this.current];
+    this.current = id;
+    handlers[id] = function (message) { if (self.current === id) callback(message); };
+    startWorker().postMessage({ id: id, request: request });
+  };
+
+  /* ---- DOM helpers ----------------------------------------------------------------- */
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function pieces(target, parts) {
+    parts.forEach(function (p) {
+      target.appendChild(p[1] ? el("mark", "", p[0]) : document.createTextNode(p[0]));
+    });
+    return target;
+  }
+
+  function byline(card) {
+    var bits = [];
+    if (card.authors.length) bits.push(card.authors.join(", ") + (card.moreAuthors ? ", et al." : ""));
+    if (card.year) bits.push(String(card.year));
+    return bits.join(" · ");
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  }
+
+  function typingInField(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  /* ---- header type-ahead (ARIA combobox with a listbox) ------------------------------ */
+  function Typeahead(input) {
+    this.input = input;
+    this.client = new Client();
+    this.active = -1;
+    this.cards = [];
+    this.list = el("ul", "typeahead");
+    this.list.id = input.id + "-listbox";
+    this.list.setAttribute("role", "listbox");
+    this.list.setAttribute("aria-label", "Matching papers");
+    this.list.hidden = true;
+    this.status = el("p", "visually-hidden");
+    this.status.setAttribute("role", "status");
+    this.status.setAttribute("aria-live", "polite");
+    input.parentNode.appendChild(this.list);
+    input.parentNode.appendChild(this.status);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", this.list.id);
+    var self = this;
+    input.addEventListener("focus", startWorker);
+    input.addEventListener("input", debounce(function () { self.query(); }, 60));
+    input.addEventListener("keydown", function (e) { self.key(e); });
+    input.addEventListener("blur", function () { setTimeout(function () { self.close(); }, 150); });
+  }
+
+  Typeahead.prototype.query = function () {
+    var self = this;
+    var q = this.input.value;
+    if (!q.trim()) { this.close(); return; }
+    this.client.ask({ q: q, limit: 8, snippets: false }, function (message) {
+      if (message.error) { self.show([], "Search is unavailable right now."); return; }
+      var r = message.response;
+      var text = r.total ? r.total + (r.total === 1 ? " paper matches" : " papers match") : "No papers match.";
+      self.show(r.results, text + (r.total ? " Use the arrow keys to choose, Enter to open." : ""));
+    });
+  };
+
+  Typeahead.prototype.show = function (cards, statusText) {
+    var self = this;
+    this.cards = cards;
+    this.active = -1;
+    this.list.replaceChildren();
+    cards.forEach(function (card, i) {
+      var li = el("li", "option");
+      li.id = self.list.id + "-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.appendChild(pieces(el("span", "option-title"), card.title));
+      var meta = byline(card);
+      if (meta) li.appendChild(el("span", "option-meta", meta));
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); });
+      li.addEventListener("click", function () { window.location.href = root + card.url; });
+      self.list.appendChild(li);
+    });
+    if (!cards.length) {
+      var empty = el("li", "option empty", statusText);
+      empty.setAttribute("role", "option");
+      empty.setAttribute("aria-disabled", "true");
+      this.list.appendChild(empty);
+    }
+    this.list.hidden = false;
+    this.input.setAttribute("aria-expanded", "true");
+    this.input.removeAttribute("aria-activedescendant");
+    this.status.textContent = statusText;
+  };
+
+  Typeahead.prototype.close = function () {
+    this.list.hidden = true;
+    this.active = -1;
+    this.input.setAttribute("aria-expanded", "false");
+    this.input.removeAttribute("aria-activedescendant");
+  };
+
+  Typeahead.prototype.move = function (step) {
+    if (!this.cards.length) return;
+    var options = this.list.querySelectorAll("[role=option]");
+    if (this.active >= 0) options[this.active].setAttribute("aria-selected", "false");
+    this.active = (this.active + step + this.cards.length + 1) % (this.cards.length + 1);
+    if (this.active === this.cards.length) { this.active = -1; }
+    if (this.active >= 0) {
+      options[this.active].setAttribute("aria-selected", "true");
+      this.input.setAttribute("aria-activedescendant", options[this.active].id);
+      options[this.active].scrollIntoView({ block: "nearest" });
+    } else {
+      this.input.removeAttribute("aria-activedescendant");
+    }
+  };
+
+  Typeahead.prototype.key = function (e) {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      if (this.list.hidden) this.query();
+      else this.move(e.key === "ArrowDown" ? 1 : -1);
+    } else if (e.key === "Enter" && this.active >= 0 && !this.list.hidden) {
+      e.preventDefault();
+      window.location.href = root + this.cards[this.active].url;
+    } else if (e.key === "Escape") {
+      if (!this.list.hidden) this.close(); else this.input.value = "";
+    }
+  };
+
+  /* ---- the search page --------------------------------------------------------------- */
+  function SearchPage(form) {
+    this.form = form;
+    this.input = form.querySelector("#search-input");
+    this.topic = form.querySelector("#facet-topic");
+    this.tag = form.querySelector("#facet-tag");
+    this.from = form.querySelector("#facet-from");
+    this.to = form.querySelector("#facet-to");
+    this.results = document.getElementById("search-results");
+    this.status = document.getElementById("search-status");
+    this.client = new Client();
+    this.pushed = "";
+    var self = this;
+    this.input.addEventListener("focus", startWorker);
+    this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
+    this.input.addEventListener("input", debounce(function () { self.commit(); }, 900));
+    this.input.addEventListener("keydown", function (e) { self.key(e); });
+    [this.topic, this.tag, this.from, this.to].forEach(function (select) {
+      select.addEventListener("change", function () { self.run("push"); });
+    });
+    form.addEventListener("submit", function (e) { e.preventDefault(); self.run("push"); });
+    this.results.addEventListener("keydown", function (e) { self.resultKey(e); });
+    window.addEventListener("popstate", function () { self.restore(); self.run("none"); });
+    this.restore();
+    this.pushed = this.url();
+    if (this.stateFromUrl().any) this.run("none");
+    else this.status.textContent = "Type a word or two, or choose a topic, tag or years to browse.";
+  }
+
+  SearchPage.prototype.stateFromUrl = function () {
+    var p = new URLSearchParams(window.location.search);
+    var year = (p.get("year") || "").split("-");
+    var state = { q: p.get("q") || "", topic: p.get("topic") || "", tag: p.get("tag") || "",
+                  from: year[0] || "", to: year[1] || year[0] || "" };
+    state.any = !!(state.q.trim() || state.topic || state.tag || state.from || state.to);
+    return state;
+  };
+
+  function choose(select, value) {
+    if (!value) { select.value = ""; return; }
+    var exists = Array.prototype.some.call(select.options, function (o) { return o.value === value; });
+    if (!exists) select.appendChild(el("option", "", value)).value = value;
+    select.value = value;
+  }
+
+  SearchPage.prototype.restore = function () {
+    var s = this.stateFromUrl();
+    this.input.value = s.q;
+    choose(this.topic, s.topic);
+    choose(this.tag, s.tag);
+    choose(this.from, s.from);
+    choose(this.to, s.to);
+  };
+
+  SearchPage.prototype.url = function () {
+    var p = new URLSearchParams();
+    if (this.input.value.trim()) p.set("q", this.input.value);
+    if (this.topic.value) p.set("topic", this.topic.value);
+    if (this.tag.value) p.set("tag", this.tag.value);
+    if (this.from.value || this.to.value) {
+      p.set("year", (this.from.value || this.to.value) + (this.to.value && this.to.value !== this.from.value ? "-" + this.to.value : ""));
+    }
+    var query = p.toString();
+    return window.location.pathname + (query ? "?" + query : "");
+  };
+
+  SearchPage.prototype.commit = function () {
+    var url = this.url();
+    if (url !== this.pushed) { window.history.pushState(null, "", url); this.pushed = url; }
+  };
+
+  SearchPage.prototype.run = function (history) {
+    var self = this;
+    if (history === "push") this.commit();
+    else if (history === "replace") window.history.replaceState(null, "", this.url());
+    var request = {
+      q: this.input.value, topic: this.topic.value, tag: this.tag.value,
+      yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
+    };
+    if (!request.q.trim() && !request.topic && !request.tag && !request.yearFrom && !request.yearTo) {
+      this.results.replaceChildren();
+      this.status.textContent = "Type a word or two, or choose a topic, tag or years to browse.";
+      return;
+    }
+    if (!this.results.childNodes.length) this.status.textContent = "Searching…";
+    this.client.ask(request, function (message) {
+      if (message.error) {
+        self.results.replaceChildren();
+        self.status.textContent = "Search is unavailable right now. Browse the topics and tags instead.";
+        return;
+      }
+      self.render(message.response, request);
+    });
+  };
+
+  function label(option, text, count, selected) {
+    option.textContent = text + " (" + count + ")";
+    option.disabled = count === 0 && !selected;
+  }
+
+  SearchPage.prototype.facets = function (f) {
+    var topics = {}, tags = {}, years = {};
+    f.topics.forEach(function (t) { topics[t[0]] = t; });
+    f.tags.forEach(function (t) { tags[t[0]] = t[1]; });
+    f.years.forEach(function (y) { years[y[0]] = y[1]; });
+    var self = this;
+    Array.prototype.forEach.call(this.topic.options, function (o) {
+      if (!o.value) return;
+      label(o, o.getAttribute("data-name") || o.value, topics[o.value] ? topics[o.value][2] : 0, o.value === self.topic.value);
+    });
+    Array.prototype.forEach.call(this.tag.options, function (o) {
+      if (!o.value) return;
+      label(o, o.value, tags[o.value] || 0, o.value === self.tag.value);
+    });
+    [this.from, this.to].forEach(function (select) {
+      Array.prototype.forEach.call(select.options, function (o) {
+        if (o.value) label(o, o.value, years[o.value] || 0, o.value === select.value);
+      });
+    });
+  };
+
+  SearchPage.prototype.render = function (r, request) {
+    var self = this;
+    var focused = this.links().indexOf(document.activeElement);  /* keep the reader's place */
+    this.facets(r.facets);
+    this.results.replaceChildren();
+    r.results.forEach(function (card) {
+      var li = el("li", "paper-item");
+      var h = el("h2", "paper-title");
+      var a = el("a");
+      a.href = root + card.url;
+      pieces(a, card.title);
+      h.appendChild(a);
+      li.appendChild(h);
+      var meta = byline(card);
+      if (meta) li.appendChild(el("p", "meta", meta));
+      if (card.topics.length) {
+        var ul = el("ul", "chips topics");
+        card.topics.forEach(function (name) { ul.appendChild(el("li")).appendChild(el("span", "chip", name)); });
+        li.appendChild(ul);
+      }
+      if (card.snippet) li.appendChild(pieces(el("p", "summary"), card.snippet));
+      self.results.appendChild(li);
+    });
+    var q = request.q.trim();
+    var filters = [];
+    if (request.topic) filters.push("in " + (this.topic.selectedOptions[0].getAttribute("data-name") || request.topic));
+    if (request.tag) filters.push("tagged " + request.tag);
+    if (request.yearFrom || request.yearTo) {
+      filters.push(request.yearFrom === request.yearTo ? "from " + request.yearFrom
+        : "from " + (request.yearFrom || "any year") + " to " + (request.yearTo || "now"));
+    }
+    var what = (q ? "“" + q + "”" : "these filters") + (q && filters.length ? " " + filters.join(", ") : "");
+    var text;
+    if (!r.total) {
+      text = "No papers match " + what + ". Try fewer or other words, or clear a filter.";
+    } else if (r.mode === "any") {
+      text = "No paper has all of " + what + "; " + r.total + (r.total === 1 ? " paper has" : " papers have") + " some of the words.";
+    } else {
+      text = r.total + (r.total === 1 ? " paper matches " : " papers match ") + what +
+        (r.fuzzy ? " (allowing for typos)" : "") + ".";
+    }
+    if (r.total > r.results.length) text += " Showing the best " + r.results.length + ".";
+    if (r.tier === 1 && q) text += " Searching abstracts too…";
+    this.status.textContent = text;
+    var links = this.links();
+    if (focused >= 0 && links.length) links[Math.min(focused, links.length - 1)].focus();
+  };
+
+  SearchPage.prototype.links = function () {
+    return Array.prototype.slice.call(this.results.querySelectorAll(".paper-title a"));
+  };
+
+  SearchPage.prototype.key = function (e) {
+    if (e.key === "ArrowDown") {
+      var links = this.links();
+      if (links.length) { e.preventDefault(); links[0].focus(); }
+    } else if (e.key === "Escape") {
+      this.input.value = "";
+      this.run("push");
+    }
+  };
+
+  SearchPage.prototype.resultKey = function (e) {
+    var links = this.links();
+    var i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    if (e.key === "ArrowDown" && i + 1 < links.length) { e.preventDefault(); links[i + 1].focus(); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); (i ? links[i - 1] : this.input).focus(); }
+    else if (e.key === "Escape") { e.preventDefault(); this.input.focus(); }
+  };
+
+  /* ---- wiring ---------------------------------------------------------------------- */
+  var pageForm = document.getElementById("search-page-form");
+  var page = pageForm ? new SearchPage(pageForm) : null;
+  var header = document.getElementById("q");
+  if (header) new Typeahead(header);
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || typingInField(e.target)) return;
+    var box = page ? page.input : header;
+    if (box) { e.preventDefault(); startWorker(); box.focus(); box.select(); }
+  });
+})();
