@@ -94,13 +94,16 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
         "topics": [[t.slug, t.name] for t in topics],
         "tags": tags,
         "docs": docs,
-        "index": _index(META_FIELDS, (meta_document(r, p, topic_names) for r, p in zip(refs, papers))),
+        "index": _index(
+            META_FIELDS, (meta_document(r, p, topic_names) for r, p in zip(refs, papers, strict=True))
+        ),
     }
     tier2 = {
         "format": FORMAT,
         "text": [_clean(abstracts[p.slug]) for p in papers],
         "index": _index(
-            ABSTRACT_FIELDS, ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in zip(refs, papers))
+            ABSTRACT_FIELDS,
+            ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in zip(refs, papers, strict=True)),
         ),
     }
     return {"search/meta.json": meta, "search/abstracts.json": tier2}
