@@ -15,7 +15,7 @@ META_FIELDS = (("title", 10), ("tags", 3), ("topics", 3), ("authors", 2))
 ABSTRACT_FIELDS = (("abstract", 1),)
 CARD_AUTHORS = 3
 SUMMARY_CHARS = 220
-FORMAT = 1  # bump when the JSON layout changes; templates/static/search-core.js checks it
+FORMAT = 2  # bump when the JSON layout changes; templates/static/search-core.js checks it
 
 
 def _clean(text: str) -> str:
@@ -62,6 +62,36 @@ def _index(fields, documents) -> dict:
     return builder.build().serialize()
 
 
+def compact_index(index: dict, count: int) -> dict:
+    """lunr's serialised index in fewer bytes; search-core.js `expandIndex` restores it exactly.
+
+    Postings become delta-coded document positions instead of `{"ref": {}}` objects, field
+    vectors lose their "field/ref" keys (they follow document order) and weights travel as
+    integers in thousandths (lunr rounds them to thousandths already).
+    """
+    fields = index["fields"]
+    terms = [term for term, _ in index["invertedIndex"]]
+    postings = []
+    for _, posting in index["invertedIndex"]:
+        row = []
+        for field in fields:
+            positions = sorted(int(ref, 36) for ref in posting[field])
+            row.append([b - a for a, b in zip([0, *positions], positions, strict=False)])
+        postings.append([posting["_index"], row])
+    vectors = {field: [[] for _ in range(count)] for field in fields}
+    for field_ref, elements in index["fieldVectors"]:
+        field, ref = field_ref.split("/", 1)
+        vectors[field][int(ref, 36)] = [round(x * 1000) if i % 2 else x for i, x in enumerate(elements)]
+    return {
+        "version": index["version"],
+        "fields": fields,
+        "pipeline": index["pipeline"],
+        "terms": terms,
+        "postings": postings,
+        "vectors": [vectors[field] for field in fields],
+    }
+
+
 def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
     """{output path: JSON-ready data} for both tiers.
 
@@ -71,11 +101,10 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
     """
     topics = [t for t in catalogue.topics]
     topic_index = {t.slug: i for i, t in enumerate(topics)}
-    topic_names = {t.slug: t.name for t in topics}
     tags = sorted({tag for p in catalogue.papers for tag in p.tags})
     tag_index = {t: i for i, t in enumerate(tags)}
     papers = catalogue.papers
-    refs = [short_ref(i) for i in range(len(papers))]
+    indexes = lunr_indexes(catalogue, abstracts)
     docs = [
         [
             p.slug,
@@ -94,16 +123,24 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
         "topics": [[t.slug, t.name] for t in topics],
         "tags": tags,
         "docs": docs,
-        "index": _index(
-            META_FIELDS, (meta_document(r, p, topic_names) for r, p in zip(refs, papers, strict=True))
-        ),
+        "index": compact_index(indexes["search/meta.json"], len(papers)),
     }
     tier2 = {
         "format": FORMAT,
         "text": [_clean(abstracts[p.slug]) for p in papers],
-        "index": _index(
-            ABSTRACT_FIELDS,
-            ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in zip(refs, papers, strict=True)),
-        ),
+        "index": compact_index(indexes["search/abstracts.json"], len(papers)),
     }
     return {"search/meta.json": meta, "search/abstracts.json": tier2}
+
+
+def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
+    """Both tiers' lunr indexes, serialised as lunr.py (and lunr.js) write them."""
+    topic_names = {t.slug: t.name for t in catalogue.topics}
+    refs = [short_ref(i) for i in range(len(catalogue.papers))]
+    pairs = list(zip(refs, catalogue.papers, strict=True))
+    return {
+        "search/meta.json": _index(META_FIELDS, (meta_document(r, p, topic_names) for r, p in pairs)),
+        "search/abstracts.json": _index(
+            ABSTRACT_FIELDS, ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in pairs)
+        ),
+    }

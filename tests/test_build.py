@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import Project, build
+from generator.build import Project, build, load_catalogue
 from generator.errors import BuildFailed, UsageError
 from generator.lunr_js import load_index
 from generator.markup import sanitise
+from generator.search import lunr_indexes
 
 from .conftest import paper_text, write_tree
 
@@ -151,19 +152,23 @@ def test_search_index_answers_queries_after_load(built):
     project, _ = built
     meta = json.loads(read(project, "search/meta.json"))
     tier2 = json.loads(read(project, "search/abstracts.json"))
-    titles = load_index(meta["index"])
-    abstracts = load_index(tier2["index"])
+    catalogue, _ = load_catalogue(project)
+    abstracts = {p.slug: p.body_md for p in catalogue.papers}
+    raw = lunr_indexes(catalogue, abstracts)
+    titles = load_index(json.loads(json.dumps(raw["search/meta.json"])))  # serialise, load, query
+    bodies = load_index(json.loads(json.dumps(raw["search/abstracts.json"])))
 
     def slugs(index, query):
         return [meta["docs"][int(r["ref"], 36)][0] for r in index.search(query)]
 
     assert slugs(titles, "low-rank")[:1] == ["lora-paper"]
-    assert slugs(abstracts, "key") == ["flan-paper"]
+    assert slugs(bodies, "key") == ["flan-paper"]
     assert set(slugs(titles, "lovelace")) == set(PAPERS)
     lora = next(d for d in meta["docs"] if d[0] == "lora-paper")
     assert dict(zip(meta["fields"], lora, strict=True))["year"] == 2021
     assert len(tier2["text"]) == len(meta["docs"]) == 3
     assert "freezes weights" in tier2["text"][[d[0] for d in meta["docs"]].index("lora-paper")]
+    assert "lovelac" in meta["index"]["terms"] and "kei" not in tier2["index"]["terms"]
 
 
 def test_same_content_gives_byte_identical_site(make_project, tmp_path):

@@ -15,7 +15,7 @@ from lunr.token import Token
 from generator import lunr_js
 from generator.build import Project, load_catalogue
 from generator.markup import make_converter, plain_text, render_markdown
-from generator.search import build_search_index
+from generator.search import build_search_index, lunr_indexes
 
 from .conftest import REPO, require_tool
 
@@ -121,8 +121,7 @@ def built_indexes():
     catalogue, _ = load_catalogue(Project.at(REPO))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
-    tiers = build_search_index(catalogue, abstracts)
-    return {name: json.loads(json.dumps(data["index"])) for name, data in tiers.items()}
+    return {name: json.loads(json.dumps(data)) for name, data in lunr_indexes(catalogue, abstracts).items()}
 
 
 @pytest.mark.parametrize("tier", ["search/meta.json", "search/abstracts.json"])
@@ -164,3 +163,14 @@ def test_stock_lunr_py_index_misses_key_in_lunr_js():
     )
     assert [len(r) for r in stock_js] == [0, 0, 0]
     assert [len(r) for r in ours_js] == [1, 1, 1]
+
+
+def test_compact_transport_expands_to_the_exact_lunr_index(built_indexes):
+    catalogue, _ = load_catalogue(Project.at(REPO))
+    converter = make_converter()
+    abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
+    shipped = build_search_index(catalogue, abstracts)
+    for tier, raw in built_indexes.items():
+        expanded = node("expand", json.loads(json.dumps(shipped[tier]["index"])))
+        normal = {**raw, "fieldVectors": sorted(raw["fieldVectors"])}
+        assert {**expanded, "fieldVectors": sorted(expanded["fieldVectors"])} == normal, tier

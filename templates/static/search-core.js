@@ -12,7 +12,7 @@
 })(typeof self !== "undefined" ? self : this, function (lunr) {
   "use strict";
 
-  var FORMAT = 1;
+  var FORMAT = 2;
   var MAX_WORDS = 12;
   var MAX_WORD_CHARS = 40;
   var MAX_FUZZY_CHARS = 20;  /* typo correction is for words, not for pasted noise */
@@ -62,11 +62,33 @@
     return lunr.stemmer(token).toString();
   }
 
+  function ref(position) { return position.toString(36); }
+
+  /* Rebuild lunr's serialised index from the compact form generator/search.py writes. */
+  function expandIndex(c) {
+    var invertedIndex = c.terms.map(function (term, i) {
+      var entry = { _index: c.postings[i][0] };
+      c.fields.forEach(function (field, f) {
+        var docs = {}, position = 0;
+        c.postings[i][1][f].forEach(function (delta) { position += delta; docs[ref(position)] = {}; });
+        entry[field] = docs;
+      });
+      return [term, entry];
+    });
+    var fieldVectors = [];
+    c.fields.forEach(function (field, f) {
+      c.vectors[f].forEach(function (elements, position) {
+        fieldVectors.push([field + "/" + ref(position), elements.map(function (x, i) { return i % 2 ? x / 1000 : x; })]);
+      });
+    });
+    return { version: c.version, fields: c.fields, fieldVectors: fieldVectors, invertedIndex: invertedIndex, pipeline: c.pipeline };
+  }
+
   function Engine(meta) {
     if (!meta || meta.format !== FORMAT) throw new Error("search index format mismatch");
     this.meta = meta;
     this.docs = meta.docs;
-    this.meta_index = lunr.Index.load(meta.index);
+    this.meta_index = lunr.Index.load(expandIndex(meta.index));
     this.abstract_index = null;
     this.text = null;
     this.corrections = new Map();
@@ -74,7 +96,7 @@
 
   Engine.prototype.addAbstracts = function (tier) {
     if (!tier || tier.format !== FORMAT) throw new Error("search index format mismatch");
-    this.abstract_index = lunr.Index.load(tier.index);
+    this.abstract_index = lunr.Index.load(expandIndex(tier.index));
     this.text = tier.text;
     this.corrections = new Map();
   };
@@ -271,5 +293,5 @@
     };
   };
 
-  return { Engine: Engine, words: words, termOf: termOf, FORMAT: FORMAT };
+  return { Engine: Engine, words: words, termOf: termOf, expandIndex: expandIndex, FORMAT: FORMAT };
 });

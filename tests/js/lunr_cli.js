@@ -17,6 +17,9 @@ if (mode === "stem") {
   out = input.map((w) => lunr.trimmer(new lunr.Token(w)).toString());
 } else if (mode === "tokenize") {
   out = lunr.tokenizer(input).map((t) => lunr.trimmer(t).toString());
+} else if (mode === "expand") {
+  const core = require(require("path").join(require("path").dirname(process.argv[2]), "..", "search-core.js"));
+  out = core.expandIndex(input);
 } else if (mode === "fold") {
   out = input.map((w) => lunr.foldText(w));
 } else if (mode === "stopwords") {
