@@ -5,6 +5,7 @@ A build that fails or is interrupted never touches the previous `site/`.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -43,6 +44,7 @@ def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> i
     """Write outputs plus static assets into a temporary folder, then swap it in."""
     site_dir = site_dir.absolute()
     site_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(site_dir)
     tmp = Path(tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent))
     try:
         if static_dir.is_dir():
@@ -60,13 +62,48 @@ def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> i
     return len(outputs)
 
 
+RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE)
+    return result == 0
+
+
 def _swap(new: Path, site_dir: Path) -> None:
-    """Put `new` in place of `site_dir`; the old tree is removed only after the swap."""
+    """Put `new` in place of `site_dir` in one atomic step; then remove the old tree.
+
+    Where the kernel or file system cannot exchange, fall back to two renames (a moment
+    without `site_dir`, but the old tree survives beside it until the new one is in place).
+    """
     if not site_dir.exists():
         os.rename(new, site_dir)
+        return
+    if _exchange(new, site_dir):
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous site
         return
     old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
     os.rmdir(old)
     os.rename(site_dir, old)
     os.rename(new, site_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_leftovers(site_dir: Path) -> None:
+    """Temporary folders of builds that were killed before they could clean up."""
+    site_dir = site_dir.absolute()
+    if site_dir.parent.is_dir():
+        for stale in site_dir.parent.glob(site_dir.name + ".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for stale in site_dir.parent.glob(site_dir.name + ".old-*"):
+            if not site_dir.exists():  # interrupted between the two fallback renames: restore
+                os.rename(stale, site_dir)
+            else:
+                shutil.rmtree(stale, ignore_errors=True)

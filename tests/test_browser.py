@@ -6,6 +6,7 @@ import functools
 import http.server
 import json
 import os
+import random
 import re
 import threading
 from urllib.parse import quote
@@ -412,3 +413,73 @@ def test_hostile_catalogue_never_executes_script(browser, hostile_url):
     page.wait_for_timeout(300)
     assert problems == []
     context.close()
+
+
+def fuzz_queries(count: int, seed: int = 11) -> list[str]:
+    """Seeded random queries: lunr operators, unicode, bidi marks, emoji, 1,000-char strings."""
+    rng = random.Random(seed)
+    alphabet = (
+        list("abcdefghijklmnopqrstuvwxyz  ")
+        + list(":+-~^*\\\"'()[]{}<>/?.,;!@#$%&=_|`")
+        + ["é", "ü", "ß", "中", "文", "日", "🙂", "\u202e", "\u200b", "\t", "\n", "0", "7"]
+    )
+    words = [
+        "lora",
+        "tuning",
+        "instruction",
+        "title:",
+        "abstract:",
+        "+adapters",
+        "-rag",
+        "foo~2",
+        "bar^10",
+        "*",
+        "~1",
+        "http://x.org",
+        "10:30",
+        "C++",
+        "C#",
+        "instrction",
+        "Tülu",
+    ]
+    out = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.4:
+            out.append(" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))))
+        elif roll < 0.97:
+            out.append("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))))
+        else:
+            out.append("".join(rng.choice(alphabet) for _ in range(1000)))
+    return out
+
+
+def test_ten_thousand_fuzzed_queries_through_the_worker(page, base_url):
+    """Every query is answered, none with an error, and none hangs the worker (10 s watchdog)."""
+    page.goto(base_url + "search/")
+    report = page.evaluate(
+        """async (queries) => {
+            const worker = new Worker(document.documentElement.dataset.root + "static/search-worker.js");
+            const errors = [];
+            let slowest = 0, answered = 0;
+            for (let i = 0; i < queries.length; i++) {
+                const started = performance.now();
+                const reply = await new Promise((resolve) => {
+                    const timer = setTimeout(() => resolve({ timeout: true }), 10000);
+                    worker.onmessage = (event) => {
+                        if (event.data.id === i) { clearTimeout(timer); resolve(event.data); }
+                    };
+                    worker.postMessage({ id: i, request: { q: queries[i], limit: 10 } });
+                });
+                slowest = Math.max(slowest, performance.now() - started);
+                if (reply.timeout || reply.error || !reply.response) errors.push([queries[i], reply.error || "timeout"]);
+                else answered += 1;
+            }
+            worker.terminate();
+            return { errors: errors.slice(0, 5), answered, slowest };
+        }""",
+        fuzz_queries(10_000),
+    )
+    assert report["errors"] == []
+    assert report["answered"] == 10_000
+    assert page.problems == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from generator.lunr_js import load_index
 from generator.markup import sanitise
 from generator.search import lunr_indexes
 
-from .conftest import paper_text, write_tree
+from .conftest import REPO, paper_text, write_tree
 
 PAPERS = {
     "lora-paper": paper_text(
@@ -269,3 +270,46 @@ def test_bad_site_config_is_located(make_project):
     report = caught.value.report()
     assert "content/site.yml:2:11: base_url 'example.org' is not an absolute http(s) URL" in report
     assert "content/site.yml:3:1: unknown field 'colour'" in report
+
+
+def test_a_killed_build_never_leaves_a_broken_site(make_project):
+    """SIGKILL at random moments: site/ is always one complete build, old or new."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = make_project(PAPERS)
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    variants = {"a": "Fine-tuning, studied (e.g. carefully).", "b": "A different abstract, longer " * 20}
+    old = project.content / "papers" / "old-paper.md"
+    digests = {}
+    for name, body in variants.items():
+        old.write_text(
+            paper_text("An Older Study of Fine-tuning", tags='["lora"]', added='"2023-01-01"', body=body)
+        )
+        build(project)
+        digests[name] = tree_digest(project.output)
+    rng = random.Random(5)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for i in range(12):
+        name = "ab"[i % 2]
+        old.write_text(
+            paper_text(
+                "An Older Study of Fine-tuning", tags='["lora"]', added='"2023-01-01"', body=variants[name]
+            )
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "generator", "--root", str(project.root), "build"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.05, 0.9))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert tree_digest(project.output) in digests.values(), f"kill {i}: site/ is a mix"
+    build(project)
+    assert not list(project.root.glob("site.tmp-*")) and not list(project.root.glob("site.old-*"))

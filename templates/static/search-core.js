@@ -57,9 +57,15 @@
   }
 
   /* The index term a word of text stands for: used to highlight matches. */
+  var termCache = new Map();
   function termOf(word) {
+    var known = termCache.get(word);
+    if (known !== undefined) return known;
     var token = lunr.trimmer(new lunr.Token(fold(word.toLowerCase())));
-    return lunr.stemmer(token).toString();
+    var term = lunr.stemmer(token).toString();
+    if (termCache.size > 50000) termCache.clear();
+    termCache.set(word, term);
+    return term;
   }
 
   function ref(position) { return position.toString(36); }
@@ -138,10 +144,15 @@
     var found = {};
     var term = fuzzy ? this.correct(word) : word;
     if (!term) return found;
+    var titles = this.meta_index;
     this.indexes().forEach(function (index) {
       var results = index.query(function (q) {
         q.term(term, { usePipeline: !fuzzy });
-        if (prefix && !fuzzy && word.length >= 2) q.term(word, { wildcard: TRAILING, usePipeline: false });
+        /* type-ahead: a word being typed completes against titles, tags, topics and authors;
+           in abstracts a short prefix would match thousands of terms for little gain */
+        if (prefix && !fuzzy && word.length >= 2 && index === titles) {
+          q.term(word, { wildcard: TRAILING, usePipeline: false });
+        }
       });
       results.forEach(function (r) {
         var hit = found[r.ref] || (found[r.ref] = { score: 0, terms: {} });
