@@ -12,6 +12,7 @@ Same N and seed, same bytes. Stdlib only.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -33,6 +34,7 @@ WORDS = ["Revisited", "Scalable", "Robust", "Sparse", "Efficient", "Adaptive", "
          "Interpretable", "Causal", "Temporal", "Structured", "Lightweight", "Universal", "Dynamic",
          "Elastic", "Stable", "Sharper", "Cheaper", "Faster", "Deeper", "Wider", "Noisy", "Clean",
          "Verified", "Open"]
+COMBOS = list(itertools.combinations(WORDS, 3))
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 
 
@@ -78,7 +80,10 @@ def generate(n: int, out: Path, seed: int = 42) -> int:
         k = i % len(seeds)
         title, abstract = seeds[k]
         if i >= len(seeds):
-            title = f"{' '.join(rng.sample(WORDS, 3))} {title} {i // len(seeds)}"
+            variant = i // len(seeds)
+            words = list(COMBOS[(variant * 7919) % len(COMBOS)])  # distinct for every variant
+            rng.shuffle(words)
+            title = f"{' '.join(words)} {title} {variant}"
             donors = [k] + rng.sample(range(len(seeds)), 2)
             pool = [s for d in donors for s in sentences[d]]
             abstract = " ".join(rng.sample(pool, min(len(pool), rng.randint(6, 12))))

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, config, load, markup, render, search, taxonomy, validate, write
+from . import check, cite, config, feeds, load, markup, render, search, taxonomy, validate, write
 from .errors import BuildFailed, ContentError, UsageError
 from .model import Catalogue, sort_papers
 
@@ -92,9 +92,17 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
     catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     abstracts = {p.slug: markup.plain_text(p.body_html) for p in papers}
-    search_data = search.build_search_index(catalogue, abstracts)
+    keys = cite.citation_keys(catalogue.papers)
+    derived = render.Derived(
+        abstracts=abstracts,
+        search=search.build_search_index(catalogue, abstracts),
+        feeds=feeds.all_feeds(catalogue, topics, tags),
+        citation_keys=keys,
+        bibtex={p.slug: cite.bibtex_entry(p, keys[p.slug]) for p in catalogue.papers},
+        bibliography=cite.bibliography(catalogue.papers, keys),
+    )
     env = render.make_environment(project.templates)
-    outputs = render.render_site(env, catalogue, topics, tags, search_data)
+    outputs = render.render_site(env, catalogue, topics, tags, derived)
     write.write_site(outputs, project.templates / "static", project.output)
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
     result = BuildResult(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import jinja2
 from markupsafe import Markup
 
+from . import metadata
+from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
+from .search import summary
 
 MONTHS = (
     "January",
@@ -104,12 +109,33 @@ def term_view(page: TermPage) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Derived:
+    """Everything computed from the catalogue before rendering (all keyed by slug or path)."""
+
+    abstracts: dict[str, str]
+    search: dict[str, dict]
+    citation_keys: dict[str, str] = field(default_factory=dict)
+    bibtex: dict[str, str] = field(default_factory=dict)
+    bibliography: str = ""
+    related: dict[str, tuple] = field(default_factory=dict)
+    feeds: dict[str, bytes] = field(default_factory=dict)
+
+
+def _json(data) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _years(papers) -> dict[int, int]:
+    return dict(Counter(p.year for p in papers if p.year))
+
+
 def render_site(
     env: jinja2.Environment,
     catalogue: Catalogue,
     topics: tuple[TermPage, ...],
     tags: tuple[TermPage, ...],
-    search_data: dict,
+    derived: Derived,
 ) -> list[OutputFile]:
     """Render every page and data file of the site to memory, in a fixed order."""
     config = catalogue.config
@@ -117,16 +143,22 @@ def render_site(
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     all_views = [views[p.slug] for p in catalogue.papers]
     outputs: list[OutputFile] = []
+    sitemap: list[tuple[str, dt.date | None]] = []
 
-    def page(path: str, template: str, title: str, **context) -> None:
+    def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
         html = env.get_template(template).render(
             site=config,
-            root=_root(path),
+            root=_root(path) if root is None else root,
             page_title=title,
             canonical=config.base_url + path.removesuffix("index.html"),
             **context,
         )
         outputs.append(OutputFile(path, html.encode("utf-8")))
+        if path != "404.html":
+            sitemap.append((path.removesuffix("index.html"), lastmod))
+
+    def newest(papers):
+        return max((p.added for p in papers), default=None)
 
     groups: list[dict] = []
     for view in all_views:  # catalogue order is newest `added` first
@@ -137,24 +169,57 @@ def render_site(
         "index.html",
         "index.html",
         "",
+        lastmod=newest(catalogue.papers),
         groups=groups,
+        feed="feed.xml",
         counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
     )
     for paper in catalogue.papers:
-        page(f"papers/{paper.slug}/index.html", "paper.html", paper.title, paper=views[paper.slug])
+        description = summary(derived.abstracts[paper.slug], 200)
+        related = [
+            {**views[other], "score": score, "reason": ", ".join(terms)}
+            for other, score, terms in derived.related.get(paper.slug, ())
+        ]
+        page(
+            f"papers/{paper.slug}/index.html",
+            "paper.html",
+            paper.title,
+            lastmod=paper.added,
+            paper=views[paper.slug],
+            description=description,
+            meta={
+                "citation_date": metadata.citation_date(paper),
+                "pdf": metadata.pdf_url(paper),
+                "doi": paper.doi,
+                "arxiv": paper.arxiv,
+            },
+            json_ld=metadata.json_ld(paper, config, description, topic_names),
+            bibtex=derived.bibtex.get(paper.slug, ""),
+            related=related,
+        )
+        if paper.slug in derived.bibtex:
+            outputs.append(OutputFile(f"papers/{paper.slug}.bib", derived.bibtex[paper.slug].encode("utf-8")))
     for kind, pages in (("topic", topics), ("tag", tags)):
         plural = kind + "s"
         page(
-            f"{plural}/index.html", f"{plural}.html", plural.capitalize(), terms=[term_view(t) for t in pages]
+            f"{plural}/index.html",
+            f"{plural}.html",
+            plural.capitalize(),
+            lastmod=newest(catalogue.papers),
+            terms=[term_view(t) for t in pages],
         )
         for term in pages:
             page(
                 f"{plural}/{term.slug}/index.html",
                 "term.html",
                 term.name if kind == "topic" else f"Tag: {term.name}",
+                lastmod=newest(term.papers),
                 term=term_view(term),
                 kind=kind,
                 papers=[views[p.slug] for p in term.papers],
+                feed=f"{plural}/{term.slug}/feed.xml",
+                chart=year_chart(_years(term.papers), f"Papers per year in {term.name}"),
+                undated=sum(1 for p in term.papers if not p.year),
             )
     page(
         "search/index.html",
@@ -164,7 +229,34 @@ def render_site(
         facet_tags=[t.slug for t in tags],
         facet_years=sorted({p.year for p in catalogue.papers if p.year}),
     )
-    for path, data in sorted(search_data.items()):
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        outputs.append(OutputFile(path, text.encode("utf-8")))
+    years = _years(catalogue.papers)
+    page(
+        "stats/index.html",
+        "stats.html",
+        "Statistics",
+        lastmod=newest(catalogue.papers),
+        counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
+        topics=[term_view(t) for t in sorted(topics, key=lambda t: (-len(t.papers), t.slug))],
+        tags=[term_view(t) for t in sorted(tags, key=lambda t: (-len(t.papers), t.slug))],
+        years=sorted(years.items(), reverse=True),
+        undated=sum(1 for p in catalogue.papers if not p.year),
+        chart=year_chart(years, "Papers per year in the catalogue"),
+        with_code=sum(1 for p in catalogue.papers if p.code),
+    )
+    # served for any missing path at any depth: the only page whose links start at "/"
+    page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
+    for path, data in sorted(derived.search.items()):
+        outputs.append(OutputFile(path, _json(data)))
+    for path, data in sorted(derived.feeds.items()):
+        outputs.append(OutputFile(path, data))
+    if derived.bibliography:
+        outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
+    outputs.append(
+        OutputFile(
+            "papers.json", _json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys))
+        )
+    )
+    outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))
+    outputs.append(OutputFile("sitemap.xml", metadata.sitemap_xml(config, sitemap)))
+    outputs.append(OutputFile("robots.txt", metadata.robots_txt(config)))
     return outputs

@@ -483,3 +483,77 @@ def test_ten_thousand_fuzzed_queries_through_the_worker(page, base_url):
     assert report["errors"] == []
     assert report["answered"] == 10_000
     assert page.problems == []
+
+
+PAGE_TYPES = {
+    "home": "",
+    "paper": "papers/task-specific-skill-localization-in-fine-tuned-language-models/",
+    "topic": "topics/instruction-tuning/",
+    "topics": "topics/",
+    "tag": "tags/lora/",
+    "tags": "tags/",
+    "search": "search/?q=instruction+tuning",
+    "stats": "stats/",
+    "404": "404.html",
+}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_type_passes_axe_in_both_themes(browser, base_url, theme):
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(color_scheme=theme)
+    page = context.new_page()
+    axe = Axe()
+    failures = {}
+    for name, path in PAGE_TYPES.items():
+        page.goto(base_url + path)
+        if name == "search":
+            expect(page.locator("#search-results .paper-item").first).to_be_visible()
+        assert page.locator("html").get_attribute("data-theme") == theme
+        results = axe.run(page)
+        if results.violations_count:
+            failures[name] = [
+                (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
+            ]
+    context.close()
+    assert failures == {}
+
+
+def test_theme_toggle_persists_across_pages(browser, base_url):
+    context = browser.new_context(color_scheme="light")
+    page = context.new_page()
+    page.goto(base_url)
+    toggle = page.locator("#theme-toggle")
+    expect(toggle).to_have_text("Dark theme")
+    assert page.locator("html").get_attribute("data-theme") == "light"
+    background = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    toggle.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor") != background
+    page.goto(base_url + "topics/")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(page.locator("#theme-toggle")).to_have_text("Light theme")
+    context.close()
+
+
+def test_csp_holds_and_nothing_is_fetched_from_elsewhere(browser, base_url):
+    context = browser.new_context()
+    page = context.new_page()
+    foreign, violations = [], []
+    page.on(
+        "request",
+        lambda r: foreign.append(r.url) if not r.url.startswith(base_url.split("/papercat/")[0]) else None,
+    )
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    for path in PAGE_TYPES.values():
+        page.goto(base_url + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(base_url + "search/")
+    page.fill("#search-input", "lora")
+    expect(page.locator("#search-results .paper-item").first).to_be_visible()
+    assert foreign == [] and violations == []
+    csp = page.locator('meta[http-equiv="Content-Security-Policy"]').get_attribute("content")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    context.close()

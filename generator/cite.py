@@ -1,0 +1,242 @@
+"""BibTeX for the catalogue: ACL-Anthology-style citation keys and one entry per paper.
+
+Pure functions, no I/O. Keys look like `hu-2021-lora` (ASCII, lowercase, unique across the
+catalogue whatever the input order). Entries are `@misc` for arXiv-only papers and `@article`
+when there is a DOI. Text values are escaped for LaTeX with commands whose braces always balance
+(`\\textbraceleft{}` rather than `\\{`, which classic BibTeX would count), so hostile titles or
+names cannot close a field or an entry early; words whose capitals matter are wrapped in braces.
+`url` and `doi` are verbatim fields (read by `\\url`), so only braces and backslashes are
+percent-encoded there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from text_unidecode import unidecode
+
+from .model import Paper
+
+STOPWORDS = frozenset(
+    "a an the on of in for to and with via is are do does how what why when towards toward".split()
+)
+SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.+/-]*$")
+
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "^": r"\textasciicircum{}",
+    "~": r"\textasciitilde{}",
+}
+_LATEX_RE = re.compile(r"[\\{}%&$#_^~]")
+_VERBATIM = {"{": "%7B", "}": "%7D", "\\": "%5C"}
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+_AFFIXES = re.compile(r"^([\W_]*)(.*?)([\W_]*)$", re.S)
+_NOT_KEY_CHAR = re.compile(r"[^a-z0-9]+")
+
+
+def _squash(text: str) -> str:
+    """Whitespace runs (newlines included) collapsed to single spaces, ends trimmed."""
+    return " ".join(text.split())
+
+
+def _escape(text: str) -> str:
+    """LaTeX-escape the characters that are special to BibTeX or LaTeX."""
+    return _LATEX_RE.sub(lambda m: _LATEX[m.group()], text)
+
+
+def _group(latex: str) -> str:
+    """Brace an escaped text; doubled when it starts with a command (`{\\…}` is a BibTeX accent)."""
+    return "{{" + latex + "}}" if latex.startswith("\\") else "{" + latex + "}"
+
+
+def _ascii_word(text: str) -> str:
+    """Text folded to lowercase ASCII and stripped to [a-z0-9]."""
+    return _NOT_KEY_CHAR.sub("", unidecode(text).lower())
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+def _is_suffix(word: str) -> bool:
+    """Whether a word is a generational suffix such as Jr. or III."""
+    return word.lower() in SUFFIXES
+
+
+def _split_first_last(words: list[str]) -> tuple[str, str]:
+    """("First", "von Last") of a "First von Last" name: von starts at the first lowercase word."""
+    for i, word in enumerate(words[:-1]):
+        letters = [c for c in word if c.isalpha()]
+        if letters and letters[0].islower():
+            return " ".join(words[:i]), " ".join(words[i:])
+    return " ".join(words[:-1]), words[-1]
+
+
+def _name_parts(name: str) -> tuple[str, str, str] | None:
+    """(first, von last, jr) of "First von Last [Jr.]", "von Last, First" or "von Last, Jr, First"."""
+    name = _squash(name)
+    if "," in name:
+        parts = [p.strip() for p in name.split(",")]
+        if len(parts) == 2 and parts[0] and _is_suffix(parts[1]):
+            first, last = _split_first_last(parts[0].split())
+            return first, last, parts[1]
+        if len(parts) == 2 and all(parts):
+            return parts[1], parts[0], ""
+        if len(parts) == 3 and parts[0] and parts[2]:
+            return parts[2], parts[0], parts[1]
+        return None  # commas that fit no form: the caller keeps the name whole
+    words = name.split()
+    jr: list[str] = []
+    while len(words) > 1 and _is_suffix(words[-1]):
+        jr.insert(0, words.pop())
+    first, last = _split_first_last(words)
+    return first, last, " ".join(jr)
+
+
+def _name_word(word: str) -> str:
+    """One escaped word of a name, braced when it is "and" or would start with a command."""
+    # A bare "and" separates two authors; bibtexparser's author splitting drops the first
+    # characters of a name that starts with a backslash.
+    latex = _escape(word)
+    return _group(latex) if word.lower() == "and" or latex.startswith("\\") else latex
+
+
+def _name_words(text: str) -> str:
+    """Escaped name text, word by word."""
+    return " ".join(_name_word(w) for w in text.split())
+
+
+def _bibtex_name(name: str) -> str:
+    """One author as `von Last, First` (`von Last, Jr, First`); a single word stays as it is."""
+    parts = _name_parts(name)
+    if parts is None:
+        return _group(_escape(_squash(name)))  # braces hide its commas and any "and"
+    first, last, jr = parts
+    if not first:
+        if jr or last.lower() == "others":  # "Last, Jr," has no first part; "others" means et al.
+            return _group(_escape(_squash(f"{last} {jr}")))
+        return _name_words(last)
+    if jr:
+        return f"{_name_words(last)}, {_name_words(jr)}, {_name_words(first)}"
+    return f"{_name_words(last)}, {_name_words(first)}"
+
+
+def _key_surname(authors: tuple[str, ...]) -> str:
+    """The first author's last name for a key: its last word that is not a suffix, as ASCII."""
+    names = [a for a in authors if a.strip()]
+    if not names:
+        return "anon"
+    parts = _name_parts(names[0])
+    last = parts[1] if parts else _squash(names[0])
+    for word in reversed(last.split()):
+        if not _is_suffix(word) and _ascii_word(word):
+            return _ascii_word(word)
+    return "anon"
+
+
+# --- titles ------------------------------------------------------------------------------------
+
+
+def _needs_protection(core: str) -> bool:
+    """Whether a word's capitals or letter-digit mix must survive a style's case change."""
+    runs = _ALNUM_RUN.findall(core)
+    for run in runs:
+        if any(c.isupper() for c in run[1:]):  # LoRA, GPT, iPhone
+            return True
+        if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):  # T5, v2, 7B
+            return True
+        if len(run) == 1 and run.isupper() and (len(runs) > 1 or run == "I"):  # Q-Learning, A/B, I
+            return True
+    return False
+
+
+def _protected_word(token: str) -> str:
+    """One whitespace-separated title word, escaped, its core braced when it needs protection."""
+    lead, core, trail = _AFFIXES.match(token).groups()
+    if core and _needs_protection(core):
+        return _escape(lead) + _group(_escape(core)) + _escape(trail)
+    return _escape(token)
+
+
+def _bibtex_title(title: str) -> str:
+    """The title escaped for LaTeX, with capitalised words protected."""
+    return " ".join(_protected_word(token) for token in _squash(title).split(" "))
+
+
+def _key_word(title: str) -> str:
+    """The first title word that is not a stopword, as ASCII; "untitled" when there is none."""
+    words = [w for w in (_ascii_word(t) for t in title.split()) if w]
+    for word in words:
+        if word not in STOPWORDS:
+            return word
+    return words[0] if words else "untitled"
+
+
+# --- public ------------------------------------------------------------------------------------
+
+
+def citation_keys(papers) -> dict[str, str]:
+    """Slug -> unique `lastname-year-firstword` key; clashes get -2, -3, … in slug order."""
+    papers = list(papers)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for paper in papers:
+        year = str(paper.year) if paper.year is not None else "nd"
+        groups[f"{_key_surname(paper.authors)}-{year}-{_key_word(paper.title)}"].append(paper.slug)
+    # Base keys have exactly two hyphens, suffixed ones three, so suffixes never clash with a base key.
+    keys = {}
+    for base, slugs in groups.items():
+        for n, slug in enumerate(sorted(slugs), start=1):
+            keys[slug] = base if n == 1 else f"{base}-{n}"
+    return {paper.slug: keys[paper.slug] for paper in papers}
+
+
+def _month(date: str | None) -> str | None:
+    """The BibTeX month macro of a "YYYY-MM[-DD]" date, if it has a month."""
+    if date and len(date) >= 7 and date[5:7].isdigit() and 1 <= int(date[5:7]) <= 12:
+        return MONTHS[int(date[5:7]) - 1]
+    return None
+
+
+def _verbatim(value: str) -> str:
+    """A URL or DOI for a verbatim field: braces and backslashes percent-encoded."""
+    return "".join(_VERBATIM.get(c, c) for c in _squash(value))
+
+
+def bibtex_entry(paper: Paper, key: str) -> str:
+    """One BibTeX entry (ending with a newline): `@article` with a DOI, else `@misc`."""
+    if not KEY_RE.match(key):
+        raise ValueError(f"not a usable BibTeX key: {key!r}")
+    fields = [("title", "{" + _bibtex_title(paper.title) + "}")]
+    authors = [_bibtex_name(a) for a in paper.authors if a.strip()]
+    if authors:
+        fields.append(("author", "{" + " and ".join(authors) + "}"))
+    if paper.year is not None:
+        fields.append(("year", f"{{{paper.year}}}"))
+    month = _month(paper.date)
+    if month:
+        fields.append(("month", month))
+    if paper.doi:
+        fields.append(("doi", "{" + _verbatim(paper.doi) + "}"))
+    url = paper.url or (f"https://arxiv.org/abs/{paper.arxiv}" if paper.arxiv else None)
+    if url:
+        fields.append(("url", "{" + _verbatim(url) + "}"))
+    if paper.arxiv:
+        fields.append(("eprint", "{" + _verbatim(paper.arxiv) + "}"))
+        fields.append(("archivePrefix", "{arXiv}"))
+    kind = "article" if paper.doi else "misc"
+    body = ",\n".join(f"  {name} = {value}" for name, value in fields)
+    return f"@{kind}{{{key},\n{body}\n}}\n"
+
+
+def bibliography(papers, keys: dict[str, str]) -> str:
+    """All entries in the given (catalogue) order, separated by blank lines; "" when empty."""
+    return "\n".join(bibtex_entry(paper, keys[paper.slug]) for paper in papers)

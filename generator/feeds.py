@@ -1,0 +1,136 @@
+"""Atom 1.0 feeds for the whole catalogue and for each topic and tag page.
+
+Pure functions: papers in, bytes out. Every value comes from the content (no clock, no
+environment), ids are absolute permalinks so feed readers never see an entry twice, and the
+serialisation is byte-for-byte deterministic. Text goes in as ElementTree text, so titles and
+the sanitised abstract HTML are always escaped, never spliced in as markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+
+from .model import Catalogue, Paper, SiteConfig, TermPage
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+FEED_LIMIT = 50
+EPOCH = "1970-01-01T00:00:00Z"
+GENERATOR = "papercat"
+DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
+
+# Characters XML 1.0 cannot carry at all (most C0 controls, surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    """Text with the characters XML 1.0 forbids removed, so the feed stays well-formed."""
+    return _NOT_XML.sub("", text)
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    """Append an Atom child element with optional text and attributes (in the order given)."""
+    child = ET.SubElement(parent, tag, {k: _clean(v) for k, v in attrs.items()})
+    if text is not None:
+        child.text = _clean(text)
+    return child
+
+
+def atom_date(day: dt.date) -> str:
+    """An Atom date-time for midnight UTC of `day`, e.g. 2024-05-01T00:00:00Z."""
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}T00:00:00Z"
+
+
+def feed_papers(papers: Iterable[Paper]) -> list[Paper]:
+    """The papers a feed shows: newest `added` first (ties keep their order), at most FEED_LIMIT."""
+    return sorted(papers, key=lambda p: p.added, reverse=True)[:FEED_LIMIT]
+
+
+def permalink(config: SiteConfig, paper: Paper) -> str:
+    """The absolute URL of a paper's page, which doubles as its stable entry id."""
+    return f"{config.base_url}papers/{paper.slug}/"
+
+
+def _entry(feed: ET.Element, config: SiteConfig, paper: Paper, topic_names: Mapping[str, str]) -> None:
+    """Append one paper as an atom:entry."""
+    entry = _sub(feed, "entry")
+    link = permalink(config, paper)
+    _sub(entry, "id", link)
+    _sub(entry, "title", paper.title)
+    _sub(entry, "link", rel="alternate", href=link, type="text/html")
+    _sub(entry, "published", atom_date(paper.added))
+    _sub(entry, "updated", atom_date(paper.added))
+    for name in paper.authors or (config.title,):
+        _sub(_sub(entry, "author"), "name", name)
+    for slug in paper.topics:
+        _sub(
+            entry,
+            "category",
+            term=slug,
+            scheme=f"{config.base_url}topics/",
+            label=topic_names.get(slug, slug),
+        )
+    for tag in paper.tags:
+        _sub(entry, "category", term=tag, scheme=f"{config.base_url}tags/")
+    if paper.body_html.strip():
+        _sub(entry, "summary", paper.body_html, type="html")
+
+
+def atom_feed(
+    config: SiteConfig,
+    title: str,
+    subtitle: str,
+    page_path: str,
+    feed_path: str,
+    papers: Iterable[Paper],
+    topic_names: Mapping[str, str],
+) -> bytes:
+    """An Atom 1.0 document for `papers`; page_path and feed_path are relative to base_url."""
+    shown = feed_papers(papers)
+    page_url = config.base_url + page_path
+    # Plain tag names under an explicit default-namespace declaration: ElementTree's own
+    # default_namespace option rejects the unqualified attributes (rel, href, ...) Atom uses.
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, f"{{{XML_NS}}}lang": _clean(config.language)})
+    _sub(feed, "id", page_url)
+    _sub(feed, "title", title)
+    if subtitle:
+        _sub(feed, "subtitle", subtitle)
+    _sub(feed, "updated", atom_date(shown[0].added) if shown else EPOCH)
+    _sub(feed, "link", rel="self", href=config.base_url + feed_path, type="application/atom+xml")
+    _sub(feed, "link", rel="alternate", href=page_url, type="text/html")
+    _sub(_sub(feed, "author"), "name", config.title)
+    _sub(feed, "generator", GENERATOR)
+    for paper in shown:
+        _entry(feed, config, paper, topic_names)
+    ET.indent(feed)
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+    return DECLARATION + body + b"\n"
+
+
+def all_feeds(
+    catalogue: Catalogue, topic_pages: Iterable[TermPage], tag_pages: Iterable[TermPage]
+) -> dict[str, bytes]:
+    """Every feed of the site keyed by its site-relative path: the catalogue's, then topics', then tags'."""
+    config = catalogue.config
+    names = {t.slug: t.name for t in catalogue.topics}
+    feeds = {
+        "feed.xml": atom_feed(
+            config, config.title, config.description, "", "feed.xml", catalogue.papers, names
+        )
+    }
+    for folder, prefix, pages in (("topics", "", topic_pages), ("tags", "Tag: ", tag_pages)):
+        for page in pages:
+            base = f"{folder}/{page.slug}/"
+            feeds[f"{base}feed.xml"] = atom_feed(
+                config,
+                f"{prefix}{page.name} \u00b7 {config.title}",
+                page.description,
+                base,
+                f"{base}feed.xml",
+                page.papers,
+                names,
+            )
+    return feeds

@@ -1,0 +1,43 @@
+/* papercat theme: follows the system (prefers-color-scheme) until the reader picks one
+   with the toggle; the choice is kept in localStorage. Loaded in <head>, before paint. */
+(function () {
+  "use strict";
+  var KEY = "papercat-theme";
+  var root = document.documentElement;
+  function stored() {
+    try { return localStorage.getItem(KEY); } catch (err) { return null; }
+  }
+  function system() {
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function apply(theme) { root.setAttribute("data-theme", theme); }
+  apply(stored() || system());
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.getElementById("theme-toggle");
+    if (!button) return;
+    function label() {
+      var dark = root.getAttribute("data-theme") === "dark";
+      button.textContent = dark ? "Light theme" : "Dark theme";
+      button.setAttribute("aria-pressed", dark ? "true" : "false");
+    }
+    button.hidden = false;
+    label();
+    button.addEventListener("click", function () {
+      var next = root.getAttribute("data-theme") === "dark" ? "light" : "dark";
+      apply(next);
+      try { localStorage.setItem(KEY, next); } catch (err) { /* private mode: this page only */ }
+      label();
+    });
+    var copy = document.querySelector("button.copy[data-copy]");
+    var source = copy && document.getElementById(copy.getAttribute("data-copy"));
+    if (copy && source && navigator.clipboard) {
+      copy.hidden = false;
+      copy.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent).then(function () {
+          copy.textContent = "Copied";
+          setTimeout(function () { copy.textContent = "Copy BibTeX"; }, 2000);
+        }, function () { copy.textContent = "Copy failed: select the text"; });
+      });
+    }
+  });
+})();

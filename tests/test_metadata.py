@@ -1,0 +1,132 @@
+"""Machine-readable output: head metadata, JSON-LD, papers.json (+ schema), sitemap, robots, 404."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
+
+from generator.build import build
+
+from .conftest import paper_text
+
+PAPERS = {
+    "lora": paper_text(
+        'LoRA: </script><script>alert("x")</script> Adaptation',
+        topics='["parameter-efficient-fine-tuning"]',
+        tags='["lora"]',
+        added='"2024-06-01"',
+        extra='date: "2021-06-17"\narxiv: "2106.09685"\ndoi: "10.48550/arXiv.2106.09685"',
+        body="We propose LoRA. " * 20,
+    ),
+    "flan": paper_text(
+        "Scaling Instruction-Finetuned Language Models",
+        topics='["instruction-tuning"]',
+        tags='["lora"]',
+        added='"2024-05-01"',
+        body="Instruction tuning helps. " * 20,
+    ),
+}
+
+
+@pytest.fixture
+def site(make_project):
+    project = make_project(PAPERS)
+    build(project)
+    return project.output
+
+
+def head(page: str) -> str:
+    return page.split("</head>", 1)[0]
+
+
+def test_paper_pages_carry_scholarly_metadata(site):
+    page = (site / "papers/lora/index.html").read_text()
+    top = head(page)
+    assert (
+        '<meta name="citation_title" content="LoRA: &lt;/script&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Adaptation">'
+        in top
+    )
+    assert re.findall(r'<meta name="citation_author" content="([^"]+)">', top) == [
+        "Ada Lovelace",
+        "Alan Turing",
+    ]
+    assert '<meta name="citation_publication_date" content="2021/06/17">' in top
+    assert '<meta name="citation_pdf_url" content="https://arxiv.org/pdf/2106.09685">' in top
+    assert '<meta name="citation_doi" content="10.48550/arXiv.2106.09685">' in top
+    assert '<meta name="citation_arxiv_id" content="2106.09685">' in top
+    assert '<meta property="og:url" content="https://example.org/cat/papers/lora/">' in top
+    assert '<meta name="twitter:card" content="summary">' in top
+    description = re.search(r'<meta property="og:description" content="([^"]+)">', top).group(1)
+    assert description.startswith("We propose LoRA.") and len(description) <= 201
+
+
+def test_json_ld_is_safe_and_complete(site):
+    page = (site / "papers/lora/index.html").read_text()
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    assert len(blocks) == 1, "a </script> in the title must not end the block early"
+    data = json.loads(blocks[0])
+    assert data["@type"] == "ScholarlyArticle"
+    assert data["name"] == 'LoRA: </script><script>alert("x")</script> Adaptation'
+    assert [a["name"] for a in data["author"]] == ["Ada Lovelace", "Alan Turing"]
+    assert data["datePublished"] == "2021-06-17" and data["url"] == "https://example.org/cat/papers/lora/"
+
+
+def test_only_paper_pages_have_citation_metadata_and_every_page_is_canonical(site):
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        is_paper = page.parent.parent.name == "papers" and page.name == "index.html"
+        assert ("citation_title" in head(text)) == is_paper, page
+        assert '<link rel="canonical" href="https://example.org/cat/' in head(text), page
+
+
+def test_papers_json_validates_against_its_published_schema(site):
+    data = json.loads((site / "papers.json").read_text())
+    schema = json.loads((site / "papers.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(data, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    assert [p["slug"] for p in data["papers"]] == ["lora", "flan"]
+    lora = data["papers"][0]
+    assert lora["title"] == 'LoRA: </script><script>alert("x")</script> Adaptation'
+    assert lora["pdf"] == "https://arxiv.org/pdf/2106.09685" and lora["year"] == 2021
+    assert lora["abstract"].startswith("We propose LoRA.")
+    bad = {**data, "papers": [{**lora, "slug": "Not A Slug"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_sitemap_lists_every_page_and_robots_points_at_it(site):
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    root = ET.fromstring((site / "sitemap.xml").read_bytes())
+    locs = {u.find("s:loc", ns).text: u.find("s:lastmod", ns) for u in root.findall("s:url", ns)}
+    pages = {
+        "https://example.org/cat/" + str(p.relative_to(site)).removesuffix("index.html")
+        for p in site.rglob("*.html")
+        if p.name != "404.html"
+    }
+    assert set(locs) == pages
+    assert locs["https://example.org/cat/papers/lora/"].text == "2024-06-01"
+    assert locs["https://example.org/cat/"].text == "2024-06-01"
+    robots = (site / "robots.txt").read_text()
+    assert "Sitemap: https://example.org/cat/sitemap.xml" in robots
+
+
+def test_404_works_at_any_depth_and_offers_search(site):
+    page = (site / "404.html").read_text()
+    hrefs = re.findall(r'(?:href|src|action)="([^"#]+)"', page)
+    assert hrefs and all(h.startswith(("/cat/", "https://")) for h in hrefs), hrefs  # same prefix as base_url
+    assert 'action="/cat/search/"' in page and 'type="search"' in page
+    assert html.unescape("Page not found") in page
+
+
+def test_topic_pages_chart_papers_per_year_as_inline_svg(site):
+    page = (site / "topics/parameter-efficient-fine-tuning/index.html").read_text()
+    svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
+    ET.fromstring(svg)  # well-formed
+    assert "<title>2021: 1 paper</title>" in svg
+    stats = (site / "stats/index.html").read_text()
+    assert "<svg" in stats and "Instruction tuning" in stats
