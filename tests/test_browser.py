@@ -557,3 +557,24 @@ def test_csp_holds_and_nothing_is_fetched_from_elsewhere(browser, base_url):
     csp = page.locator('meta[http-equiv="Content-Security-Policy"]').get_attribute("content")
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     context.close()
+
+
+def test_copy_bibtex_puts_the_entry_on_the_clipboard(browser, base_url):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(base_url + "papers/task-specific-skill-localization-in-fine-tuned-language-models/")
+    button = page.locator("button.copy")
+    expect(button).to_be_visible()
+    entry = page.locator("#bibtex").text_content()
+    assert entry.startswith("@misc{") and "Skill Localization" in entry
+    button.click()
+    expect(button).to_have_text("Copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == entry
+    download = page.locator("a[download]")
+    href = download.get_attribute("href")
+    assert href.endswith("task-specific-skill-localization-in-fine-tuned-language-models.bib")
+    response = page.request.get(
+        base_url + "papers/task-specific-skill-localization-in-fine-tuned-language-models.bib"
+    )
+    assert response.ok and response.text() == entry
+    context.close()
