@@ -74,9 +74,9 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
         links.append(("DOI", f"https://doi.org/{paper.doi}"))
     if paper.arxiv and not paper.pdf:
         links.insert(1, ("PDF", f"https://arxiv.org/pdf/{paper.arxiv}"))
-    if not links:  # nothing recorded yet: help the reader find it
+    if not (paper.arxiv or paper.pdf or paper.url or paper.doi):  # no link to the paper: help find it
         query = quote_plus(paper.title)
-        links = [
+        links += [
             ("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
             ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}"),
         ]
