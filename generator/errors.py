@@ -70,6 +70,10 @@ class BuildFailed(Exception):
         files = {e.path for e in self.errors}
         lines = [e.format() for e in self.errors]
         lines.append(f"{plural(len(self.errors), 'error')} in {plural(len(files), 'file')}")
+        papers = {path for path in files if path.endswith(".md")}
+        if self.checked:  # nothing lost: every paper file is either valid or reported here
+            valid = self.checked - len(papers)
+            lines.append(f"{len(papers)} of {plural(self.checked, 'paper file')} rejected, {valid} valid")
         return "\n".join(lines)
 
 

@@ -328,3 +328,19 @@ def test_a_killed_build_never_leaves_a_broken_site(make_project):
         assert tree_digest(project.output) in digests.values(), f"kill {i}: site/ is a mix"
     build(project)
     assert not list(project.root.glob("site.tmp-*")) and not list(project.root.glob("site.old-*"))
+
+
+def test_nothing_is_lost_every_file_is_published_or_reported(make_project):
+    good = {f"good-{i}": paper_text(f"Good Paper Number {i}", added=f'"2024-05-0{i + 1}"') for i in range(3)}
+    bad = {"bad-one": paper_text("Bad One", topics='["nope"]'), "bad-two": "---\ntitle: 7\n---\n"}
+    project = make_project({**good, **bad})
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    rejected = {e.path for e in caught.value.errors}
+    assert rejected == {"content/papers/bad-one.md", "content/papers/bad-two.md"}
+    assert caught.value.report().splitlines()[-1] == "2 of 5 paper files rejected, 3 valid"
+    for name in bad:
+        (project.content / "papers" / f"{name}.md").unlink()
+    result = build(project)
+    published = {p.parent.name for p in (project.output / "papers").glob("*/index.html")}
+    assert published == set(good) and result.papers == 3
