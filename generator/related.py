@@ -60,15 +60,21 @@ STOPWORDS = frozenset(
     """.split()
 )
 
+# Word stems that are too vague alone ("pre", "multi") but make good bigrams ("pre trained").
+BOUND = frozenset("pre non sub multi self cross semi post anti inter intra hoc".split())
+
 Related = tuple[tuple[str, float, tuple[str, ...]], ...]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_JOINER = re.compile(r"[\s\-*_`'\u2010-\u2013]*")  # what may sit between the two words of a bigram
-_SENTENCE_END = re.compile(r"[.!?:;]\s*$|^\s*$")
+_GAP_WORD = re.compile(r"([^A-Za-z0-9]*)([A-Za-z0-9]+)")
+_JOINER = re.compile(r"[\s\-*_`'\u2010-\u2013]*")  # what may separate the two words of a bigram
+_SENTENCE_END = re.compile(r"[.!?:;][\s\W]*")  # a gap after which a capital says nothing
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_REF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M)
-_URL = re.compile(r"<(?:https?|ftp|mailto):[^>]*>|\b(?:https?|ftp)://\S+|\bwww\.\S+|\S+@\S+\.\w+")
+_URL = re.compile(r"<(?:https?|ftp|mailto):[^>]*>|\b(?:https?|ftp)://\S+|\bwww\.\S+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _TAG = re.compile(r"<[^>]+>")
+_JOIN, _START = 1, 2  # flags of a gap: bigram allowed across it; a sentence starts after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +89,26 @@ class Vectors:
 
 def fold(text: str) -> str:
     """Accents folded away (NFKD, combining marks dropped); case kept."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def markdown_text(md: str) -> str:
     """Plain text of a Markdown abstract: link text kept; URLs, e-mail and HTML tags dropped."""
-    text = _MD_REF.sub(" ", md)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub(" ", text)
-    return html.unescape(_TAG.sub(" ", text))
+    text = md
+    if "]:" in text:
+        text = _MD_REF.sub(" ", text)
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" ", text)
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    return html.unescape(text) if "&" in text else text
 
 
 def stem(word: str) -> str:
@@ -110,49 +126,55 @@ def stem(word: str) -> str:
     return word
 
 
+class _Stems(dict):
+    """Lowercase word -> stem, or "" for words that are dropped; computed on first use."""
+
+    def __missing__(self, lower: str) -> str:
+        keep = len(lower) >= MIN_LENGTH and not lower.isdigit() and lower not in STOPWORDS
+        value = self[lower] = stem(lower) if keep else ""
+        return value
+
+
+class _Gaps(dict):
+    """Text between two words -> _JOIN and/or _START flags; computed on first use."""
+
+    def __missing__(self, gap: str) -> int:
+        value = self[gap] = (_JOIN if _JOINER.fullmatch(gap) else 0) | (
+            _START if _SENTENCE_END.search(gap) else 0
+        )
+        return value
+
+
 class _Tokeniser:
     """Turns texts into feature keys while counting surface forms and spellings for display."""
 
     def __init__(self) -> None:
-        self.stems: dict[str, str | None] = {}  # lowercase word -> stem, None when dropped
+        self.stems = _Stems()
+        self.gaps = _Gaps()
         self.surfaces: Counter[str] = Counter()  # lowercase word or "word word" -> occurrences
         self.spellings: Counter[str] = Counter()  # word as written -> occurrences that show its case
 
-    def _stem(self, lower: str) -> str | None:
-        if lower not in self.stems:
-            keep = len(lower) >= MIN_LENGTH and not lower.isdigit() and lower not in STOPWORDS
-            self.stems[lower] = stem(lower) if keep else None
-        return self.stems[lower]
-
     def features(self, text: str, *, case: str) -> list[str]:
         """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags)."""
-        out: list[str] = []
-        previous: tuple[str, str] | None = None  # (lowercase word, stem) of a bigram's first word
-        end = 0
-        folded = fold(text)
-        for match in _WORD.finditer(folded):
-            word = match.group()
-            gap = folded[end : match.start()] if end else ""
-            end = match.end()
-            lower = word.lower()
-            key = self._stem(lower)
-            if key is None:
-                previous = None
-                continue
-            if case != "none":
-                self._spelling(word, lower, case == "title" or (_SENTENCE_END.search(gap) is not None))
-            self.surfaces[lower] += 1
-            out.append(key)
-            if previous is not None and _JOINER.fullmatch(gap):
-                out.append(f"{previous[1]} {key}")
-                self.surfaces[f"{previous[0]} {lower}"] += 1
-            previous = (lower, key)
-        return out
-
-    def _spelling(self, word: str, lower: str, initial: bool) -> None:
-        # Title case and sentence-initial capitals say nothing about how a word is spelt.
-        plain = word == lower or (initial and word[0].isupper() and word[1:] == lower[1:])
-        self.spellings[lower if plain else word] += 1
+        pairs = _GAP_WORD.findall(fold(text))
+        if not pairs:
+            return []
+        words = [w for _, w in pairs]
+        lowers = [w.lower() for w in words]
+        keys = list(map(self.stems.__getitem__, lowers))
+        flags = list(map(self.gaps.__getitem__, [g for g, _ in pairs]))
+        flags[0] = _START
+        kept = [i for i, key in enumerate(keys) if key]
+        joined = [i for i in kept if i and flags[i] & _JOIN and keys[i - 1]]
+        self.surfaces.update([lowers[i] for i in kept])
+        self.surfaces.update([f"{lowers[i - 1]} {lowers[i]}" for i in joined])
+        if case != "none":
+            # Title case and sentence-initial capitals say nothing about how a word is spelt.
+            initial = [True] * len(words) if case == "title" else [bool(f & _START) for f in flags]
+            plain = [words[i] == lowers[i] or (initial[i] and words[i][1:] == lowers[i][1:]) for i in kept]
+            self.spellings.update([lowers[i] if p else words[i] for i, p in zip(kept, plain, strict=True)])
+        unigrams = [keys[i] for i in kept if keys[i] not in BOUND]
+        return unigrams + [f"{keys[i - 1]} {keys[i]}" for i in joined]
 
 
 def _paper_features(tokeniser: _Tokeniser, paper: Paper) -> list[str]:
@@ -167,8 +189,7 @@ def _display(keys: Iterable[str], tokeniser: _Tokeniser) -> dict[str, str]:
     by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for surface, count in tokeniser.surfaces.items():
         words = surface.split(" ")
-        stems = [tokeniser.stems[w] for w in words]
-        by_key[" ".join(stems)].append((-count, surface))  # type: ignore[arg-type]
+        by_key[" ".join(tokeniser.stems[w] for w in words)].append((-count, surface))
     spelt: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for written, count in tokeniser.spellings.items():
         spelt[written.lower()].append((-count, written))

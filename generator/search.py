@@ -7,6 +7,8 @@ text for snippets) loads behind it and refines the results.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .lunr_js import JS_SPACE_RE, make_builder
 from .model import Catalogue, Paper
 
@@ -52,25 +54,38 @@ def summary(abstract: str, limit: int = SUMMARY_CHARS) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def _index(fields, documents) -> dict:
+@dataclass(frozen=True)
+class BuiltIndex:
+    """A lunr index as lunr.py serialises it, plus what its weights were computed from."""
+
+    serialised: dict
+    boosts: tuple[int, ...]
+    term_frequencies: dict[str, dict[str, int]]  # "field/ref" -> {term: tf}
+
+
+def _index(fields, documents) -> BuiltIndex:
     builder = make_builder()
     builder.ref("ref")
     for name, boost in fields:
         builder.field(name, boost=boost)
     for doc in documents:
         builder.add(doc)
-    return builder.build().serialize()
+    index = builder.build()
+    return BuiltIndex(index.serialize(), tuple(b for _, b in fields), builder.field_term_frequencies)
 
 
-def compact_index(index: dict, count: int) -> dict:
-    """lunr's serialised index in fewer bytes; search-core.js `expandIndex` restores it exactly.
+def compact_index(built: BuiltIndex, count: int) -> dict:
+    """lunr's serialised index in a fraction of the bytes; search-core.js `expandIndex` restores it.
 
-    Postings become delta-coded document positions instead of `{"ref": {}}` objects, field
-    vectors lose their "field/ref" keys (they follow document order) and weights travel as
-    integers in thousandths (lunr rounds them to thousandths already).
+    Postings become delta-coded document positions instead of `{"ref": {}}` objects. Field
+    vectors are not shipped at all: their BM25 weights follow from the postings, the term
+    frequencies (sent only where above 1) and the field boosts, and the worker recomputes them
+    with lunr's own formula (tests check the expansion equals lunr.py's index exactly).
     """
+    index = built.serialised
     fields = index["fields"]
     terms = [term for term, _ in index["invertedIndex"]]
+    position = {term: i for i, term in enumerate(terms)}
     postings = []
     for _, posting in index["invertedIndex"]:
         row = []
@@ -78,17 +93,21 @@ def compact_index(index: dict, count: int) -> dict:
             positions = sorted(int(ref, 36) for ref in posting[field])
             row.append([b - a for a, b in zip([0, *positions], positions, strict=False)])
         postings.append([posting["_index"], row])
-    vectors = {field: [[] for _ in range(count)] for field in fields}
-    for field_ref, elements in index["fieldVectors"]:
+    repeats: dict[str, list] = {field: [] for field in fields}
+    for field_ref, frequencies in built.term_frequencies.items():
         field, ref = field_ref.split("/", 1)
-        vectors[field][int(ref, 36)] = [round(x * 1000) if i % 2 else x for i, x in enumerate(elements)]
+        for term, tf in frequencies.items():
+            if tf > 1:
+                repeats[field].append([int(ref, 36), position[term], tf])
     return {
         "version": index["version"],
         "fields": fields,
+        "boosts": list(built.boosts),
+        "documents": count,
         "pipeline": index["pipeline"],
         "terms": terms,
         "postings": postings,
-        "vectors": [vectors[field] for field in fields],
+        "tf": [sorted(repeats[field]) for field in fields],
     }
 
 
@@ -133,8 +152,8 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
     return {"search/meta.json": meta, "search/abstracts.json": tier2}
 
 
-def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
-    """Both tiers' lunr indexes, serialised as lunr.py (and lunr.js) write them."""
+def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, BuiltIndex]:
+    """Both tiers' lunr indexes, with lunr.py's serialisation (what lunr.js loads) inside."""
     topic_names = {t.slug: t.name for t in catalogue.topics}
     refs = [short_ref(i) for i in range(len(catalogue.papers))]
     pairs = list(zip(refs, catalogue.papers, strict=True))
@@ -143,4 +162,4 @@ def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, d
         "search/abstracts.json": _index(
             ABSTRACT_FIELDS, ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in pairs)
         ),
-    }
+    }  # values are BuiltIndex

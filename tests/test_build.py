@@ -171,8 +171,8 @@ def test_search_index_answers_queries_after_load(built):
     catalogue, _ = load_catalogue(project)
     abstracts = {p.slug: p.body_md for p in catalogue.papers}
     raw = lunr_indexes(catalogue, abstracts)
-    titles = load_index(json.loads(json.dumps(raw["search/meta.json"])))  # serialise, load, query
-    bodies = load_index(json.loads(json.dumps(raw["search/abstracts.json"])))
+    titles = load_index(json.loads(json.dumps(raw["search/meta.json"].serialised)))  # serialise, load, query
+    bodies = load_index(json.loads(json.dumps(raw["search/abstracts.json"].serialised)))
 
     def slugs(index, query):
         return [meta["docs"][int(r["ref"], 36)][0] for r in index.search(query)]

@@ -121,7 +121,8 @@ def built_indexes():
     catalogue, _ = load_catalogue(Project.at(REPO))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
-    return {name: json.loads(json.dumps(data)) for name, data in lunr_indexes(catalogue, abstracts).items()}
+    built = lunr_indexes(catalogue, abstracts)
+    return {name: json.loads(json.dumps(data.serialised)) for name, data in built.items()}
 
 
 @pytest.mark.parametrize("tier", ["search/meta.json", "search/abstracts.json"])

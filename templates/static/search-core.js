@@ -70,22 +70,58 @@
 
   function ref(position) { return position.toString(36); }
 
-  /* Rebuild lunr's serialised index from the compact form generator/search.py writes. */
+  /* Rebuild lunr's serialised index from the compact form generator/search.py writes:
+     postings from delta-coded positions, and field vectors recomputed exactly as lunr's
+     Builder.createFieldVectors does (BM25, k1 = 1.2, b = 0.75, rounded to thousandths). */
   function expandIndex(c) {
+    var n = c.documents;
+    var perField = c.fields.map(function () {
+      var docs = [];
+      for (var d = 0; d < n; d++) docs.push([]);
+      return docs;  /* per document: [term position, …] */
+    });
     var invertedIndex = c.terms.map(function (term, i) {
       var entry = { _index: c.postings[i][0] };
       c.fields.forEach(function (field, f) {
         var docs = {}, position = 0;
-        c.postings[i][1][f].forEach(function (delta) { position += delta; docs[ref(position)] = {}; });
+        c.postings[i][1][f].forEach(function (delta) {
+          position += delta;
+          docs[ref(position)] = {};
+          perField[f][position].push(i);
+        });
         entry[field] = docs;
       });
       return [term, entry];
     });
+    var idf = c.terms.map(function (term, i) {
+      var df = 0;
+      c.postings[i][1].forEach(function (docs) { df += docs.length; });
+      return Math.log(1 + Math.abs((n - df + 0.5) / (df + 0.5)));
+    });
     var fieldVectors = [];
     c.fields.forEach(function (field, f) {
-      c.vectors[f].forEach(function (elements, position) {
-        fieldVectors.push([field + "/" + ref(position), elements.map(function (x, i) { return i % 2 ? x / 1000 : x; })]);
-      });
+      var tf = {};
+      c.tf[f].forEach(function (t) { tf[t[0] + ":" + t[1]] = t[2]; });
+      var lengths = [], total = 0;
+      for (var d = 0; d < n; d++) {
+        var length = 0;
+        perField[f][d].forEach(function (i) { length += tf[d + ":" + i] || 1; });
+        lengths.push(length);
+        total += length;
+      }
+      var average = total / n;
+      for (d = 0; d < n; d++) {
+        var pairs = perField[f][d].map(function (i) {
+          var freq = tf[d + ":" + i] || 1;
+          var score = idf[i] * ((1.2 + 1) * freq) / (1.2 * (1 - 0.75 + 0.75 * (lengths[d] / average)) + freq);
+          score *= c.boosts[f];
+          return [c.postings[i][0], Math.round(score * 1000) / 1000];
+        });
+        pairs.sort(function (a, b) { return a[0] - b[0]; });
+        var elements = [];
+        pairs.forEach(function (p) { elements.push(p[0], p[1]); });
+        fieldVectors.push([field + "/" + ref(d), elements]);
+      }
     });
     return { version: c.version, fields: c.fields, fieldVectors: fieldVectors, invertedIndex: invertedIndex, pipeline: c.pipeline };
   }
