@@ -19,10 +19,12 @@ decimals before ranking, and ties go to the smaller slug.
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ MIN_SCORE = 0.05
 MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two papers)
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
+CANDIDATES = 8  # shared terms considered for a reason, best first
 CHUNK = 512
 DECIMALS = 4
 MIN_LENGTH = 3
@@ -239,38 +242,63 @@ def vectorise(papers: Iterable[Paper]) -> Vectors:
     )
 
 
-def top_k(matrix: sparse.csr_matrix, k: int = K, chunk: int = CHUNK) -> tuple[np.ndarray, ...]:
+def _chunk_top_k(
+    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, start: int, stop: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top k of rows start..stop against all rows: one sparse product, a dense chunk x n block."""
+    scores = (matrix[start:stop] @ transposed).toarray()
+    np.round(scores, DECIMALS, out=scores)
+    local = np.arange(stop - start)
+    scores[local, start + local] = -1.0  # never the paper itself
+    negated = np.negative(scores)
+    negated.partition(k - 1, axis=1)
+    floor = np.maximum(-negated[:, k - 1], MIN_SCORE)  # the k-th best score of each row
+    del negated
+    rows, cols = np.nonzero(scores >= floor[:, None])  # the top k, and anything tied with the k-th
+    values = scores[rows, cols]
+    order = np.lexsort((cols, -values, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    chosen = np.arange(len(rows)) - np.searchsorted(rows, rows) < k  # rank within the row
+    return rows[chosen] + start, cols[chosen], np.minimum(values[chosen], 1.0)
+
+
+def top_k(
+    matrix: sparse.csr_matrix, k: int = K, chunk: int = CHUNK, workers: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, columns, scores) of each row's k best other rows (score >= MIN_SCORE), best first.
 
-    Scores are cosines rounded to DECIMALS; ties go to the smaller column index.
+    Rows must be L2-normalised with sorted indices, so that score(i, j) == score(j, i) exactly.
+    Scores are cosines rounded to DECIMALS; ties go to the smaller column index. Chunks of rows
+    run on `workers` threads (default: up to 4 CPUs); scipy and numpy release the GIL.
     """
     n = matrix.shape[0]
     k = min(k, n - 1)
     if k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     transposed = matrix.T.tocsr()
-    out_rows, out_cols, out_values = [], [], []
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        scores = np.round((matrix[start:stop] @ transposed).toarray(), DECIMALS)
-        local = np.arange(stop - start)
-        scores[local, start + local] = -1.0  # never the paper itself
-        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]  # the k-th best score of each row
-        floor = np.maximum(kth, MIN_SCORE)[:, None]
-        rows, cols = np.nonzero(scores >= floor)  # the top k, plus anything tied with the k-th
-        values = scores[rows, cols]
-        order = np.lexsort((cols, -values, rows))
-        rows, cols, values = rows[order], cols[order], values[order]
-        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
-        chosen = rank < k
-        out_rows.append(rows[chosen] + start)
-        out_cols.append(cols[chosen])
-        out_values.append(np.minimum(values[chosen], 1.0))
-    return np.concatenate(out_rows), np.concatenate(out_cols), np.concatenate(out_values)
+    starts = range(0, n, chunk)
+    workers = workers or min(4, os.cpu_count() or 1, len(starts))
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda s: _chunk_top_k(matrix, transposed, s, min(s + chunk, n), k), starts))
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+def _pick(candidates: list[int], stems: tuple[frozenset[str], ...]) -> list[int]:
+    """Up to REASON_TERMS terms, best first, no stem twice; a bigram replaces its words if chosen."""
+    chosen: list[int] = []
+    for j in candidates:
+        overlap = [c for c in chosen if stems[c] & stems[j]]
+        if not overlap:
+            if len(chosen) < REASON_TERMS:
+                chosen.append(j)
+        elif all(stems[c] < stems[j] for c in overlap):  # "question", "answering" -> "question answering"
+            chosen[chosen.index(overlap[0])] = j
+            chosen = [c for c in chosen if c not in overlap]  # j itself is not in overlap
+    return chosen
 
 
 def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple[str, ...]]:
-    """For each pair, the shared terms with the largest weight products, without repeating a stem."""
+    """For each pair, the shared terms with the largest products of the two papers' weights."""
     if len(rows) == 0:
         return []
     products = vectors.matrix[rows].multiply(vectors.matrix[cols]).tocsr()
@@ -280,14 +308,15 @@ def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple
     name_rank = np.empty(len(by_name), dtype=np.int64)
     name_rank[by_name] = np.arange(len(by_name))
     order = np.lexsort((name_rank[products.indices], -products.data, pair))
-    terms, stems = vectors.terms, vectors.stems
-    out: list[list[str]] = [[] for _ in range(len(rows))]
-    covered: list[set[str]] = [set() for _ in range(len(rows))]
-    for p, j in zip(pair[order].tolist(), products.indices[order].tolist(), strict=True):
-        if len(out[p]) < REASON_TERMS and not stems[j] & covered[p]:
-            out[p].append(terms[j])
-            covered[p] |= stems[j]
-    return [tuple(r) for r in out]
+    pair, term = pair[order], products.indices[order]
+    head = np.arange(len(pair)) - np.searchsorted(pair, pair) < CANDIDATES
+    pair, term = pair[head].tolist(), term[head].tolist()
+    out: list[tuple[str, ...]] = []
+    bounds = np.searchsorted(pair, np.arange(len(rows) + 1)).tolist()
+    for p in range(len(rows)):
+        picked = _pick(term[bounds[p] : bounds[p + 1]], vectors.stems)
+        out.append(tuple(vectors.terms[j] for j in picked))
+    return out
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:

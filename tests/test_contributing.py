@@ -51,7 +51,7 @@ def test_check_reports_sorted_located_errors_and_github_annotations(make_project
         assert err[0] == "content/papers/a-paper.md:5:10: unknown topic 'fine-tunng'"
         assert err[1] == "  hint: did you mean 'fine-tuning'?"
         assert err[2] == "content/papers/b-paper.md:7:1: unknown field 'titel'"
-        assert err[-1] == "2 errors in 2 files"
+        assert err[-2:] == ["2 errors in 2 files", "2 of 2 paper files rejected, 0 valid"]
         assert (
             "::error file=content/papers/a-paper.md,line=5,col=10::unknown topic 'fine-tunng' "
             "(hint%3A did you mean 'fine-tuning'?)"
