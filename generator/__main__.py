@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--output", type=Path, help="output folder (default: ROOT/site)")
     b.add_argument("--base-url", help="override base_url from content/site.yml (e.g. in CI deploys)")
     b.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    b.add_argument("--profile", action="store_true", help="print the time each stage took")
     c = sub.add_parser(
         "check",
         help="validate all content without writing anything",
@@ -139,6 +140,8 @@ def _cmd_build(args) -> int:
     project = build_mod.Project.at(args.root, args.output)
     result = build_mod.build(project, base_url=args.base_url, strict=args.strict)
     print(result.summary())
+    if args.profile:
+        print(result.profile())
     return 0
 
 

@@ -40,6 +40,7 @@ class BuildResult:
     pages: int
     seconds: float
     warnings: int = 0
+    stages: tuple[tuple[str, float], ...] = ()
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
@@ -50,6 +51,10 @@ class BuildResult:
         if self.warnings:
             text += f" ({self.warnings} warnings: run `make check` to see them)"
         return text
+
+    def profile(self) -> str:
+        """Per-stage wall times, one per line."""
+        return "\n".join(f"  {name:<18} {seconds:7.3f} s" for name, seconds in self.stages)
 
 
 def load_catalogue(
@@ -79,34 +84,65 @@ def load_catalogue(
     return Catalogue(sort_papers(papers), topics, site), sorted(warnings)
 
 
+class Stages:
+    """Wall time per build stage, for `build --profile`."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        """Close the stage that just finished."""
+        now = time.perf_counter()
+        self.times.append((name, now - self._last))
+        self._last = now
+
+
 def build(project: Project, base_url: str | None = None, *, strict: bool = False) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails."""
     started = time.perf_counter()
+    stages = Stages()
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     catalogue, warnings = load_catalogue(project, base_url, strict=strict)
+    stages.done("load + validate")
     papers = markup.render_papers(catalogue.papers, markup.make_converter())
     catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
-    topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     abstracts = {p.slug: markup.plain_text(p.body_html) for p in papers}
+    stages.done("markdown")
+    topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     keys = cite.citation_keys(catalogue.papers)
+    bibtex = {p.slug: cite.bibtex_entry(p, keys[p.slug]) for p in catalogue.papers}
+    stages.done("taxonomy + bibtex")
+    search_data = search.build_search_index(catalogue, abstracts)
+    stages.done("search index")
+    feed_files = feeds.all_feeds(catalogue, topics, tags)
+    stages.done("feeds")
     derived = render.Derived(
         abstracts=abstracts,
-        search=search.build_search_index(catalogue, abstracts),
-        feeds=feeds.all_feeds(catalogue, topics, tags),
+        search=search_data,
+        feeds=feed_files,
         citation_keys=keys,
-        bibtex={p.slug: cite.bibtex_entry(p, keys[p.slug]) for p in catalogue.papers},
+        bibtex=bibtex,
         bibliography=cite.bibliography(catalogue.papers, keys),
     )
     env = render.make_environment(project.templates)
     outputs = render.render_site(env, catalogue, topics, tags, derived)
+    stages.done("render")
     write.write_site(outputs, project.templates / "static", project.output)
+    stages.done("write")
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
     result = BuildResult(
-        len(papers), len(topics), len(tags), pages, time.perf_counter() - started, len(warnings)
+        len(papers),
+        len(topics),
+        len(tags),
+        pages,
+        time.perf_counter() - started,
+        len(warnings),
+        tuple(stages.times),
     )
     log.info(result.summary())
     return result
