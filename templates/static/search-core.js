@@ -100,19 +100,21 @@
     });
     var fieldVectors = [];
     c.fields.forEach(function (field, f) {
-      var tf = {};
-      c.tf[f].forEach(function (t) { tf[t[0] + ":" + t[1]] = t[2]; });
+      var width = c.terms.length;
+      var tf = new Map();
+      c.tf[f].forEach(function (t) { tf.set(t[0] * width + t[1], t[2]); });
       var lengths = [], total = 0;
       for (var d = 0; d < n; d++) {
         var length = 0;
-        perField[f][d].forEach(function (i) { length += tf[d + ":" + i] || 1; });
+        var terms = perField[f][d];
+        for (var k = 0; k < terms.length; k++) length += tf.get(d * width + terms[k]) || 1;
         lengths.push(length);
         total += length;
       }
       var average = total / n;
       for (d = 0; d < n; d++) {
         var pairs = perField[f][d].map(function (i) {
-          var freq = tf[d + ":" + i] || 1;
+          var freq = tf.get(d * width + i) || 1;
           var score = idf[i] * ((1.2 + 1) * freq) / (1.2 * (1 - 0.75 + 0.75 * (lengths[d] / average)) + freq);
           score *= c.boosts[f];
           return [c.postings[i][0], Math.round(score * 1000) / 1000];
