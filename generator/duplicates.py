@@ -20,8 +20,8 @@ from .errors import ContentError
 from .model import Paper
 
 SIMILARITY = 0.9  # token Jaccard at which two titles are the same paper (an error)
-SIMILAR = 0.6  # token Jaccard at which titles are compared letter by letter (a warning)
-SIMILAR_CHARS = 0.9
+SIMILAR = 0.5  # token Jaccard from which titles are compared for misspelt words (a warning)
+TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the other
 
 
 def normalise_title(title: str) -> str:
@@ -163,16 +163,23 @@ def check_tag_collisions(papers: list[Paper]) -> list[ContentError]:
     return errors
 
 
+def _typo_apart(a: frozenset, b: frozenset) -> bool:
+    """The titles differ only in a few words, each a near-spelling of one in the other title."""
+    a_only, b_only = a - b, b - a
+    if not a_only or len(a_only) != len(b_only) or len(a_only) > 3:
+        return False
+    return all(any(difflib.SequenceMatcher(None, x, y).ratio() >= TYPO_RATIO for y in b_only) for x in a_only)
+
+
 def similar_title_warnings(papers: list[Paper]) -> list[ContentError]:
-    """Titles that are close but below the duplicate threshold: worth a second look."""
+    """Titles the same but for a misspelt word or two (below the duplicate threshold)."""
     ordered = sorted(papers, key=lambda p: (p.added, p.path))
-    titles = [normalise_title(p.title) for p in ordered]
-    token_sets = [frozenset(t.split()) for t in titles]
+    token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
     warnings = []
     for i, j in near_pairs(token_sets, SIMILAR):
         if jaccard(token_sets[i], token_sets[j]) >= SIMILARITY or _linked(ordered[i], ordered[j]):
             continue  # duplicates are errors, reported elsewhere
-        if difflib.SequenceMatcher(None, titles[i], titles[j]).ratio() >= SIMILAR_CHARS:
+        if _typo_apart(token_sets[i], token_sets[j]):
             line, col = ordered[j].where("title")
             warnings.append(
                 ContentError(

@@ -2,18 +2,19 @@
 
 Each paper becomes a sparse vector over word stems and bigrams of its title (counted twice),
 its abstract (Markdown reduced to plain text) and its tags. Terms found in a single paper
-cannot be shared and terms in more than half of the papers say nothing, so both are dropped.
-Weights are sublinear tf (1 + log tf) times smooth idf (log((1 + n) / (1 + df)) + 1), and
-rows are L2-normalised, so a sparse dot product is the cosine.
+cannot be shared, and terms in more than half of the papers say nothing (unless only two
+papers have them: in a catalogue of two or three papers those are exactly the shared terms),
+so both are dropped. Weights are sublinear tf (1 + log tf) times smooth idf
+(log((1 + n) / (1 + df)) + 1), and rows are L2-normalised, so a sparse dot product is the cosine.
 
-Similarities are computed a chunk of rows at a time (chunk x all papers, sparse products),
-and the top k of each row picked with `np.argpartition`: memory stays O(chunk x n), never
-n x n, and 10,000 papers take seconds. Every paper's neighbours come with the terms that
-contributed most to the similarity (the product of both papers' weights), shown in the
-spelling the catalogue uses most ("LoRA", "adapters", "low rank").
+Similarities are computed a chunk of rows at a time (chunk x all papers: one sparse product,
+a dense chunk x n block) on a few threads, and each row's top k picked by partial sorting:
+memory stays O(chunk x n), never n x n, and 10,000 papers take seconds. Each neighbour comes
+with the shared terms that contributed most to the similarity (the product of the two papers'
+weights), spelt the way the catalogue spells them most ("LoRA", "adapters", "low-rank").
 
 Everything is deterministic: papers are sorted by slug first, scores are rounded to four
-decimals before ranking, and ties go to the smaller slug.
+decimals before ranking, ties go to the smaller slug, and score(a, b) == score(b, a) exactly.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .model import Paper
 
 K = 5
 MIN_SCORE = 0.05
-MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two papers)
+MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two)
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
 CANDIDATES = 8  # shared terms considered for a reason, best first
@@ -63,12 +64,13 @@ STOPWORDS = frozenset(
     able achieve achieves achieved achieving best better closely different effective effectively
     enable enables idea improve improves improved improving include includes including
     introducing perform performs performed variety various wide widely first second third two
-    three four five given good find finds found hinder inspired key main often
+    three four five given good find finds found hinder inspired key main often interestingly
+    tend tends provide provides provided create creates created hoc
     """.split()
 )
 
 # Word stems that are too vague alone ("pre", "multi") but make good bigrams ("pre trained").
-BOUND = frozenset("pre non sub multi self cross semi post anti inter intra hoc".split())
+BOUND = frozenset("pre non sub multi self cross semi post anti inter intra".split())
 
 Related = tuple[tuple[str, float, tuple[str, ...]], ...]
 
@@ -194,7 +196,8 @@ class _Tokeniser:
         kept = [i for i, key in enumerate(keys) if key]
         joined = [i for i in kept if i and flags[i] & _JOIN and keys[i - 1]]
         self.surfaces.update([lowers[i] for i in kept])
-        hyphen = [pairs[i][0] == "-" for i in joined]  # "low-rank" stays hyphenated for display
+        # "low-rank" stays hyphenated for display; in tags, a hyphen only separates words.
+        hyphen = [case != "none" and pairs[i][0] == "-" for i in joined]
         self.surfaces.update(
             [f"{lowers[i - 1]}{'-' if h else ' '}{lowers[i]}" for i, h in zip(joined, hyphen, strict=True)]
         )
@@ -306,7 +309,8 @@ def top_k(
     workers = workers or min(4, os.cpu_count() or 1, len(starts))
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(lambda s: _chunk_top_k(matrix, transposed, s, min(s + chunk, n), k), starts))
-    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))  # type: ignore[return-value]
+    rows, cols, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return rows, cols, scores
 
 
 def _pick(candidates: list[int], stems: tuple[frozenset[str], ...]) -> list[int]:

@@ -1,0 +1,259 @@
+"""Related papers (generator/related.py): obvious neighbours, invariants, and exactness of the
+chunked sparse top-k against a brute-force dense computation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import pytest
+
+from generator import related
+from generator.build import Project, load_catalogue
+from generator.model import Paper
+from generator.related import reason_text, related_papers
+
+from .conftest import REPO
+
+
+def paper(slug: str, title: str, body: str, tags=()) -> Paper:
+    return Paper(
+        slug=slug,
+        title=title,
+        authors=("Ada Lovelace",),
+        added=dt.date(2024, 5, 1),
+        topics=("fine-tuning",),
+        tags=tuple(tags),
+        body_md=body,
+        path=f"content/papers/{slug}.md",
+    )
+
+
+LORA = [
+    paper(
+        "lora-low-rank-adaptation",
+        "LoRA: Low-Rank Adaptation of Large Language Models",
+        "We freeze the pre-trained weights and inject trainable low-rank adapters into each Transformer layer. LoRA adapters cut the number of trainable parameters by 10,000 times while matching full fine-tuning quality.",
+        ["lora", "low-rank", "adapters"],
+    ),
+    paper(
+        "qlora-quantized-adapters",
+        "QLoRA: Efficient Finetuning of Quantized LLMs with LoRA Adapters",
+        "QLoRA backpropagates gradients through a frozen, 4-bit quantized model into low-rank adapters. The LoRA adapters recover full 16-bit fine-tuning performance on a single GPU.",
+        ["lora", "quantization", "adapters"],
+    ),
+    paper(
+        "adapter-merging",
+        "Merging LoRA Adapters for Multi-Task Learning",
+        "Many LoRA adapters are trained for separate tasks. We merge the low-rank adapters into one set of weights, so one model serves all tasks without retraining the adapters.",
+        ["lora", "adapters", "model-merging"],
+    ),
+]
+RAG = [
+    paper(
+        "rag-knowledge-intensive",
+        "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks",
+        "A retriever fetches passages from a Wikipedia index and the generator conditions on the retrieved documents. Retrieval-augmented generation beats closed-book models on open-domain question answering.",
+        ["rag", "retrieval", "question-answering"],
+    ),
+    paper(
+        "dense-passage-retrieval",
+        "Dense Passage Retrieval for Open-Domain Question Answering",
+        "Dense retrieval of passages with a dual encoder outperforms BM25. Better retrieved passages improve open-domain question answering end to end.",
+        ["retrieval", "question-answering", "dense-retrieval"],
+    ),
+    paper(
+        "self-rag",
+        "Self-RAG: Learning to Retrieve, Generate and Critique",
+        "The model decides when to retrieve passages and critiques the retrieved documents during generation, improving retrieval-augmented generation for question answering.",
+        ["rag", "retrieval", "self-reflection"],
+    ),
+]
+SMALL = LORA + RAG
+
+
+def test_lora_papers_relate_to_lora_papers_and_rag_to_rag():
+    result = related_papers(SMALL)
+    for group in (LORA, RAG):
+        slugs = {p.slug for p in group}
+        for p in group:
+            top2 = {slug for slug, _, _ in result[p.slug][:2]}
+            assert top2 == slugs - {p.slug}, (p.slug, result[p.slug])
+    for p in LORA:
+        for other, _, terms in result[p.slug]:
+            if other in {q.slug for q in LORA}:
+                text = reason_text(terms)
+                assert "LoRA" in text or "adapters" in text, text
+
+
+def test_reasons_use_the_catalogues_spelling():
+    terms = {t for items in related_papers(SMALL).values() for _, _, reason in items for t in reason}
+    words = {w for t in terms for w in t.replace("-", " ").split()}
+    assert "LoRA" in words  # the capitalisation the catalogue uses most
+    assert "adapters" in words  # the surface form used most, not the stem "adapter"
+    assert not words & {"lora", "Lora", "adapter", "adapt"}
+
+
+def test_self_is_never_included_and_k_is_respected():
+    for k in (1, 2, 3, 5, 10):
+        result = related_papers(SMALL, k=k)
+        assert set(result) == {p.slug for p in SMALL}
+        for slug, items in result.items():
+            assert len(items) <= min(k, len(SMALL) - 1)
+            assert slug not in [other for other, _, _ in items]
+            assert len({other for other, _, _ in items}) == len(items)
+
+
+def test_scores_are_in_range_sorted_rounded_and_reasons_are_short():
+    for items in related_papers(SMALL).values():
+        scores = [score for _, score, _ in items]
+        assert all(related.MIN_SCORE <= s <= 1 for s in scores)
+        assert all(round(s, 4) == s for s in scores)
+        assert [(-s, o) for o, s, _ in items] == sorted((-s, o) for o, s, _ in items)
+        assert all(1 <= len(terms) <= 3 for _, _, terms in items)
+
+
+def test_scores_are_symmetric():
+    papers = SMALL + synthetic(60, seed=3)
+    result = related_papers(papers, k=len(papers))  # every pair with a score
+    scores = {(a, b): s for a, items in result.items() for b, s, _ in items}
+    assert scores
+    for (a, b), s in scores.items():
+        assert scores[(b, a)] == s
+
+
+def test_results_do_not_depend_on_input_order():
+    papers = SMALL + synthetic(80, seed=5)
+    expected = related_papers(papers)
+    rng = random.Random(1)
+    for _ in range(3):
+        shuffled = papers[:]
+        rng.shuffle(shuffled)
+        got = related_papers(shuffled)
+        assert got == expected
+        assert list(got) == list(expected)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2])
+def test_tiny_catalogues(count):
+    papers = LORA[:count]
+    result = related_papers(papers)
+    assert set(result) == {p.slug for p in papers}
+    if count == 2:
+        (a, b) = papers
+        assert [other for other, _, _ in result[a.slug]] == [b.slug]
+        assert result[a.slug][0][1] == result[b.slug][0][1]
+        assert "LoRA" in reason_text(result[a.slug][0][2])
+    else:
+        assert all(items == () for items in result.values())
+
+
+def test_unrelated_papers_and_urls_do_not_relate():
+    a = paper("a", "Protein folding kinetics", "Source available at <https://github.com/org/repo>.")
+    b = paper(
+        "b", "Galaxy rotation curves", "Implementation: [repo](https://github.com/org/repo), mail x@org.com"
+    )
+    assert related_papers([a, b]) == {"a": (), "b": ()}
+
+
+def test_accents_stems_and_bigrams():
+    a = paper("a", "Naïve Bayes adapters", "Instruction tuning of naive models.")
+    b = paper("b", "Naive bayes adapter", "Instruction-tuned models, with instruction tuning.")
+    result = related_papers([a, b])
+    terms = result["a"][0][2]
+    assert result["b"][0][2] == terms
+    joined = reason_text(terms)
+    assert "naive" in joined.lower() and "instruction tuning" in joined, joined
+
+
+def test_reason_text():
+    assert reason_text(("LoRA", "adapters", "low-rank")) == "shared: LoRA, adapters, low-rank"
+    assert reason_text(["RAG"]) == "shared: RAG"
+
+
+def test_stemmer_is_light_and_deterministic():
+    assert related.stem("adapters") == related.stem("adapter") == "adapter"
+    assert related.stem("tuning") == related.stem("tuned")
+    assert related.stem("approaches") == "approach"
+    assert related.stem("studies") == "study"
+    assert related.stem("class") == "class"
+
+
+def test_every_committed_paper_has_a_related_paper():
+    catalogue, _ = load_catalogue(Project.at(REPO))
+    result = related_papers(catalogue.papers)
+    assert set(result) == {p.slug for p in catalogue.papers}
+    lonely = [slug for slug, items in result.items() if not items]
+    assert lonely == []
+
+
+WORDS = [
+    f"{a}{b}"
+    for a in ("quant", "token", "graph", "vision", "speech", "reward", "prompt", "sparse")
+    for b in ("ization", "er", "ing", "ness", "ity", "al", "ed", "s")
+]
+
+
+def synthetic(n: int, seed: int) -> list[Paper]:
+    """Papers over a small skewed vocabulary: many overlaps, many equal rounded scores."""
+    rng = random.Random(seed)
+    weights = [1 / (i + 1) for i in range(len(WORDS))]
+    papers = []
+    for i in range(n):
+        title = " ".join(rng.choices(WORDS, weights, k=rng.randint(2, 5)))
+        body = ". ".join(
+            " ".join(rng.choices(WORDS, weights, k=rng.randint(3, 8))) for _ in range(rng.randint(1, 4))
+        )
+        tags = rng.sample(
+            ["graph-learning", "speech", "rlhf", "vision-language", "pruning"], rng.randint(0, 2)
+        )
+        papers.append(paper(f"syn-{seed}-{i:03d}", title.title(), body, tags))
+    return papers
+
+
+def brute_force(vectors: related.Vectors, k: int) -> dict[str, list[tuple[str, float]]]:
+    """The definition, with a dense n x n matrix and Python sorting."""
+    dense = vectors.matrix.toarray()
+    scores = np.round(dense @ dense.T, related.DECIMALS)
+    out = {}
+    for i, slug in enumerate(vectors.slugs):
+        candidates = [
+            (-float(scores[i, j]), other)
+            for j, other in enumerate(vectors.slugs)
+            if j != i and scores[i, j] >= related.MIN_SCORE
+        ]
+        out[slug] = [(other, min(-neg, 1.0)) for neg, other in sorted(candidates)[:k]]
+    return out
+
+
+def tie_papers() -> list[Paper]:
+    """Synthetic papers plus 14 identical copies of one: exact ties at every k <= 12."""
+    base = synthetic(200, seed=11)
+    copies = [paper(f"copy-{i:02d}", base[0].title, base[0].body_md, base[0].tags) for i in range(14)]
+    return base + copies + SMALL
+
+
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_chunked_sparse_top_k_equals_brute_force(k):
+    papers = tie_papers()
+    vectors = related.vectorise(papers)
+    expected = brute_force(vectors, k)
+    assert [other for other, _ in expected["copy-03"]] == [f"copy-{i:02d}" for i in range(14) if i != 3][:k]
+    for chunk, workers in [(1, 1), (7, 3), (64, 2), (512, None)]:
+        rows, cols, scores = related.top_k(vectors.matrix, k, chunk=chunk, workers=workers)
+        got: dict[str, list[tuple[str, float]]] = {slug: [] for slug in vectors.slugs}
+        for r, c, s in zip(rows.tolist(), cols.tolist(), scores.tolist(), strict=True):
+            got[vectors.slugs[r]].append((vectors.slugs[c], s))
+        assert got == expected, (chunk, workers)
+    via_api = related_papers(papers, k=k)
+    assert {slug: [(o, s) for o, s, _ in items] for slug, items in via_api.items()} == expected
+
+
+def test_vectors_are_normalised_and_filtered():
+    vectors = related.vectorise(synthetic(100, seed=2))
+    norms = np.sqrt(np.asarray(vectors.matrix.multiply(vectors.matrix).sum(axis=1)).ravel())
+    assert np.allclose(norms[norms > 0], 1.0)
+    df = np.bincount(vectors.matrix.indices, minlength=vectors.matrix.shape[1])
+    assert df.min() >= 2 and df.max() <= 50
+    assert len(vectors.terms) == vectors.matrix.shape[1] == len(vectors.stems)
