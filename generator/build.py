@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, cite, config, feeds, load, markup, render, search, taxonomy, validate, write
+from . import check, cite, config, feeds, load, markup, related, render, search, taxonomy, validate, write
 from .errors import BuildFailed, ContentError, UsageError
 from .model import Catalogue, sort_papers
 
@@ -121,6 +121,8 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
     stages.done("search index")
     feed_files = feeds.all_feeds(catalogue, topics, tags)
     stages.done("feeds")
+    neighbours = related.related_papers(catalogue.papers)
+    stages.done("related papers")
     derived = render.Derived(
         abstracts=abstracts,
         search=search_data,
@@ -128,6 +130,7 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
         citation_keys=keys,
         bibtex=bibtex,
         bibliography=cite.bibliography(catalogue.papers, keys),
+        related=neighbours,
     )
     env = render.make_environment(project.templates)
     outputs = render.render_site(env, catalogue, topics, tags, derived)

@@ -9,7 +9,7 @@ so both are dropped. Weights are sublinear tf (1 + log tf) times smooth idf
 
 Similarities are computed a chunk of rows at a time (chunk x all papers: one sparse product,
 a dense chunk x n block) on a few threads, and each row's top k picked by partial sorting:
-memory stays O(chunk x n), never n x n, and 10,000 papers take seconds. Each neighbour comes
+memory stays O(chunk x n) per thread, never n x n, and 10,000 papers take seconds. Each neighbour comes
 with the shared terms that contributed most to the similarity (the product of the two papers'
 weights), spelt the way the catalogue spells them most ("LoRA", "adapters", "low-rank").
 
@@ -39,7 +39,8 @@ MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in j
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
 CANDIDATES = 8  # shared terms considered for a reason, best first
-CHUNK = 512
+CHUNK = 512  # rows per similarity chunk at most...
+CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
 DECIMALS = 4
 MIN_LENGTH = 3
 
@@ -182,9 +183,31 @@ class _Tokeniser:
         self.gaps = _Gaps()
         self.surfaces: Counter[str] = Counter()  # lowercase word or "word word" -> occurrences
         self.spellings: Counter[str] = Counter()  # word as written -> occurrences that show its case
+        self.tag_cache: dict[str, tuple[list[str], Counter[str]]] = {}
+        self.tag_uses: Counter[str] = Counter()
 
-    def features(self, text: str, *, case: str) -> list[str]:
-        """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags)."""
+    def tag_features(self, tag: str) -> list[str]:
+        """Features of a tag; a hyphen separates words. Computed once per distinct tag."""
+        self.tag_uses[tag] += 1
+        if tag not in self.tag_cache:
+            surfaces: Counter[str] = Counter()
+            self.tag_cache[tag] = (self.features(tag, case="none", surfaces=surfaces), surfaces)
+        return self.tag_cache[tag][0]
+
+    def all_surfaces(self) -> Counter[str]:
+        """Surface counts of all texts, tags counted once per use."""
+        total = Counter(self.surfaces)
+        for tag, (_, surfaces) in self.tag_cache.items():
+            for surface, count in surfaces.items():
+                total[surface] += count * self.tag_uses[tag]
+        return total
+
+    def features(self, text: str, *, case: str, surfaces: Counter[str] | None = None) -> list[str]:
+        """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags).
+
+        Surface forms are counted in `surfaces` (default: self.surfaces).
+        """
+        counter = self.surfaces if surfaces is None else surfaces
         pairs = _GAP_WORD.findall(fold(text))
         if not pairs:
             return []
@@ -195,10 +218,10 @@ class _Tokeniser:
         flags[0] = _START
         kept = [i for i, key in enumerate(keys) if key]
         joined = [i for i in kept if i and flags[i] & _JOIN and keys[i - 1]]
-        self.surfaces.update([lowers[i] for i in kept])
+        counter.update([lowers[i] for i in kept])
         # "low-rank" stays hyphenated for display; in tags, a hyphen only separates words.
         hyphen = [case != "none" and pairs[i][0] == "-" for i in joined]
-        self.surfaces.update(
+        counter.update(
             [f"{lowers[i - 1]}{'-' if h else ' '}{lowers[i]}" for i, h in zip(joined, hyphen, strict=True)]
         )
         if case != "none":
@@ -213,14 +236,14 @@ class _Tokeniser:
 def _paper_features(tokeniser: _Tokeniser, paper: Paper) -> list[str]:
     title = tokeniser.features(paper.title, case="title")
     body = tokeniser.features(markdown_text(paper.body_md), case="prose")
-    tags = [f for tag in paper.tags for f in tokeniser.features(tag, case="none")]  # "-" separates words
+    tags = [f for tag in paper.tags for f in tokeniser.tag_features(tag)]
     return title * TITLE_WEIGHT + body + tags
 
 
 def _display(keys: Iterable[str], tokeniser: _Tokeniser) -> dict[str, str]:
     """Feature key -> most frequent surface form (ties: alphabetical) in its most common spelling."""
     by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for surface, count in tokeniser.surfaces.items():
+    for surface, count in tokeniser.all_surfaces().items():
         by_key[" ".join(tokeniser.stems[w] for w in _SEPARATOR.split(surface))].append((-count, surface))
     spelt: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for written, count in tokeniser.spellings.items():
@@ -292,19 +315,21 @@ def _chunk_top_k(
 
 
 def top_k(
-    matrix: sparse.csr_matrix, k: int = K, chunk: int = CHUNK, workers: int | None = None
+    matrix: sparse.csr_matrix, k: int = K, chunk: int | None = None, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, columns, scores) of each row's k best other rows (score >= MIN_SCORE), best first.
 
     Rows must be L2-normalised with sorted indices, so that score(i, j) == score(j, i) exactly.
-    Scores are cosines rounded to DECIMALS; ties go to the smaller column index. Chunks of rows
-    run on `workers` threads (default: up to 4 CPUs); scipy and numpy release the GIL.
+    Scores are cosines rounded to DECIMALS; ties go to the smaller column index. Chunks of
+    `chunk` rows (default: CHUNK, fewer for large n) run on `workers` threads (default: up to
+    4 CPUs); scipy and numpy release the GIL.
     """
     n = matrix.shape[0]
     k = min(k, n - 1)
     if k <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     transposed = matrix.T.tocsr()
+    chunk = chunk or max(16, min(CHUNK, CHUNK_CELLS // n))
     starts = range(0, n, chunk)
     workers = workers or min(4, os.cpu_count() or 1, len(starts))
     with ThreadPoolExecutor(workers) as pool:

@@ -578,3 +578,17 @@ def test_copy_bibtex_puts_the_entry_on_the_clipboard(browser, base_url):
     )
     assert response.ok and response.text() == entry
     context.close()
+
+
+def test_related_papers_link_to_each_other_with_reasons(page, base_url):
+    page.goto(base_url + "papers/task-specific-skill-localization-in-fine-tuned-language-models/")
+    items = page.locator(".related-list li")
+    expect(items).to_have_count(5)
+    for i in range(5):
+        assert items.nth(i).locator(".reason").text_content().startswith("shared: ")
+    first = items.first.locator("a")
+    title = first.text_content()
+    first.click()
+    page.wait_for_url(base_url + "papers/**")
+    assert page.locator("h1").text_content() == title
+    assert page.problems == []
