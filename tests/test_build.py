@@ -344,3 +344,21 @@ def test_nothing_is_lost_every_file_is_published_or_reported(make_project):
     result = build(project)
     published = {p.parent.name for p in (project.output / "papers").glob("*/index.html")}
     assert published == set(good) and result.papers == 3
+
+
+def test_symlinks_in_content_are_refused(make_project, tmp_path):
+    project = make_project(PAPERS)
+    secret = write_tree(tmp_path / "elsewhere", {"secret.md": paper_text("Secret")}) / "secret.md"
+    (project.content / "papers" / "leak.md").symlink_to(secret)
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    (error,) = caught.value.errors
+    assert error.path == "content/papers/leak.md" and "symbolic links are not allowed" in error.message
+
+
+@pytest.mark.parametrize("path", ["../x.html", "/etc/passwd", "a/../../x", "a\\\\..\\\\x", ""])
+def test_output_paths_never_leave_the_site_folder(path):
+    from generator.write import safe_relative
+
+    with pytest.raises(ValueError, match="outside the site folder"):
+        safe_relative(path)

@@ -206,6 +206,8 @@ CASES = [
         "front matter is 20,",
         "",
     ),
+    ("tab indentation", GOOD.replace("tags: [", "tags:\n\t- lora\nx: ["), 11, 1, "invalid YAML", ""),
+    ("tag path", replace("tags:", 'tags: ["../admin"]'), 10, 8, "tag '../admin' is not a slug", "'admin'"),
 ]
 
 
