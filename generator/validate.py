@@ -35,6 +35,14 @@ LINK_RES = (
     re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*)>"),  # <scheme:…>
 )
 IMAGE_RE = re.compile(r"!\[")
+FORBIDDEN_MARKUP = (
+    (
+        RAW_HTML_RE,
+        "raw HTML is not allowed in an abstract",
+        "write plain text or Markdown; to show a '<' literally, write &lt;",
+    ),
+    (IMAGE_RE, "images are not allowed in an abstract", "link to the figure instead: [figure](https://…)"),
+)
 LINK_SCHEMES = ("http", "https", "mailto")
 CODE_SPAN_RE = re.compile(r"(`+)(?:.|\n)*?\1")
 # Control characters, and the invisible bidi / zero-width ones that can disguise text.
@@ -215,26 +223,10 @@ def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     body = CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), parsed.body)
     errors = []
     for number, line in enumerate(body.split("\n"), start=parsed.body_line):
-        for m in RAW_HTML_RE.finditer(line):
-            errors.append(
-                ContentError(
-                    path,
-                    number,
-                    m.start() + 1,
-                    "raw HTML is not allowed in an abstract",
-                    "write plain text or Markdown; to show a '<' literally, write &lt;",
-                )
-            )
-        for m in IMAGE_RE.finditer(line):
-            errors.append(
-                ContentError(
-                    path,
-                    number,
-                    m.start() + 1,
-                    "images are not allowed in an abstract",
-                    "link to the figure instead: [figure](https://…)",
-                )
-            )
+        for pattern, message, hint in FORBIDDEN_MARKUP:
+            errors += [
+                ContentError(path, number, m.start() + 1, message, hint) for m in pattern.finditer(line)
+            ]
         for pattern in LINK_RES:
             for m in pattern.finditer(line):
                 problem = link_problem(m.group(1))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,42 @@ def require_tool(name: str, *alternatives: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required in CI but was not found; .ci/run installs it")
     pytest.skip(f"{name} not installed (apt-get install {name}); CI runs this test")
+
+
+@contextlib.contextmanager
+def serving(project: Project):
+    """`generator serve` for a project, in a thread on a free port; yields its base URL."""
+    from generator.serve import serve
+
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop), daemon=True
+    )
+    thread.start()
+    assert ready.wait(30)
+    try:
+        yield f"http://127.0.0.1:{ready.port}"
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+# Queries that must never break search: lunr operators, junk, injection attempts.
+HOSTILE_QUERIES = [
+    "title:",
+    ":",
+    "+",
+    "-",
+    "foo~",
+    "foo^x",
+    "~1",
+    "http://x.org",
+    "10:30",
+    "C++",
+    "C#",
+    "*",
+    "   ",
+    "." * 500,
+    "lora~100000",
+    "<img src=x onerror=alert(1)>",
+]

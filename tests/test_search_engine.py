@@ -10,7 +10,7 @@ import pytest
 
 from generator.build import Project, build
 
-from .conftest import REPO, paper_text, require_tool
+from .conftest import HOSTILE_QUERIES, REPO, paper_text, require_tool
 
 pytestmark = pytest.mark.node
 STATIC = REPO / "templates" / "static"
@@ -87,25 +87,7 @@ def test_no_word_in_common_falls_back_to_any_word(catalogue_site):
 
 
 HOSTILE = [
-    "title:",
-    ":",
-    "+",
-    "-",
-    "foo~",
-    "foo^x",
-    "~1",
-    "http://x.org",
-    "10:30",
-    "C++",
-    "C#",
-    "*",
-    "",
-    "   ",
-    "." * 500,
-    "lora~100000",
-    "a*b*c*d*e",
-    "*" * 300,
-    "<img src=x onerror=alert(1)>",
+    *HOSTILE_QUERIES,
     "\u202e\u200b",
     "中文 日本語",
     "🙂" * 50,
@@ -113,6 +95,7 @@ HOSTILE = [
     "constructor",
     "__proto__",
     "hasOwnProperty toString",
+    "",
 ]
 
 

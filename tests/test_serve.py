@@ -9,23 +9,16 @@ import urllib.request
 
 import pytest
 
-from generator.serve import EVENTS, RELOAD_JS, serve
+from generator.serve import EVENTS, RELOAD_JS
 
-from .conftest import paper_text, write_tree
+from .conftest import paper_text, serving, write_tree
 
 
 @pytest.fixture
 def served(make_project):
     project = make_project({"a-paper": paper_text("First Title")})
-    ready, stop = threading.Event(), threading.Event()
-    thread = threading.Thread(
-        target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop), daemon=True
-    )
-    thread.start()
-    assert ready.wait(30)
-    yield project, f"http://127.0.0.1:{ready.port}"
-    stop.set()
-    thread.join(10)
+    with serving(project) as url:
+        yield project, url
 
 
 def get(url: str) -> str:
