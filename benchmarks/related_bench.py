@@ -8,7 +8,7 @@ $BENCH_WORK/related-N (default /tmp/papercat-bench/related-N) unless it is alrea
 loads it, then prints the median wall time of `generator.related.related_papers` over a few
 runs, a breakdown by stage (tokenise + TF-IDF, chunked top-k, reasons) and the peak memory
 the call allocates (tracemalloc, measured in a separate run: tracing slows Python down).
-Prints figures; asserts nothing.
+CPU time includes the similarity threads. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ def timed(fn, *args):
 
 def bench(n: int, work: Path, runs: int) -> None:
     papers = catalogue(n, work)
-    totals = []
+    totals, cpu = [], []
     for _ in range(runs):
+        started = time.process_time()
         result, seconds = timed(related.related_papers, papers)
         totals.append(seconds)
+        cpu.append(time.process_time() - started)
     vectors, t_vec = timed(related.vectorise, papers)
     (rows, cols, _), t_top = timed(related.top_k, vectors.matrix)
     _, t_why = timed(related._reasons, vectors, rows, cols)
@@ -68,7 +70,7 @@ def bench(n: int, work: Path, runs: int) -> None:
     say(f"\nN = {n:,} papers: {matrix.shape[1]:,} terms, {matrix.nnz / n:.0f} per paper")
     say(
         f"  related_papers: median {statistics.median(totals):.2f} s of {runs} "
-        f"(min {min(totals):.2f} s, max {max(totals):.2f} s)"
+        f"(min {min(totals):.2f} s, max {max(totals):.2f} s); CPU median {statistics.median(cpu):.2f} s"
     )
     say(f"  stages (one run): vectorise {t_vec:.2f} s, top-k {t_top:.2f} s, reasons {t_why:.2f} s")
     say(f"  peak memory allocated (tracemalloc): {peak / 2**20:,.0f} MiB")
@@ -90,8 +92,10 @@ def main() -> None:
         f"related-papers benchmark, {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
         f"numpy {numpy.__version__}, scipy {scipy.__version__}"
     )
+    say(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for n in ns:
         bench(n, work, runs=5 if n <= 2000 else 3)
+    say(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import html
 import os
 import re
 import unicodedata
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in j
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
 CANDIDATES = 8  # shared terms considered for a reason, best first
+REASON_BATCH = 4096  # pairs whose reasons are worked out together
 CHUNK = 512  # rows per similarity chunk at most...
 CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
 DECIMALS = 4
@@ -67,6 +69,11 @@ STOPWORDS = frozenset(
     introducing perform performs performed variety various wide widely first second third two
     three four five given good find finds found hinder inspired key main often interestingly
     tend tends provide provides provided create creates created hoc
+    suggest suggests suggesting suggested unlike despite instead aim aims allow allows allowing
+    observe observes observed reveal reveals revealed explore explores explored investigate
+    investigates investigated conduct conducts conducted consider considers considered
+    evaluate evaluates evaluated leverage leverages leveraging address addresses addressing
+    remain remains remaining recent recently large small high low level levels set sets
     """.split()
 )
 
@@ -262,7 +269,7 @@ def vectorise(papers: Iterable[Paper]) -> Vectors:
     n = len(ordered)
     tokeniser = _Tokeniser()
     vocab = _Ids()
-    indptr, indices, counts = [0], [], []
+    indptr, indices, counts = [0], array("q"), array("q")  # compact: no int objects
     for paper in ordered:
         counted = Counter(_paper_features(tokeniser, paper))
         indices.extend(map(vocab.__getitem__, counted))
@@ -371,20 +378,21 @@ def _ranking(group: np.ndarray, value: np.ndarray, name: np.ndarray) -> np.ndarr
 
 def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple[str, ...]]:
     """For each pair, the shared terms with the largest products of the two papers' weights."""
-    if len(rows) == 0:
-        return []
-    products = vectors.matrix[rows].multiply(vectors.matrix[cols]).tocsr()
-    products.eliminate_zeros()
-    pair = np.repeat(np.arange(products.shape[0]), np.diff(products.indptr))
-    order = _ranking(pair, products.data, _name_ranks(vectors.terms)[products.indices])
-    pair, term = pair[order], products.indices[order]
-    head = np.arange(len(pair)) - np.searchsorted(pair, pair) < CANDIDATES
-    pair, term = pair[head].tolist(), term[head].tolist()
+    names = _name_ranks(vectors.terms)
     out: list[tuple[str, ...]] = []
-    bounds = np.searchsorted(pair, np.arange(len(rows) + 1)).tolist()
-    for p in range(len(rows)):
-        picked = _pick(term[bounds[p] : bounds[p + 1]], vectors.stems)
-        out.append(tuple(vectors.terms[j] for j in picked))
+    for start in range(0, len(rows), REASON_BATCH):  # batches keep memory small
+        batch = slice(start, start + REASON_BATCH)
+        products = vectors.matrix[rows[batch]].multiply(vectors.matrix[cols[batch]]).tocsr()
+        products.eliminate_zeros()
+        pair = np.repeat(np.arange(products.shape[0]), np.diff(products.indptr))
+        order = _ranking(pair, products.data, names[products.indices])
+        pair, term = pair[order], products.indices[order]
+        head = np.arange(len(pair)) - np.searchsorted(pair, pair) < CANDIDATES
+        pair, term = pair[head], term[head].tolist()
+        bounds = np.searchsorted(pair, np.arange(products.shape[0] + 1)).tolist()
+        for p in range(products.shape[0]):
+            picked = _pick(term[bounds[p] : bounds[p + 1]], vectors.stems)
+            out.append(tuple(vectors.terms[j] for j in picked))
     return out
 
 

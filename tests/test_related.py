@@ -250,6 +250,13 @@ def test_chunked_sparse_top_k_equals_brute_force(k):
     assert {slug: [(o, s) for o, s, _ in items] for slug, items in via_api.items()} == expected
 
 
+def test_reasons_do_not_depend_on_batching(monkeypatch):
+    papers = tie_papers()
+    expected = related_papers(papers)
+    monkeypatch.setattr(related, "REASON_BATCH", 7)
+    assert related_papers(papers) == expected
+
+
 def test_vectors_are_normalised_and_filtered():
     vectors = related.vectorise(synthetic(100, seed=2))
     norms = np.sqrt(np.asarray(vectors.matrix.multiply(vectors.matrix).sum(axis=1)).ravel())
