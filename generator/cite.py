@@ -185,17 +185,21 @@ def _key_word(title: str) -> str:
 
 
 def citation_keys(papers) -> dict[str, str]:
-    """Slug -> unique `lastname-year-firstword` key; clashes get -2, -3, … in slug order."""
+    """Slug -> unique `lastname-year-firstword` key; clashes get -2, -3, … in order of `added`.
+
+    The paper that joined the catalogue first keeps the plain key, so adding a paper never
+    changes a key someone may already cite (same-day additions are ordered by slug).
+    """
     papers = list(papers)
-    groups: dict[str, list[str]] = defaultdict(list)
+    groups: dict[str, list] = defaultdict(list)
     for paper in papers:
         year = str(paper.year) if paper.year is not None else "nd"
-        groups[f"{_key_surname(paper.authors)}-{year}-{_key_word(paper.title)}"].append(paper.slug)
+        groups[f"{_key_surname(paper.authors)}-{year}-{_key_word(paper.title)}"].append(paper)
     # Base keys have exactly two hyphens, suffixed ones three, so suffixes never clash with a base key.
     keys = {}
-    for base, slugs in groups.items():
-        for n, slug in enumerate(sorted(slugs), start=1):
-            keys[slug] = base if n == 1 else f"{base}-{n}"
+    for base, members in groups.items():
+        for n, paper in enumerate(sorted(members, key=lambda p: (p.added, p.slug)), start=1):
+            keys[paper.slug] = base if n == 1 else f"{base}-{n}"
     return {paper.slug: keys[paper.slug] for paper in papers}
 
 

@@ -46,11 +46,11 @@ HOSTILE_TITLES = [
 
 def make_paper(slug="a-paper", title="A Paper About Things", authors=("Ada Lovelace",), **fields) -> Paper:
     """A Paper built directly; keyword arguments set the optional fields."""
+    fields.setdefault("added", dt.date(2024, 5, 1))
     return Paper(
         slug=slug,
         title=title,
         authors=tuple(authors),
-        added=dt.date(2024, 5, 1),
         topics=("fine-tuning",),
         tags=(),
         body_md="An abstract.",
@@ -459,3 +459,22 @@ def test_committed_catalogue_round_trips():
         if paper.arxiv:
             assert entry["eprint"] == paper.arxiv
     assert citation_keys(reversed(papers)) == keys
+
+
+def test_adding_a_paper_never_changes_an_existing_key():
+    old = [
+        make_paper(
+            slug=f"evaluating-{name}",
+            title=f"Evaluating {name.title()}",
+            authors=(),
+            added=dt.date(2024, 1, 1),
+        )
+        for name in ("correctness", "robustness", "zebras")
+    ]
+    before = citation_keys(old)
+    newcomer = make_paper(
+        slug="evaluating-aardvarks", title="Evaluating Aardvarks", authors=(), added=dt.date(2024, 6, 1)
+    )
+    after = citation_keys([newcomer, *old])
+    assert {slug: after[slug] for slug in before} == before
+    assert after["evaluating-aardvarks"] == "anon-nd-evaluating-4"
