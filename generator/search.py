@@ -7,6 +7,7 @@ text for snippets) loads behind it and refines the results.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .lunr_js import JS_SPACE_RE, make_builder
@@ -20,8 +21,13 @@ SUMMARY_CHARS = 220
 FORMAT = 2  # bump when the JSON layout changes; templates/static/search-core.js checks it
 
 
+# Characters that separate words in the index as in queries (templates/static/search-core.js
+# SEPARATORS): "Adaptation(LoRA)" is two words, "encoder/decoder" too.
+WORD_BREAKS = re.compile(r"[*:^~+()\[\]{}/\\|]")
+
+
 def _clean(text: str) -> str:
-    return JS_SPACE_RE.sub(" ", text)
+    return WORD_BREAKS.sub(" ", JS_SPACE_RE.sub(" ", text))
 
 
 def short_ref(position: int) -> str:
@@ -146,7 +152,7 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
     }
     tier2 = {
         "format": FORMAT,
-        "text": [_clean(abstracts[p.slug]) for p in papers],
+        "text": [JS_SPACE_RE.sub(" ", abstracts[p.slug]) for p in papers],
         "index": compact_index(indexes["search/abstracts.json"], len(papers)),
     }
     return {"search/meta.json": meta, "search/abstracts.json": tier2}

@@ -103,7 +103,8 @@ def test_hostile_queries_never_throw(catalogue_site):
     responses = run(catalogue_site, [{"q": q, "limit": 5} for q in HOSTILE] + [{"q": None}, {"q": 42}, {}])
     assert len(responses) == len(HOSTILE) + 3
     by_query = dict(zip(HOSTILE, responses, strict=False))
-    assert by_query["*"]["total"] == 0 or by_query["*"]["mode"] == "browse"
+    assert by_query["*"]["mode"] == by_query["+"]["mode"] == "nowords" and by_query["*"]["total"] == 0
+    assert by_query["C++"]["words"] == ["c"] and by_query["title:"]["words"] == ["title"]
 
 
 @pytest.fixture(scope="module")

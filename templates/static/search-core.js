@@ -15,7 +15,8 @@
   var FORMAT = 2;
   var MAX_WORDS = 12;
   var MAX_WORD_CHARS = 40;
-  var MAX_FUZZY_CHARS = 20;  /* typo correction is for words, not for pasted noise */
+  var MAX_FUZZY_CHARS = 20;
+  var SEPARATORS = /[*:^~+()[\]{}\/\\|]/g;  /* keep in step with WORD_BREAKS in generator/search.py */  /* typo correction is for words, not for pasted noise */
   var SNIPPET_WORDS = 32;
   var WORD_RE = /[A-Za-z0-9_\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]+|[^A-Za-z0-9_\u00C0-\u024F\u0370-\u03FF\u0400-\u04FF]+/g;
   var TRAILING = lunr.Query.wildcard.TRAILING;
@@ -26,8 +27,9 @@
   function words(text) {
     if (typeof text !== "string") return [];
     var out = [];
-    lunr.tokenizer(text.slice(0, 1000)).forEach(function (token) {
-      var w = lunr.trimmer(token.update(fold)).toString().replace(/[*:^~+]/g, "");
+    /* lunr's operators and brackets separate words, as in the index (generator/search.py) */
+    lunr.tokenizer(text.slice(0, 1000).replace(SEPARATORS, " ")).forEach(function (token) {
+      var w = lunr.trimmer(token.update(fold)).toString();
       if (w && w.length <= MAX_WORD_CHARS && lunr.stopWordFilter(new lunr.Token(w)) && out.indexOf(w) < 0) {
         out.push(w);
       }
@@ -186,9 +188,10 @@
     this.indexes().forEach(function (index) {
       var results = index.query(function (q) {
         q.term(term, { usePipeline: !fuzzy });
-        /* type-ahead: a word being typed completes against titles, tags, topics and authors;
-           in abstracts a short prefix would match thousands of terms for little gain */
-        if (prefix && !fuzzy && word.length >= 2 && index === titles) {
+        /* type-ahead: a word being typed completes from its second letter against titles,
+           tags, topics and authors, from its fourth in abstracts (shorter prefixes there
+           would match thousands of terms for little gain) */
+        if (prefix && !fuzzy && word.length >= (index === titles ? 2 : 4)) {
           q.term(word, { wildcard: TRAILING, usePipeline: false });
         }
       });
@@ -307,7 +310,8 @@
       year: d[2],
       authors: d[3],
       moreAuthors: d[4] > d[3].length,
-      topics: d[5].map(function (i) { return self.meta.topics[i][1]; })
+      topics: d[5].map(function (i) { return self.meta.topics[i][1]; }),
+      tags: d[6].map(function (i) { return self.meta.tags[i]; })
     };
     if (withSnippet && this.text) card.snippet = snippet(this.text[position(hit.ref)], hit.terms);
     return card;
@@ -318,7 +322,11 @@
     req = req || {};
     var ws = words(req.q);
     var hits, mode = "all", fuzzy = false;
-    if (!ws.length) {
+    var filtered = !!(req.topic || req.tag || req.yearFrom || req.yearTo);
+    if (!ws.length && typeof req.q === "string" && req.q.trim() && !filtered) {
+      hits = [];
+      mode = "nowords";  /* only punctuation or stop words: nothing to look for */
+    } else if (!ws.length) {
       hits = this.docs.map(function (d, i) { return { ref: i.toString(36), score: -i, terms: {} }; });
       mode = "browse";
     } else {
@@ -337,6 +345,7 @@
       fuzzy: fuzzy,
       words: ws,
       tier: this.tier(),
+      abstractsFailed: !!this.abstractsFailed,
       facets: facets,
       results: hits.slice(0, limit).map(function (h) { return self.card(h, req.snippets !== false); })
     };

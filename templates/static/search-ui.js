@@ -113,7 +113,8 @@
     this.client.ask({ q: q, limit: 8, snippets: false }, function (message) {
       if (message.error) { self.show([], "Search is unavailable right now."); return; }
       var r = message.response;
-      var text = r.total ? r.total + (r.total === 1 ? " paper matches" : " papers match") : "No papers match.";
+      if (r.mode === "nowords" || r.mode === "browse") { self.close(); return; }  /* keep typing */
+      var text = r.total ? r.total + (r.total === 1 ? " paper matches." : " papers match.") : "No papers match.";
       self.show(r.results, text + (r.total ? " Use the arrow keys to choose, Enter to open." : ""));
     });
   };
@@ -262,7 +263,9 @@
       yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
     };
     if (!request.q.trim() && !request.topic && !request.tag && !request.yearFrom && !request.yearTo) {
+      this.client.ask({ q: "", limit: 1 }, function () {});  /* drop any answer still on its way */
       this.results.replaceChildren();
+      this.resetFacets();
       this.status.textContent = "Type a word or two, or choose a topic, tag or years to browse.";
       return;
     }
@@ -281,6 +284,17 @@
     option.textContent = text + " (" + count + ")";
     option.disabled = count === 0 && !selected;
   }
+
+  /* Every filter choice available again, without counts: nothing is being searched. */
+  SearchPage.prototype.resetFacets = function () {
+    [this.topic, this.tag, this.from, this.to].forEach(function (select) {
+      Array.prototype.forEach.call(select.options, function (o) {
+        if (!o.value) return;
+        o.textContent = o.getAttribute("data-name") || o.value;
+        o.disabled = false;
+      });
+    });
+  };
 
   SearchPage.prototype.facets = function (f) {
     var topics = {}, tags = {}, years = {};
@@ -323,6 +337,11 @@
         card.topics.forEach(function (name) { ul.appendChild(el("li")).appendChild(el("span", "chip", name)); });
         li.appendChild(ul);
       }
+      if (card.tags && card.tags.length) {
+        var tagList = el("ul", "chips tags");
+        card.tags.slice(0, 6).forEach(function (name) { tagList.appendChild(el("li")).appendChild(el("span", "chip", name)); });
+        li.appendChild(tagList);
+      }
       if (card.snippet) li.appendChild(pieces(el("p", "summary"), card.snippet));
       self.results.appendChild(li);
     });
@@ -334,10 +353,13 @@
       filters.push(request.yearFrom === request.yearTo ? "from " + request.yearFrom
         : "from " + (request.yearFrom || "any year") + " to " + (request.yearTo || "now"));
     }
-    var what = (q ? "“" + q + "”" : "these filters") + (q && filters.length ? " " + filters.join(", ") : "");
+    var shown = q.length > 80 ? q.slice(0, 80) + "…" : q;
+    var what = (q ? "“" + shown + "”" : "these filters") + (q && filters.length ? " " + filters.join(", ") : "");
     var text;
-    if (!r.total) {
-      text = "No papers match " + what + ". Try fewer or other words, or clear a filter.";
+    if (r.mode === "nowords") {
+      text = "“" + shown + "” has no words to search for. Try a word from a title, an author, a topic or a tag.";
+    } else if (!r.total) {
+      text = "No papers match " + what + ". Try fewer or other words" + (filters.length ? ", or clear a filter." : ".");
     } else if (r.mode === "any") {
       text = "No paper has all of " + what + "; " + r.total + (r.total === 1 ? " paper has" : " papers have") + " some of the words.";
     } else {
@@ -345,7 +367,8 @@
         (r.fuzzy ? " (allowing for typos)" : "") + ".";
     }
     if (r.total > r.results.length) text += " Showing the best " + r.results.length + ".";
-    if (r.tier === 1 && q) text += " Searching abstracts too…";
+    if (r.tier === 1 && q && r.abstractsFailed) text += " (Abstracts could not be loaded: titles, authors, topics and tags only.)";
+    else if (r.tier === 1 && q) text += " Searching abstracts too…";
     this.status.textContent = text;
     var links = this.links();
     if (focused >= 0 && links.length) links[Math.min(focused, links.length - 1)].focus();
@@ -382,7 +405,7 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || typingInField(e.target)) return;
-    var box = page ? page.input : header;
+    var box = page ? page.input : header || document.querySelector("input[type=search]");
     if (box) { e.preventDefault(); startWorker(); box.focus(); box.select(); }
   });
 })();

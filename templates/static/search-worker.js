@@ -40,7 +40,9 @@ getJSON("../search/meta.json").then(function (meta) {
     if (latest) answer(latest);
   });
 }).catch(function (err) {
-  if (!engine) fail(err);  /* without the abstracts tier, titles and tags still answer */
+  if (!engine) { fail(err); return; }
+  engine.abstractsFailed = true;  /* titles, tags, topics and authors still answer */
+  if (latest) answer(latest);
 });
 
 self.onmessage = function (event) {

@@ -15,10 +15,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
     if (!button) return;
-    function label() {
-      var dark = root.getAttribute("data-theme") === "dark";
-      button.textContent = dark ? "Light theme" : "Dark theme";
-      button.setAttribute("aria-pressed", dark ? "true" : "false");
+    function label() {  /* a toggle button keeps its name; its pressed state tells which theme */
+      button.setAttribute("aria-pressed", root.getAttribute("data-theme") === "dark" ? "true" : "false");
     }
     button.hidden = false;
     label();
