@@ -254,7 +254,10 @@ def test_hostile_queries_give_results_or_a_message_and_no_console_noise(page, ba
         expect(page.locator("#search-status")).not_to_have_text("")
         expect(page.locator("#search-status")).not_to_contain_text("Searching")
         status = page.locator("#search-status").text_content()
-        assert any(s in status for s in ("match", "No papers", "Type a word", "no words to search for", "some of the words")), (
+        assert any(
+            s in status
+            for s in ("match", "No papers", "Type a word", "no words to search for", "some of the words")
+        ), (
             q,
             status,
         )
@@ -565,4 +568,20 @@ def test_related_papers_link_to_each_other_with_reasons(page, base_url):
     first.click()
     page.wait_for_url(base_url + "papers/**")
     assert page.locator("h1").text_content() == title
+    assert page.problems == []
+
+
+def test_clearing_the_query_frees_every_filter(page, base_url):
+    search_page(page, base_url, "?q=retrieval")
+    settled(page)
+    disabled = page.locator("#facet-topic option[disabled]")
+    assert disabled.count() > 0  # topics no "retrieval" paper has
+    page.focus("#search-input")
+    page.keyboard.press("Escape")
+    expect(disabled).to_have_count(0)
+    expect(page.locator("#facet-topic option[value=scaling-laws]")).to_have_text(
+        "Scaling laws and predictability"
+    )
+    page.locator("#facet-topic").select_option("scaling-laws")
+    expect(page.locator("#search-status")).to_contain_text("papers match these filters")
     assert page.problems == []
