@@ -73,12 +73,12 @@ STOPWORDS = frozenset(
     observe observes observed reveal reveals revealed explore explores explored investigate
     investigates investigated conduct conducts conducted consider considers considered
     evaluate evaluates evaluated leverage leverages leveraging address addresses addressing
-    remain remains remaining recent recently large small high low level levels set sets
+    remain remains remaining recent recently level levels set sets
     """.split()
 )
 
-# Word stems that are too vague alone ("pre", "multi") but make good bigrams ("pre trained").
-BOUND = frozenset("pre non sub multi self cross semi post anti inter intra".split())
+# Word stems too vague alone ("pre", "low") that make good bigrams ("pre-trained", "low-rank").
+BOUND = frozenset("pre non sub multi self cross semi post anti inter intra large small high low".split())
 
 Related = tuple[tuple[str, float, tuple[str, ...]], ...]
 

@@ -93,6 +93,8 @@ def test_reasons_use_the_catalogues_spelling():
     assert "LoRA" in words  # the capitalisation the catalogue uses most
     assert "adapters" in words  # the surface form used most, not the stem "adapter"
     assert not words & {"lora", "Lora", "adapter", "adapt"}
+    assert "low-rank" in terms  # a bigram, hyphenated as the abstracts write it
+    assert "low" not in terms  # too vague alone
 
 
 def test_self_is_never_included_and_k_is_respected():
