@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .index_writer import write_index
 from .lunr_js import JS_SPACE_RE, make_builder
 from .model import Catalogue, Paper
 
@@ -129,7 +130,8 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
     tags = sorted({tag for p in catalogue.papers for tag in p.tags})
     tag_index = {t: i for i, t in enumerate(tags)}
     papers = catalogue.papers
-    indexes = lunr_indexes(catalogue, abstracts)
+    topic_names = {t.slug: t.name for t in topics}
+    refs = [short_ref(i) for i in range(len(papers))]
     docs = [
         [
             p.slug,
@@ -148,12 +150,14 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
         "topics": [[t.slug, t.name] for t in topics],
         "tags": tags,
         "docs": docs,
-        "index": compact_index(indexes["search/meta.json"], len(papers)),
+        "index": write_index(
+            META_FIELDS, [meta_document(r, p, topic_names) for r, p in zip(refs, papers, strict=True)]
+        ),
     }
     tier2 = {
         "format": FORMAT,
         "text": [JS_SPACE_RE.sub(" ", abstracts[p.slug]) for p in papers],
-        "index": compact_index(indexes["search/abstracts.json"], len(papers)),
+        "index": write_index(ABSTRACT_FIELDS, [{"abstract": _clean(abstracts[p.slug])} for p in papers]),
     }
     return {"search/meta.json": meta, "search/abstracts.json": tier2}
 

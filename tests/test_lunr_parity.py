@@ -175,3 +175,38 @@ def test_compact_transport_expands_to_the_exact_lunr_index(built_indexes):
         expanded = node("expand", json.loads(json.dumps(shipped[tier]["index"])))
         normal = {**raw, "fieldVectors": sorted(raw["fieldVectors"])}
         assert {**expanded, "fieldVectors": sorted(expanded["fieldVectors"])} == normal, tier
+
+
+def test_fast_writer_equals_lunr_py_on_tricky_text():
+    """generator/index_writer.py must produce exactly compact_index(lunr.py's index)."""
+    from generator.index_writer import write_index
+    from generator.search import ABSTRACT_FIELDS, META_FIELDS, _index, compact_index
+
+    texts = [
+        "Fine-tuning fine-tuning FINE-TUNING: the (e.g. key) day-to-day plays arrays, again and again.",
+        "Tülu naïve façade über ﬁne — “quoted” ‘single’ a\u00a0b c\u2009d e\u3000f",
+        "",
+        "the a an of to be — -- ... !!! 123 4.5 x86 C++ C# 10:30 http://x.org/a-b_c",
+        "LoRA LoRA LoRA lora Low-Rank low rank adaptation (LoRA) Adaptation(LoRA)",
+    ]
+    meta_docs = [
+        {"ref": str(i), "title": t, "tags": t[:20], "topics": t[::-1], "authors": t.upper()}
+        for i, t in enumerate(texts)
+    ]
+    for fields, docs in (
+        (META_FIELDS, meta_docs),
+        (ABSTRACT_FIELDS, [{"ref": str(i), "abstract": t} for i, t in enumerate(texts)]),
+    ):
+        expected = compact_index(_index(fields, docs), len(docs))
+        assert write_index(fields, docs) == expected
+
+
+def test_shipped_index_equals_lunr_py_on_the_catalogue(built_indexes):
+    catalogue, _ = load_catalogue(Project.at(REPO))
+    converter = make_converter()
+    abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
+    from generator.search import compact_index, lunr_indexes
+
+    shipped = build_search_index(catalogue, abstracts)
+    for tier, built in lunr_indexes(catalogue, abstracts).items():
+        assert shipped[tier]["index"] == compact_index(built, len(catalogue.papers)), tier
