@@ -9,6 +9,7 @@ close to linear on large catalogues instead of comparing every pair.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 import unicodedata
@@ -20,7 +21,6 @@ from .errors import ContentError
 from .model import Paper
 
 SIMILARITY = 0.9  # token Jaccard at which two titles are the same paper (an error)
-SIMILAR = 0.5  # token Jaccard from which titles are compared for misspelt words (a warning)
 TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the other
 
 
@@ -163,33 +163,39 @@ def check_tag_collisions(papers: list[Paper]) -> list[ContentError]:
     return errors
 
 
-def _typo_apart(a: frozenset, b: frozenset) -> bool:
-    """The titles differ only in a few words, each a near-spelling of one in the other title."""
-    a_only, b_only = a - b, b - a
-    if not a_only or len(a_only) != len(b_only) or len(a_only) > 3:
-        return False
-    return all(any(difflib.SequenceMatcher(None, x, y).ratio() >= TYPO_RATIO for y in b_only) for x in a_only)
-
-
 def similar_title_warnings(papers: list[Paper]) -> list[ContentError]:
-    """Titles the same but for a misspelt word or two (below the duplicate threshold)."""
+    """Titles the same but for one misspelt word (below the duplicate threshold).
+
+    Titles that differ in exactly one word share a signature: their words minus that word.
+    Grouping by signature finds every such pair in time linear in the catalogue.
+    """
     ordered = sorted(papers, key=lambda p: (p.added, p.path))
     token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
+    by_signature: dict[frozenset, list[tuple[int, str]]] = defaultdict(list)
+    for i, tokens in enumerate(token_sets):
+        if len(tokens) >= 3:
+            for word in tokens:
+                by_signature[tokens - {word}].append((i, word))
+    warned: set[int] = set()
     warnings = []
-    for i, j in near_pairs(token_sets, SIMILAR):
-        if jaccard(token_sets[i], token_sets[j]) >= SIMILARITY or _linked(ordered[i], ordered[j]):
-            continue  # duplicates are errors, reported elsewhere
-        if _typo_apart(token_sets[i], token_sets[j]):
-            line, col = ordered[j].where("title")
-            warnings.append(
-                ContentError(
-                    ordered[j].path,
-                    line,
-                    col,
-                    f"title is very similar to {ordered[i].path}",
-                    "make sure it is a different paper; if it is another version, add "
-                    f'same_as: "{ordered[i].slug}"',
-                    "warning",
+    for group in by_signature.values():
+        for (i, a), (j, b) in itertools.combinations(group, 2):
+            if j in warned or token_sets[i] == token_sets[j] or _linked(ordered[i], ordered[j]):
+                continue
+            if jaccard(token_sets[i], token_sets[j]) >= SIMILARITY:
+                continue  # duplicates are errors, reported elsewhere
+            if difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO:
+                warned.add(j)
+                line, col = ordered[j].where("title")
+                warnings.append(
+                    ContentError(
+                        ordered[j].path,
+                        line,
+                        col,
+                        f"title is very similar to {ordered[i].path}",
+                        "make sure it is a different paper; if it is another version, add "
+                        f'same_as: "{ordered[i].slug}"',
+                        "warning",
+                    )
                 )
-            )
-    return warnings
+    return sorted(warnings)
