@@ -184,7 +184,7 @@ def test_key_without_year_is_nd_and_without_authors_is_anon():
     assert keys["blank"] == "anon-nd-analytical"
 
 
-def test_colliding_keys_are_numbered_in_slug_order_whatever_the_input_order():
+def test_colliding_keys_same_day_are_numbered_in_slug_order_whatever_the_input_order():
     papers = [
         make_paper("c-third", "LoRA Strikes Back", ("Yi X",), date="2021-12"),
         make_paper("a-first", "LoRA: Low-Rank Adaptation", ("Wei X",), date="2021-01"),
