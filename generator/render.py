@@ -122,6 +122,31 @@ class Derived:
     feeds: dict[str, bytes] = field(default_factory=dict)
 
 
+PAGE_SIZE = 100  # papers per listing page: 10,000 papers on one page would be megabytes
+
+
+def paginate(base: str, items: list) -> list[tuple[str, list, dict]]:
+    """(output path, items, pager) per page: base, then base + "page/2/", …"""
+    chunks = [items[i : i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
+
+    def url(n: int) -> str:
+        return base + ("" if n == 1 else f"page/{n}/")
+
+    pages = []
+    for n, chunk in enumerate(chunks, start=1):
+        pager = {
+            "number": n,
+            "count": len(chunks),
+            "previous": url(n - 1) if n > 1 else "",
+            "next": url(n + 1) if n < len(chunks) else "",
+            "first_item": (n - 1) * PAGE_SIZE + 1,
+            "last_item": (n - 1) * PAGE_SIZE + len(chunk),
+            "total": len(items),
+        }
+        pages.append((url(n) + "index.html", chunk, pager))
+    return pages
+
+
 def _json(data) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -160,20 +185,22 @@ def render_site(
     def newest(papers):
         return max((p.added for p in papers), default=None)
 
-    groups: list[dict] = []
-    for view in all_views:  # catalogue order is newest `added` first
-        if not groups or groups[-1]["added_iso"] != view["added_iso"]:
-            groups.append({"added": view["added"], "added_iso": view["added_iso"], "papers": []})
-        groups[-1]["papers"].append(view)
-    page(
-        "index.html",
-        "index.html",
-        "",
-        lastmod=newest(catalogue.papers),
-        groups=groups,
-        feed="feed.xml",
-        counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
-    )
+    for path, chunk, pager in paginate("", all_views):  # newest `added` first
+        groups: list[dict] = []
+        for view in chunk:
+            if not groups or groups[-1]["added_iso"] != view["added_iso"]:
+                groups.append({"added": view["added"], "added_iso": view["added_iso"], "papers": []})
+            groups[-1]["papers"].append(view)
+        page(
+            path,
+            "index.html",
+            "" if pager["number"] == 1 else f"Page {pager['number']}",
+            lastmod=newest(catalogue.papers),
+            groups=groups,
+            pager=pager,
+            feed="feed.xml",
+            counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
+        )
     for paper in catalogue.papers:
         description = summary(derived.abstracts[paper.slug], 200)
         related = [
@@ -209,18 +236,25 @@ def render_site(
             terms=[term_view(t) for t in pages],
         )
         for term in pages:
-            page(
-                f"{plural}/{term.slug}/index.html",
-                "term.html",
-                term.name if kind == "topic" else f"Tag: {term.name}",
-                lastmod=newest(term.papers),
-                term=term_view(term),
-                kind=kind,
-                papers=[views[p.slug] for p in term.papers],
-                feed=f"{plural}/{term.slug}/feed.xml",
-                chart=year_chart(_years(term.papers), f"Papers per year in {term.name}"),
-                undated=sum(1 for p in term.papers if not p.year),
-            )
+            name = term.name if kind == "topic" else f"Tag: {term.name}"
+            chart = year_chart(_years(term.papers), f"Papers per year in {term.name}")
+            for path, chunk, pager in paginate(
+                f"{plural}/{term.slug}/", [views[p.slug] for p in term.papers]
+            ):
+                first = pager["number"] == 1
+                page(
+                    path,
+                    "term.html",
+                    name if first else f"{name}, page {pager['number']}",
+                    lastmod=newest(term.papers),
+                    term=term_view(term),
+                    kind=kind,
+                    papers=chunk,
+                    pager=pager,
+                    feed=f"{plural}/{term.slug}/feed.xml",
+                    chart=chart if first else "",
+                    undated=sum(1 for p in term.papers if not p.year),
+                )
     page(
         "search/index.html",
         "search.html",

@@ -362,3 +362,30 @@ def test_output_paths_never_leave_the_site_folder(path):
 
     with pytest.raises(ValueError, match="outside the site folder"):
         safe_relative(path)
+
+
+def test_long_listings_are_paginated_with_working_links(make_project):
+    from generator.render import PAGE_SIZE
+
+    count = PAGE_SIZE * 2 + 5
+    papers = {
+        f"paper-{i:03d}": paper_text(
+            f"Paper Number {i:03d} on Lora",
+            tags='["lora"]',
+            added=f'"2024-{1 + i // 28:02d}-{1 + i % 28:02d}"',
+        )
+        for i in range(count)
+    }
+    project = make_project(papers)
+    build(project)
+    site = project.output
+    pages = [site / "index.html", site / "page/2/index.html", site / "page/3/index.html"]
+    listed = [re.findall(r'href="(?:\.\./)*papers/(paper-\d+)/"', p.read_text()) for p in pages]
+    assert [len(set(x)) for x in listed] == [PAGE_SIZE, PAGE_SIZE, 5]
+    assert sorted(set().union(*map(set, listed))) == sorted(papers)  # every paper on exactly one page
+    assert listed[0][0] == "paper-204"  # newest added first
+    second = pages[1].read_text()
+    assert 'href="../../" rel="prev"' in second and 'href="../../page/3/" rel="next"' in second
+    assert f"Papers {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of {count}" in second
+    assert (site / "tags/lora/page/3/index.html").is_file()
+    assert not (site / "page/4").exists()
