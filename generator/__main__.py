@@ -197,6 +197,9 @@ def _cmd_import(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command; content errors become a located report and exit status 1."""
+    for stream in (sys.stdout, sys.stderr):  # odd bytes in file names must not crash a report
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     commands = {

@@ -72,6 +72,12 @@ def load_catalogue(
         project.content / "topics.yml", _rel(project.content / "topics.yml", label)
     )
     docs, load_errors = load.load_documents(project.content / "papers", label)
+    papers_dir = (project.content / "papers").resolve()
+    load_errors += [
+        e
+        for e in load.symlinks(project.content, label)
+        if not (project.root / e.path).parent.resolve() == papers_dir
+    ]  # those already reported
     papers, paper_errors = validate.validate(docs, topics) if not topic_errors else ([], [])
     errors += topic_errors + load_errors + paper_errors
     warnings = check.content_warnings(papers)

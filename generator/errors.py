@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -26,12 +27,24 @@ class ContentError:
         return loc
 
     def format(self) -> str:
-        """The message as printed: location first, hint on its own line."""
+        """The message as printed: location first, hint on its own line.
+
+        Control characters from content (a newline in a key or file name) are shown escaped,
+        so no message can forge extra lines such as GitHub's `::error` workflow commands.
+        """
         prefix = "warning: " if self.level == "warning" else ""
-        text = f"{self.location()}: {prefix}{self.message}"
+        text = f"{printable(self.location())}: {prefix}{printable(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text with control characters and line separators escaped (\\n, \\x1b, \\u2028)."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def plural(n: int, noun: str) -> str:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from slugify import slugify
 from . import config, frontmatter, suggest, typography
 from .duplicates import KIND_WORDS, identity_keys
 from .errors import BuildFailed, ContentError, UsageError
-from .load import RawDocument, load_documents
+from .load import MAX_FILE_BYTES, RawDocument, load_documents
 from .schema import SLUG_MAX
 from .validate import TopicIndex, validate, validate_document
 
@@ -114,9 +115,13 @@ def existing_papers(papers_dir: Path) -> Existing:
         return found
     for path in sorted(papers_dir.glob("*.md")):
         found.keys.setdefault("slug:" + path.stem, path.stem)
+        if path.name.startswith(".") or path.is_symlink() or not path.is_file():
+            continue  # `check` reports these; never read through them
+        if path.stat().st_size > MAX_FILE_BYTES:
+            continue
         try:
             fields = frontmatter.parse(path.read_text(encoding="utf-8"), path.name).fields
-        except (frontmatter.FrontMatterError, UnicodeDecodeError):
+        except (frontmatter.FrontMatterError, UnicodeDecodeError, OSError):
             continue
         values = {
             name: fields[name][1].node.value
@@ -281,14 +286,26 @@ def source_label(path: Path, root: Path) -> str:
     return path.name
 
 
+def write_new(target: Path, text: str, *, replace: bool = False) -> None:
+    """Write a file through a fresh temporary name (never following a link), then link it in.
+
+    Without `replace` an existing target is never overwritten; with it, only a regular file is.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".papercat-", dir=target.parent)  # O_EXCL: no link followed
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # fails if the target exists, even as a dangling link
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
 def _write_all(papers_dir: Path, files: dict[str, str]) -> None:
-    """Write each new file via a temporary name; never replace an existing file."""
-    papers_dir.mkdir(parents=True, exist_ok=True)
+    """Write each new paper file; never replace an existing one."""
     for slug, text in files.items():
-        target = papers_dir / f"{slug}.md"
-        tmp = papers_dir / f".{slug}.md.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        try:
-            os.link(tmp, target)  # fails if target exists: nothing is overwritten
-        finally:
-            tmp.unlink()
+        write_new(papers_dir / f"{slug}.md", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,18 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
         ]
     for path in sorted(papers_dir.iterdir()):
         label = display_path(path, label_root)
+        if path.name == ".gitkeep":
+            continue
         if path.name.startswith("."):
+            errors.append(
+                ContentError(
+                    label,
+                    0,
+                    0,
+                    "hidden file in content/papers/",
+                    "content/papers/ holds only <slug>.md files; remove it",
+                )
+            )
             continue
         if path.is_symlink():
             errors.append(
@@ -81,3 +93,22 @@ def display_path(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def symlinks(content_dir: Path, label_root: Path) -> list[ContentError]:
+    """Symbolic links anywhere under content/ (listings included): refused, never followed."""
+    errors = []
+    for folder, dirs, files in os.walk(content_dir):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            if path.is_symlink():
+                errors.append(
+                    ContentError(
+                        display_path(path, label_root),
+                        0,
+                        0,
+                        "symbolic links are not allowed in content/",
+                        "commit the file itself",
+                    )
+                )
+    return sorted(errors)

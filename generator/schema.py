@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
 SLUG_MAX = 80
-DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.\-]*(\.[A-Z]{2})?/\d{7})(v\d+)?$")
-DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?\Z", re.ASCII)
+FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.\-]*(\.[A-Z]{2})?/\d{7})(v\d+)?\Z", re.ASCII)
+DOI_RE = re.compile(r"^10\.\d{4,9}/\S+\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,10 @@ def read_text(path: Path, label: str) -> str:
     """A source file's text; a missing file is a usage error, bad UTF-8 a located one."""
     try:
         return path.read_bytes().decode("utf-8")
-    except (FileNotFoundError, IsADirectoryError):
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise UsageError(f"file not found: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise BuildFailed([ContentError(label, 0, 0, f"not valid UTF-8 ({exc.reason})")]) from None
 
@@ -55,7 +57,8 @@ def _date(fields: dict) -> str | None:
     if not re.fullmatch(r"\d{4}", year):
         return None
     month = fields.get("month", "").strip().lower()[:3]
-    number = MONTHS.get(month) or (int(month) if month.isdigit() and 1 <= int(month) <= 12 else None)
+    numeric = int(month) if month.isascii() and month.isdigit() else 0
+    number = MONTHS.get(month) or (numeric if 1 <= numeric <= 12 else None)
     return f"{year}-{number:02d}" if number else year
 
 
@@ -157,8 +160,7 @@ def import_file(
         label=label,
     )
     if keep and report.written and not dry_run:
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        keep.write_text(text, encoding="utf-8")
+        importer.write_new(keep, text, replace=True)
         report.kept = display_path(keep, root)
     return report
 
@@ -169,6 +171,8 @@ def _kept_copy(root: Path, path: Path, text: str) -> Path | None:
     if path.resolve().is_relative_to(content):
         return None
     keep = root / "content" / "listings" / path.name
+    if keep.is_symlink() or (keep.exists() and not keep.is_file()):
+        raise UsageError(f"content/listings/{path.name} is not a regular file; remove it first")
     if keep.exists() and keep.read_text(encoding="utf-8", errors="replace") != text:
         raise UsageError(
             f"content/listings/{path.name} already exists with other content; "

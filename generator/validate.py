@@ -44,9 +44,13 @@ FORBIDDEN_MARKUP = (
     (IMAGE_RE, "images are not allowed in an abstract", "link to the figure instead: [figure](https://…)"),
 )
 LINK_SCHEMES = ("http", "https", "mailto")
-CODE_SPAN_RE = re.compile(r"(`+)(?:.|\n)*?\1")
+BACKTICKS_RE = re.compile(r"`+")
 # Control characters, and the invisible bidi / zero-width ones that can disguise text.
-INVISIBLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+INVISIBLE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\ufff9-\ufffb\U000e0000-\U000e0fff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +174,30 @@ def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def mask_code_spans(text: str) -> str:
+    """Blank out `code spans` (a run of backticks up to the next run of the same length),
+    in one pass: a regex with a lazy body was cubic on long runs of backticks."""
+    chars = list(text)
+    runs = [(m.start(), m.end()) for m in BACKTICKS_RE.finditer(text)]
+    following: dict[int, list[int]] = {}
+    for i, (start, end) in enumerate(runs):
+        following.setdefault(end - start, []).append(i)
+    nxt = {}
+    for same in following.values():
+        for a, b in zip(same, same[1:], strict=False):
+            nxt[a] = b
+    i = 0
+    while i < len(runs):
+        if i in nxt:
+            j = nxt[i]
+            for k in range(runs[i][0], runs[j][1]):
+                chars[k] = " "
+            i = j + 1
+        else:
+            i += 1
+    return "".join(chars)
+
+
 def _body_limits(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     """Size, bracket and nesting limits, so no abstract can hang or crash the build."""
     body = parsed.body.lstrip("\n")
@@ -220,7 +248,7 @@ def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     limits = _body_limits(path, parsed)
     if limits:
         return limits
-    body = CODE_SPAN_RE.sub(lambda m: " " * len(m.group(0)), parsed.body)
+    body = mask_code_spans(parsed.body)
     errors = []
     for number, line in enumerate(body.split("\n"), start=parsed.body_line):
         for pattern, message, hint in FORBIDDEN_MARKUP:
