@@ -28,10 +28,13 @@ MAX_ABSTRACT_CHARS = 10_000
 MAX_BRACKETS = 200
 MAX_NESTING = 8
 NESTING_RE = re.compile(r"^(?:[ \t]*(?:[-*+>]|\d{1,9}[.)])(?=[ \t]|$)[ \t]*)+")
-RAW_HTML_RE = re.compile(r"<(?![A-Za-z][A-Za-z0-9+.\-]{1,31}:)[A-Za-z!/?]")
+# `<` opening a tag, comment or declaration; an autolink (`<scheme:no-spaces>`) is not one.
+RAW_HTML_RE = re.compile(r"<(?![A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>)[A-Za-z!/?]")
 LINK_RES = (
     re.compile(r"\]\(\s*<?([^)\s>]*)"),  # [text](dest)
-    re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)"),  # [ref]: dest
+    re.compile(
+        r"^(?:\s*(?:[>*+-]|\d{1,9}[.)])\s*)*\[[^\]]+\]:\s*<?([^\s>]+)"
+    ),  # [ref]: dest, also in lists and quotes
     re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*)>"),  # <scheme:…>
 )
 IMAGE_RE = re.compile(r"!\[")

@@ -115,3 +115,18 @@ def test_odd_bibtex_months_do_not_crash(make_project):
     )
     report = import_file(project.root, project.root / "refs.bib", added="2024-01-01")
     assert len(report.written) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("- [r]: javascript:alert(1)\n\nSee [r].", "link scheme 'javascript:'"),
+        ("> [r]: javascript:alert(1)\n\nSee [r].", "link scheme 'javascript:'"),
+        (">[r]: data:text/html,x", "link scheme 'data:'"),
+        ("Text <svg:script >alert(1)</svg:script>", "raw HTML"),
+        ("Text <javascript:alert(1) > here", "raw HTML"),
+    ],
+)
+def test_links_and_tags_hidden_in_lists_quotes_and_namespaces_are_caught(make_project, body, words):
+    project = make_project({"p": paper_text("A Paper", body=body)})
+    assert any(words in e.message for e in errors_of(project))
