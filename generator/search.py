@@ -163,7 +163,11 @@ def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[
 
 
 def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, BuiltIndex]:
-    """Both tiers' lunr indexes, with lunr.py's serialisation (what lunr.js loads) inside."""
+    """Both tiers' lunr indexes, with lunr.py's serialisation (what lunr.js loads) inside.
+
+    The reference: the build ships `index_writer.write_index`'s output, which tests check
+    equals `compact_index` of these, and lunr.js's answers are checked against lunr.py's.
+    """
     topic_names = {t.slug: t.name for t in catalogue.topics}
     refs = [short_ref(i) for i in range(len(catalogue.papers))]
     pairs = list(zip(refs, catalogue.papers, strict=True))
