@@ -41,6 +41,8 @@ class BuildResult:
     seconds: float
     warnings: int = 0
     stages: tuple[tuple[str, float], ...] = ()
+    files_written: int = 0
+    files_unchanged: int = 0
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
@@ -48,6 +50,8 @@ class BuildResult:
             f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
             f"{self.pages} pages in {self.seconds:.2f} s"
         )
+        if self.files_unchanged:
+            text += f"; wrote {self.files_written} files, {self.files_unchanged} unchanged"
         if self.warnings:
             text += f" ({self.warnings} warnings: run `make check` to see them)"
         return text
@@ -141,7 +145,7 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
     env = render.make_environment(project.templates)
     outputs = render.render_site(env, catalogue, topics, tags, derived)
     stages.done("render")
-    write.write_site(outputs, project.templates / "static", project.output)
+    written = write.write_site(outputs, project.templates / "static", project.output)
     stages.done("write")
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
     result = BuildResult(
@@ -152,6 +156,8 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
         time.perf_counter() - started,
         len(warnings),
         tuple(stages.times),
+        written.written,
+        written.unchanged,
     )
     log.info(result.summary())
     return result

@@ -6,9 +6,12 @@ A build that fails or is interrupted never touches the previous `site/`.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import UsageError
@@ -40,26 +43,78 @@ def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
         )
 
 
-def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> int:
-    """Write outputs plus static assets into a temporary folder, then swap it in."""
+MANIFEST = ".papercat-manifest.json"  # path -> sha256 of every file of the last build
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """How many files were written, and how many were kept from the previous build."""
+
+    written: int
+    unchanged: int
+
+
+def _static_files(static_dir: Path) -> list[OutputFile]:
+    if not static_dir.is_dir():
+        return []
+    return [
+        OutputFile("static/" + p.relative_to(static_dir).as_posix(), p.read_bytes())
+        for p in sorted(static_dir.rglob("*"))
+        if p.is_file()
+    ]
+
+
+def _manifest(site_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> WriteResult:
+    """Write the site atomically, writing only files whose bytes changed.
+
+    Everything goes into a temporary folder beside `site/`, which is then swapped in. Files
+    whose content matches the previous build (by the manifest) are hard links to the old
+    ones, not writes; a build with no change at all writes nothing and swaps nothing.
+    """
     site_dir = site_dir.absolute()
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(site_dir)
+    files = outputs + _static_files(static_dir)
+    hashes = {f.path: hashlib.sha256(f.data).hexdigest() for f in files}
+    old = _manifest(site_dir)
+    if old == hashes and all((site_dir / path).is_file() for path in hashes):
+        return WriteResult(0, len(files))
     tmp = Path(tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent))
+    written = 0
     try:
-        if static_dir.is_dir():
-            shutil.copytree(static_dir, tmp / "static", dirs_exist_ok=True)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
-        for out in outputs:
+        for out in files:
             target = tmp.joinpath(*safe_relative(out.path).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(out.data)
+            previous = site_dir.joinpath(*safe_relative(out.path).parts)
+            if old.get(out.path) == hashes[out.path] and _same_size(previous, len(out.data)):
+                os.link(previous, target)
+            else:
+                target.write_bytes(out.data)
+                written += 1
+        (tmp / MANIFEST).write_text(json.dumps(hashes, sort_keys=True, indent=0), encoding="utf-8")
         os.chmod(tmp, 0o755)
         _swap(tmp, site_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return len(outputs)
+    return WriteResult(written, len(files) - written)
+
+
+def _same_size(path: Path, size: int) -> bool:
+    """A regular file (not a link) of that size: safe to hard-link into the new build."""
+    try:
+        return not path.is_symlink() and path.is_file() and path.stat().st_size == size
+    except OSError:
+        return False
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h

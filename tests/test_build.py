@@ -389,3 +389,22 @@ def test_long_listings_are_paginated_with_working_links(make_project):
     assert f"Papers {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of {count}" in second
     assert (site / "tags/lora/page/3/index.html").is_file()
     assert not (site / "page/4").exists()
+
+
+def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, tmp_path):
+    project = make_project(PAPERS)
+    first = build(project)
+    assert first.files_unchanged == 0
+    before = tree_digest(project.output)
+    inode = (project.output / "index.html").stat().st_ino
+    again = build(project)
+    assert (again.files_written, again.files_unchanged) == (0, len(before) - 2)  # marker and manifest aside
+    assert tree_digest(project.output) == before
+    assert (project.output / "index.html").stat().st_ino == inode  # nothing was swapped in
+    paper = project.content / "papers" / "old-paper.md"
+    paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
+    edited = build(project)
+    assert 0 < edited.files_written < edited.files_unchanged
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean)
+    assert tree_digest(project.output) == tree_digest(clean.output)
