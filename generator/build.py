@@ -70,10 +70,10 @@ def load_catalogue(
     """
     label = project.root
     site, errors = config.load_site_config(
-        project.content / "site.yml", _rel(project.content / "site.yml", label)
+        project.content / "site.yml", load.display_path(project.content / "site.yml", label)
     )
     topics, topic_errors = config.load_topics(
-        project.content / "topics.yml", _rel(project.content / "topics.yml", label)
+        project.content / "topics.yml", load.display_path(project.content / "topics.yml", label)
     )
     docs, load_errors = load.load_documents(project.content / "papers", label)
     papers_dir = (project.content / "papers").resolve()
@@ -161,7 +161,3 @@ def build(project: Project, base_url: str | None = None, *, strict: bool = False
     )
     log.info(result.summary())
     return result
-
-
-def _rel(path: Path, root: Path) -> str:
-    return load.display_path(path, root)

@@ -50,6 +50,23 @@ def _unknown_key(path: str, key: str, kpos: fm.Value, allowed) -> ContentError:
     return ContentError(path, kpos.line, kpos.col, f"unknown field '{key}'", hint)
 
 
+def _values(label: str, fields, allowed, errors: list[ContentError]) -> dict:
+    """Allowed fields as stripped strings (`keywords` as a lowercased tuple); problems to `errors`."""
+    values: dict = {}
+    for key, (kpos, vpos) in fields.items():
+        if key not in allowed:
+            errors.append(_unknown_key(label, key, kpos, allowed))
+            continue
+        try:
+            if key == "keywords":
+                values[key] = tuple(s.strip().lower() for s, _ in fm.text_list(vpos.node, key))
+            else:
+                values[key] = fm.text(vpos.node, key).strip()
+        except FieldError as exc:
+            errors.append(_located(label, exc))
+    return values
+
+
 def normalise_base_url(url: str) -> str:
     """Ensure the base URL ends with '/' so relative joins keep its path."""
     return url if url.endswith("/") else url + "/"
@@ -72,15 +89,7 @@ def load_site_config(path: Path, label: str) -> tuple[SiteConfig | None, list[Co
         fields = fm.mapping(root, label)
     except FrontMatterError as exc:
         return None, exc.errors
-    values: dict[str, str] = {}
-    for key, (kpos, vpos) in fields.items():
-        if key not in SITE_KEYS:
-            errors.append(_unknown_key(label, key, kpos, SITE_KEYS))
-            continue
-        try:
-            values[key] = fm.text(vpos.node, key).strip()
-        except FieldError as exc:
-            errors.append(_located(label, exc))
+    values = _values(label, fields, SITE_KEYS, errors)
     for key in ("title", "base_url"):
         if key not in fields:
             errors.append(ContentError(label, 1, 0, f"missing required field '{key}'"))
@@ -126,18 +135,7 @@ def load_topics(path: Path, label: str) -> tuple[tuple[Topic, ...], list[Content
             errors.extend(exc.errors)
             continue
         line, col = fm.position(item)
-        values: dict = {}
-        for key, (kpos, vpos) in fields.items():
-            if key not in TOPIC_KEYS:
-                errors.append(_unknown_key(label, key, kpos, TOPIC_KEYS))
-                continue
-            try:
-                if key == "keywords":
-                    values[key] = tuple(s.strip().lower() for s, _ in fm.text_list(vpos.node, key))
-                else:
-                    values[key] = fm.text(vpos.node, key).strip()
-            except FieldError as exc:
-                errors.append(_located(label, exc))
+        values = _values(label, fields, TOPIC_KEYS, errors)
         for key in ("slug", "name"):
             if key not in fields:
                 errors.append(ContentError(label, line, col, f"topic is missing '{key}'"))

@@ -90,7 +90,8 @@ def split(text: str, path: str) -> tuple[str, str, int]:
     )
 
 
-def _pos(node: yaml.Node, offset: int) -> tuple[int, int]:
+def position(node: yaml.Node, offset: int = 0) -> tuple[int, int]:
+    """1-based (line, column) of a node (or event), shifted by the front matter's offset."""
     return node.start_mark.line + 1 + offset, node.start_mark.column + 1
 
 
@@ -123,12 +124,12 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
-        line, col = _pos(root, offset)
+        line, col = position(root, offset)
         raise FrontMatterError([ContentError(path, line, col, "expected a mapping of 'key: value' lines")])
     errors: list[ContentError] = []
     fields: dict[str, tuple[Value, Value]] = {}
     for key_node, value_node in root.value:
-        kline, kcol = _pos(key_node, offset)
+        kline, kcol = position(key_node, offset)
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
         if not isinstance(key, str) or key_node.tag != STR:
             errors.append(ContentError(path, kline, kcol, "field names must be plain words"))
@@ -145,7 +146,7 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
                 )
             )
             continue
-        vline, vcol = _pos(value_node, offset)
+        vline, vcol = position(value_node, offset)
         fields[key] = (Value(key_node, kline, kcol), Value(value_node, vline, vcol))
     if errors:
         raise FrontMatterError(errors)
@@ -160,7 +161,7 @@ def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
     for event in yaml.parse(yaml_text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
-            line, col = _pos(event, offset)
+            line, col = position(event, offset)
             errors.append(
                 ContentError(
                     path,
@@ -175,7 +176,7 @@ def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
 
 def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors: list) -> None:
     """Reject aliases (a node reached twice) and non-standard tags anywhere in the tree."""
-    line, col = _pos(node, offset)
+    line, col = position(node, offset)
     if id(node) in seen:  # reached twice: an alias, already reported by _anchors
         return
     seen.add(id(node))
@@ -241,11 +242,6 @@ def parse(text: str, path: str) -> FrontMatter:
     yaml_text, body, body_line = split(normalise_text(text), path)
     check_limits(yaml_text, path, 1)
     return FrontMatter(mapping(compose(yaml_text, path, 1), path, 1), body, body_line)
-
-
-def position(node: yaml.Node, offset: int = 0) -> tuple[int, int]:
-    """1-based (line, column) of a node."""
-    return _pos(node, offset)
 
 
 KIND_NAMES = {

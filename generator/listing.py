@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ContentError
+from .frontmatter import normalise_text
 
 DATE_LINE = re.compile(
     r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(,?\s+\d{4})?$"
@@ -57,7 +58,7 @@ def _paragraphs(lines: list[str], start: int) -> list[tuple[int, str]]:
 
 def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentError]]:
     """Parse the listing; on any problem return (None, errors) naming the lines."""
-    lines = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = normalise_text(text).split("\n")
     date_index = next((i for i, line in enumerate(lines) if DATE_LINE.match(line.strip())), None)
     if date_index is None:
         return None, [

@@ -67,13 +67,11 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
     links = []
     if paper.arxiv:
         links.append(("arXiv", f"https://arxiv.org/abs/{paper.arxiv}"))
-    for label, url in (("PDF", paper.pdf), ("Paper", paper.url), ("Code", paper.code)):
+    for label, url in (("PDF", metadata.pdf_url(paper)), ("Paper", paper.url), ("Code", paper.code)):
         if url:
             links.append((label, url))
     if paper.doi:
         links.append(("DOI", f"https://doi.org/{paper.doi}"))
-    if paper.arxiv and not paper.pdf:
-        links.insert(1, ("PDF", f"https://arxiv.org/pdf/{paper.arxiv}"))
     if not (paper.arxiv or paper.pdf or paper.url or paper.doi):  # no link to the paper: help find it
         query = quote_plus(paper.title)
         links += [
