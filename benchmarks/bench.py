@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Build-speed benchmark: papercat against Hugo on the same synthetic catalogues.
+
+    python benchmarks/bench.py [--sizes 1000 10000] [--runs 3] [--work DIR] [--no-hugo]
+
+For each size it generates a catalogue (benchmarks/make_catalogue.py), then times, as whole
+processes, after one warm-up run each:
+  cold build         no site/ and no .cache/ (what CI and a fresh clone do)
+  no-change rebuild  build again with nothing changed
+  one-edit rebuild   change one paper's abstract, then build
+  hugo               a plain Hugo build of the same papers (benchmarks/hugo/), if `hugo` is installed
+It prints medians (min and max too), peak RSS, output size and the per-stage times of the build's
+own `--profile`, and the ratio against Hugo measured in the same run (machines are noisy:
+compare ratios, not seconds). After the edits it checks that the incremental site is
+byte-identical to a clean build of the same content. Figures also go to WORK/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+import make_catalogue  # noqa: E402
+
+STAGE = re.compile(r"^  (\S.*?)\s+([\d.]+) s$", re.M)
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> dict:
+    """Run a whole process: wall seconds, CPU seconds, peak RSS (MiB) and its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-3000:]}")
+        return {
+            "wall": wall,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": usage.ru_maxrss / 1024,
+            "stdout": out.read().decode(errors="replace"),
+        }
+
+
+def summarise(runs: list[dict]) -> dict:
+    walls = [r["wall"] for r in runs]
+    stages: dict[str, list[float]] = {}
+    for r in runs:
+        for name, seconds in STAGE.findall(r.get("stdout", "")):
+            stages.setdefault(name, []).append(float(seconds))
+    return {
+        "median": statistics.median(walls),
+        "min": min(walls),
+        "max": max(walls),
+        "cpu": statistics.median(r["cpu"] for r in runs),
+        "peak_mib": max(r["peak_mib"] for r in runs),
+        "stages": {name: statistics.median(xs) for name, xs in stages.items()},
+    }
+
+
+def tree_digest(root: Path) -> tuple[str, int, int]:
+    """(sha256 over every path and its bytes, file count, total bytes) of a folder."""
+    digest, files, size = hashlib.sha256(), 0, 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + hashlib.sha256(data).digest())
+        files, size = files + 1, size + len(data)
+    return digest.hexdigest(), files, size
+
+
+def prepare(n: int, work: Path) -> Path:
+    """A project folder with the synthetic content and this repository's templates."""
+    root = work / f"catalogue-{n}"
+    stamp = root / ".generated"
+    if not stamp.exists() or stamp.read_text() != str(n):
+        make_catalogue.generate(n, root)
+        stamp.write_text(str(n))
+    shutil.rmtree(root / "templates", ignore_errors=True)
+    shutil.copytree(REPO / "templates", root / "templates")
+    return root
+
+
+def edit(paper: Path, original: str, k: int) -> None:
+    """Change one paper's abstract (a different sentence each time)."""
+    paper.write_text(original.rstrip("\n") + f" Benchmark edit {k}.\n", encoding="utf-8")
+
+
+def bench_papercat(root: Path, runs: int) -> dict:
+    build = [sys.executable, "-m", "generator", "--root", str(root), "build", "--profile"]
+    env_site, cache = root / "site", root / ".cache"
+
+    def cold() -> dict:
+        shutil.rmtree(env_site, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        return run(build, cwd=REPO)
+
+    cold()  # warm-up
+    cold_runs = [cold() for _ in range(runs)]
+    run(build, cwd=REPO)
+    same_runs = [run(build, cwd=REPO) for _ in range(runs + 1)][1:]
+    papers = sorted((root / "content" / "papers").glob("*.md"))
+    paper = papers[len(papers) // 2]
+    original = paper.read_text(encoding="utf-8")
+    edit_runs = []
+    try:
+        for k in range(runs + 1):
+            edit(paper, original, k)
+            result = run(build, cwd=REPO)
+            if k:  # the first edit is the warm-up
+                edit_runs.append(result)
+        incremental = tree_digest(env_site)
+        with tempfile.TemporaryDirectory(dir=root) as clean:
+            run([*build[:-2], "build", "--output", f"{clean}/site"], cwd=REPO)
+            identical = tree_digest(Path(clean) / "site")[0] == incremental[0]
+    finally:
+        paper.write_text(original, encoding="utf-8")
+    return {
+        "cold": summarise(cold_runs),
+        "no_change": summarise(same_runs),
+        "one_edit": summarise(edit_runs),
+        "output_files": incremental[1],
+        "output_bytes": incremental[2],
+        "edit_identical_to_clean": identical,
+    }
+
+
+def bench_hugo(root: Path, runs: int) -> dict | None:
+    hugo = shutil.which("hugo")
+    if not hugo:
+        return None
+    site = root / "hugo"
+    if not (site / "content" / "papers").is_dir():
+        shutil.rmtree(site, ignore_errors=True)
+        shutil.copytree(HERE / "hugo", site)
+        shutil.copytree(root / "content" / "papers", site / "content" / "papers")
+
+    def once() -> dict:
+        shutil.rmtree(site / "public", ignore_errors=True)
+        shutil.rmtree(site / "resources", ignore_errors=True)
+        return run([hugo, "--quiet"], cwd=site)
+
+    once()
+    result = summarise([once() for _ in range(runs)])
+    result["version"] = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
+    return result
+
+
+def line(label: str, s: dict) -> str:
+    return (
+        f"  {label:<20} {s['median']:8.2f} s   (min {s['min']:.2f}, max {s['max']:.2f})"
+        f"   cpu {s['cpu']:6.2f} s   peak {s['peak_mib']:6.0f} MiB"
+    )
+
+
+def report(n: int, ours: dict, hugo: dict | None) -> str:
+    out = [f"{n:,} papers: {ours['output_files']:,} files, {ours['output_bytes'] / 2**20:.1f} MiB of output"]
+    out.append(line("cold build", ours["cold"]))
+    out.append(line("no-change rebuild", ours["no_change"]))
+    out.append(line("one-edit rebuild", ours["one_edit"]))
+    if hugo:
+        out.append(line("hugo (plain build)", hugo))
+        cold = ours["cold"]
+        out.append(
+            f"  ratio to hugo: cold {cold['median'] / hugo['median']:.2f}x, "
+            f"one-edit {ours['one_edit']['median'] / hugo['median']:.2f}x, "
+            f"peak memory {cold['peak_mib'] / hugo['peak_mib']:.2f}x"
+        )
+    else:
+        out.append("  hugo: not installed (apt-get install -y hugo), no ratio")
+    out.append(
+        "  edited site byte-identical to a clean build: "
+        + ("yes" if ours["edit_identical_to_clean"] else "NO")
+    )
+    for label, key in (("cold", "cold"), ("one-edit", "one_edit")):
+        stages = ours[key]["stages"]
+        out.append(f"  stages, {label} (median):  " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=3, help="counted runs per figure (median)")
+    parser.add_argument(
+        "--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench"
+    )
+    parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo reference")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "sizes": {},
+    }
+    print(f"papercat build benchmark, {results['date']}, {results['machine']}")
+    for n in args.sizes:
+        root = prepare(n, args.work)
+        ours = bench_papercat(root, args.runs)
+        hugo = None if args.no_hugo else bench_hugo(root, args.runs)
+        results["sizes"][n] = {"papercat": ours, "hugo": hugo}
+        print(report(n, ours, hugo), flush=True)
+    (args.work / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"figures: {args.work / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
