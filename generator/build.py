@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import check, cite, config, feeds, load, markup, related, render, search, taxonomy, validate, write
+from .cache import Cache, code_version, digest
 from .errors import BuildFailed, ContentError, UsageError
 from .model import Catalogue, sort_papers
 
@@ -62,7 +63,7 @@ class BuildResult:
 
 
 def load_catalogue(
-    project: Project, base_url: str | None = None, *, strict: bool = False
+    project: Project, base_url: str | None = None, *, strict: bool = False, cache: Cache | None = None
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
@@ -82,9 +83,9 @@ def load_catalogue(
         for e in load.symlinks(project.content, label)
         if not (project.root / e.path).parent.resolve() == papers_dir
     ]  # those already reported
-    papers, paper_errors = validate.validate(docs, topics) if not topic_errors else ([], [])
+    papers, paper_errors = validate.validate(docs, topics, cache) if not topic_errors else ([], [])
     errors += topic_errors + load_errors + paper_errors
-    warnings = check.content_warnings(papers)
+    warnings = check.content_warnings(papers, cache=cache)
     if strict:
         errors, warnings = errors + check.escalate(warnings), []
     if errors:
@@ -92,6 +93,18 @@ def load_catalogue(
     if base_url:
         site = dataclasses.replace(site, base_url=config.normalise_base_url(base_url))
     return Catalogue(sort_papers(papers), topics, site), sorted(warnings)
+
+
+def template_version(templates: Path) -> str:
+    """A digest of every file under templates/ (names and bytes)."""
+    files = sorted(p for p in templates.rglob("*") if p.is_file())
+    return digest(*(part for p in files for part in (p.relative_to(templates).as_posix(), p.read_bytes())))
+
+
+def _markup(converter, body_md: str) -> tuple[str, str]:
+    """(sanitised HTML, its plain text) of one abstract."""
+    html = markup.render_markdown(converter, body_md)
+    return html, markup.plain_text(html)
 
 
 class Stages:
@@ -108,44 +121,83 @@ class Stages:
         self._last = now
 
 
-def build(project: Project, base_url: str | None = None, *, strict: bool = False) -> BuildResult:
-    """Build the whole site into project.output; the old site stays if anything fails."""
+def build(
+    project: Project, base_url: str | None = None, *, strict: bool = False, use_cache: bool = True
+) -> BuildResult:
+    """Build the whole site into project.output; the old site stays if anything fails.
+
+    Work that depends only on one paper's file is remembered in `.cache/` (see cache.py);
+    `use_cache=False` neither reads nor writes it. The site is the same either way.
+    """
     started = time.perf_counter()
     stages = Stages()
+    cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
-    catalogue, warnings = load_catalogue(project, base_url, strict=strict)
+    catalogue, warnings = load_catalogue(project, base_url, strict=strict, cache=cache)
     stages.done("load + validate")
-    papers = markup.render_papers(catalogue.papers, markup.make_converter())
+    converter = markup.make_converter()
+    rendered = [
+        cache.memo("html", digest(p.body_md), lambda p=p: _markup(converter, p.body_md))
+        for p in catalogue.papers
+    ]
+    papers = [
+        dataclasses.replace(p, body_html=html)
+        for p, (html, _) in zip(catalogue.papers, rendered, strict=True)
+    ]
     catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
-    abstracts = {p.slug: markup.plain_text(p.body_html) for p in papers}
+    abstracts = {p.slug: plain for p, (_, plain) in zip(papers, rendered, strict=True)}
     stages.done("markdown")
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     keys = cite.citation_keys(catalogue.papers)
-    bibtex = {p.slug: cite.bibtex_entry(p, keys[p.slug]) for p in catalogue.papers}
+    bibtex = {
+        p.slug: cache.memo(
+            "bibtex",
+            digest(repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
+            lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
+        )
+        for p in catalogue.papers
+    }
     stages.done("taxonomy + bibtex")
-    search_data = search.build_search_index(catalogue, abstracts)
+    search_inputs = [
+        (p.slug, p.title, p.date, p.authors, p.topics, p.tags, abstracts[p.slug]) for p in papers
+    ]
+    search_files = cache.memo(
+        "search",
+        digest(repr(catalogue.topics), repr(search_inputs)),
+        lambda: {
+            path: render.to_json(data)
+            for path, data in search.build_search_index(catalogue, abstracts).items()
+        },
+    )
     stages.done("search index")
     feed_files = feeds.all_feeds(catalogue, topics, tags)
     stages.done("feeds")
-    neighbours = related.related_papers(catalogue.papers)
+    neighbours = cache.memo(
+        "related",
+        digest(repr(sorted((p.slug, p.title, p.body_md, p.tags) for p in papers))),
+        lambda: related.related_papers(catalogue.papers),
+    )
     stages.done("related papers")
     derived = render.Derived(
         abstracts=abstracts,
-        search=search_data,
+        search=search_files,
         feeds=feed_files,
         citation_keys=keys,
         bibtex=bibtex,
-        bibliography=cite.bibliography(catalogue.papers, keys),
+        bibliography="\n".join(bibtex[p.slug] for p in catalogue.papers),  # = cite.bibliography
         related=neighbours,
     )
     env = render.make_environment(project.templates)
-    outputs = render.render_site(env, catalogue, topics, tags, derived)
+    previous = write.Previous(project.output) if use_cache else None
+    version = digest(cache.version or code_version(), template_version(project.templates))
+    outputs = render.render_site(env, catalogue, topics, tags, derived, previous, version)
     stages.done("render")
-    written = write.write_site(outputs, project.templates / "static", project.output)
+    written = write.write_site(outputs, project.templates / "static", project.output, previous)
+    cache.save()
     stages.done("write")
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
     result = BuildResult(

@@ -6,15 +6,19 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 
-from .duplicates import similar_title_warnings
+from .cache import ALWAYS, Cache
+from .duplicates import identity_digest, similar_title_warnings
 from .errors import ContentError
 from .model import Paper
 
 SHORT_ABSTRACT = 200
 
 
-def content_warnings(papers: list[Paper], today: dt.date | None = None) -> list[ContentError]:
+def content_warnings(
+    papers: list[Paper], today: dt.date | None = None, cache: Cache | None = None
+) -> list[ContentError]:
     """Tags used by one paper only, short abstracts, missing dates, `added` in the future."""
+    cache = cache or Cache.disabled()
     today = today or dt.date.today()
     warnings: list[ContentError] = []
     tag_use = Counter(tag for p in papers for tag in p.tags)
@@ -70,7 +74,10 @@ def content_warnings(papers: list[Paper], today: dt.date | None = None) -> list[
                     "warning",
                 )
             )
-    return warnings + similar_title_warnings(papers)
+    similar = cache.memo(
+        "similar-titles", identity_digest(papers), lambda: similar_title_warnings(papers), ALWAYS
+    )
+    return warnings + similar
 
 
 def escalate(warnings: list[ContentError]) -> list[ContentError]:

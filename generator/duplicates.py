@@ -14,9 +14,11 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from functools import lru_cache
 
 from text_unidecode import unidecode
 
+from .cache import digest
 from .errors import ContentError
 from .model import Paper
 
@@ -24,6 +26,7 @@ SIMILARITY = 0.9  # token Jaccard at which two titles are the same paper (an err
 TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the other
 
 
+@lru_cache(maxsize=200_000)
 def normalise_title(title: str) -> str:
     """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go."""
     ascii_text = unidecode(unicodedata.normalize("NFKC", title)).casefold()
@@ -89,6 +92,13 @@ def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
         f"{what} as {first.path}: {claim}",
         f"{fix}; if they are two versions of one paper (preprint and published), add "
         f'same_as: "{first.slug}" to the newer one',
+    )
+
+
+def identity_digest(papers: list[Paper]) -> str:
+    """What the cross-file title and id checks read of every paper (a cache key)."""
+    return digest(
+        repr([(p.path, p.slug, p.title, p.arxiv, p.doi, p.same_as, p.added, p.positions) for p in papers])
     )
 
 

@@ -11,6 +11,7 @@ emits `search.compact_index`'s format directly. Tests check its output equals
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
 from lunr import __TARGET_JS_VERSION__
@@ -44,31 +45,29 @@ def terms(text: str) -> list[str]:
 def write_index(fields, documents) -> dict:
     """The compact index for `documents` (dicts with the field names), in document order."""
     names = [name for name, _ in fields]
-    postings: dict[str, list] = {}  # term -> [_index, [set of positions per field]]
+    width = range(len(names))
+    postings: dict[str, list[list[int]]] = {}  # term -> positions per field; in first-seen order
     repeats: list[list] = [[] for _ in names]
     count = 0
     for position, doc in enumerate(documents):
         count += 1
         for f, name in enumerate(names):
-            frequencies: dict[str, int] = {}
-            for term in terms(doc[name]):
-                frequencies[term] = frequencies.get(term, 0) + 1
-                if term not in postings:
-                    postings[term] = [len(postings), [set() for _ in names]]
-                postings[term][1][f].add(position)
-            for term, tf in frequencies.items():
+            for term, tf in Counter(terms(doc[name])).items():  # a Counter keeps first-seen order
+                per_field = postings.get(term)
+                if per_field is None:
+                    per_field = postings[term] = [[] for _ in width]
+                per_field[f].append(position)  # positions arrive in increasing order
                 if tf > 1:
                     repeats[f].append((position, term, tf))
+    first_seen = {term: i for i, term in enumerate(postings)}
     ordered = sorted(postings)
     where = {term: i for i, term in enumerate(ordered)}
     rows = []
     for term in ordered:
-        index, per_field = postings[term]
         row = []
-        for docs in per_field:
-            positions = sorted(docs)
+        for positions in postings[term]:
             row.append([b - a for a, b in zip([0, *positions], positions, strict=False)])
-        rows.append([index, row])
+        rows.append([first_seen[term], row])
     return {
         "version": __TARGET_JS_VERSION__,
         "fields": names,

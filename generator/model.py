@@ -84,10 +84,15 @@ class TermPage:
 
 @dataclass(frozen=True, slots=True)
 class OutputFile:
-    """One file of the built site: a path relative to `site/` and its bytes."""
+    """One file of the built site: a path relative to `site/` and its bytes.
+
+    `key` is a digest of everything the file was made from (pages only). `data` is None when
+    the previous build wrote a file under the same path and key: that file is reused.
+    """
 
     path: str
-    data: bytes
+    data: bytes | None
+    key: str = ""
 
 
 def sort_papers(papers) -> tuple[Paper, ...]:

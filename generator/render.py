@@ -13,9 +13,11 @@ import jinja2
 from markupsafe import Markup
 
 from . import metadata
+from .cache import digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
+from .write import Previous
 
 MONTHS = (
     "January",
@@ -62,7 +64,24 @@ def _root(path: str) -> str:
     return "../" * path.count("/")
 
 
-def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
+class View(dict):
+    """A template's view of one paper; its repr is a digest of its items, for page keys."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, items: dict, key: str | None = None) -> None:
+        super().__init__(items)
+        self.key = key or digest(repr(items))
+
+    def __repr__(self) -> str:
+        return f"View({self.key})"
+
+    def extended(self, **extra) -> View:
+        """This view with more items (e.g. a related paper's score)."""
+        return View({**self, **extra}, f"{self.key} {extra!r}")
+
+
+def paper_view(paper: Paper, topic_names: dict[str, str]) -> View:
     """What templates need of one paper: plain values, links and chips, nothing raw."""
     links = []
     if paper.arxiv:
@@ -78,21 +97,23 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> dict:
             ("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
             ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}"),
         ]
-    return {
-        "slug": paper.slug,
-        "title": paper.title,
-        "url": f"papers/{paper.slug}/",
-        "authors": paper.authors,
-        "date": format_date(paper.date),
-        "date_iso": paper.date or "",
-        "year": paper.year,
-        "added": format_date(paper.added),
-        "added_iso": paper.added.isoformat(),
-        "links": links,
-        "topics": [{"name": topic_names[t], "url": f"topics/{t}/"} for t in paper.topics],
-        "tags": [{"name": t, "url": f"tags/{t}/"} for t in paper.tags],
-        "body_html": Markup(paper.body_html),  # sanitised by markup.sanitise
-    }
+    return View(
+        {
+            "slug": paper.slug,
+            "title": paper.title,
+            "url": f"papers/{paper.slug}/",
+            "authors": paper.authors,
+            "date": format_date(paper.date),
+            "date_iso": paper.date or "",
+            "year": paper.year,
+            "added": format_date(paper.added),
+            "added_iso": paper.added.isoformat(),
+            "links": links,
+            "topics": [{"name": topic_names[t], "url": f"topics/{t}/"} for t in paper.topics],
+            "tags": [{"name": t, "url": f"tags/{t}/"} for t in paper.tags],
+            "body_html": Markup(paper.body_html),  # sanitised by markup.sanitise
+        }
+    )
 
 
 def term_view(page: TermPage) -> dict:
@@ -112,7 +133,7 @@ class Derived:
     """Everything computed from the catalogue before rendering (all keyed by slug or path)."""
 
     abstracts: dict[str, str]
-    search: dict[str, dict]
+    search: dict[str, bytes]  # output path -> JSON
     citation_keys: dict[str, str] = field(default_factory=dict)
     bibtex: dict[str, str] = field(default_factory=dict)
     bibliography: str = ""
@@ -145,12 +166,27 @@ def paginate(base: str, items: list) -> list[tuple[str, list, dict]]:
     return pages
 
 
-def _json(data) -> bytes:
+def to_json(data) -> bytes:
+    """Compact, sorted, UTF-8 JSON: the form of every JSON file of the site."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _years(papers) -> dict[int, int]:
     return dict(Counter(p.year for p in papers if p.year))
+
+
+def _memoised_item(env: jinja2.Environment):
+    """The `paper_item` macro, rendered once per paper, link prefix and options."""
+    memo: dict[tuple, Markup] = {}
+
+    def listed_paper(view: dict, root: str, show_added: bool, level: int) -> Markup:
+        key = (view["slug"], root, show_added, level)
+        if key not in memo:
+            macro = env.get_template("_macros.html").module.paper_item  # loaded after the global
+            memo[key] = macro(view, root, show_added, level)
+        return memo[key]
+
+    return listed_paper
 
 
 def render_site(
@@ -159,24 +195,35 @@ def render_site(
     topics: tuple[TermPage, ...],
     tags: tuple[TermPage, ...],
     derived: Derived,
+    previous: Previous | None = None,
+    version: str = "",
 ) -> list[OutputFile]:
-    """Render every page and data file of the site to memory, in a fixed order."""
+    """Render every page and data file of the site to memory, in a fixed order.
+
+    Each page gets a key: a digest of `version` (the generator and templates), its template
+    and its context. A page whose key and path match `previous` (the last build's manifest,
+    file still in place) is not rendered: its OutputFile has data None and the old file is kept.
+    """
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     all_views = [views[p.slug] for p in catalogue.papers]
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
+    env.globals["listed_paper"] = _memoised_item(env)
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
-        html = env.get_template(template).render(
+        context.update(
             site=config,
             root=_root(path) if root is None else root,
             page_title=title,
             canonical=config.base_url + path.removesuffix("index.html"),
-            **context,
         )
-        outputs.append(OutputFile(path, html.encode("utf-8")))
+        key = digest(version, template, repr(sorted(context.items())))
+        if previous is not None and previous.reusable(path, key):
+            outputs.append(OutputFile(path, None, key))
+        else:
+            outputs.append(OutputFile(path, env.get_template(template).render(context).encode("utf-8"), key))
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
@@ -202,7 +249,7 @@ def render_site(
     for paper in catalogue.papers:
         description = summary(derived.abstracts[paper.slug], 200)
         related = [
-            {**views[other], "score": score, "reason": ", ".join(terms)}
+            views[other].extended(score=score, reason=", ".join(terms))
             for other, score, terms in derived.related.get(paper.slug, ())
         ]
         page(
@@ -278,14 +325,15 @@ def render_site(
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
     for path, data in sorted(derived.search.items()):
-        outputs.append(OutputFile(path, _json(data)))
+        outputs.append(OutputFile(path, data))
     for path, data in sorted(derived.feeds.items()):
         outputs.append(OutputFile(path, data))
     if derived.bibliography:
         outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
     outputs.append(
         OutputFile(
-            "papers.json", _json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys))
+            "papers.json",
+            to_json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys)),
         )
     )
     outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))

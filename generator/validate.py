@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from slugify import slugify
 
 from . import frontmatter as fm
-from .duplicates import check_duplicates, check_tag_collisions
+from .cache import ALWAYS, Cache, digest
+from .duplicates import check_duplicates, check_tag_collisions, identity_digest
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
@@ -82,17 +83,28 @@ class TopicIndex:
         return "topics in content/topics.yml: " + ", ".join(sorted(self.slugs))
 
 
-def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
-    """Validate all documents; return (papers, errors). Cross-file checks run last."""
+def validate(docs: list[RawDocument], topics: tuple[Topic, ...], cache: Cache | None = None):
+    """Validate all documents; return (papers, errors). Cross-file checks run last.
+
+    With a cache, a file whose path, text and topics are unchanged is not parsed again
+    (only files without errors are remembered).
+    """
+    cache = cache or Cache.disabled()
     topic_index = TopicIndex.of(topics)
+    topics_key = digest(repr(topics))
     papers: list[Paper] = []
     errors: list[ContentError] = []
     for doc in docs:
-        paper, errs = validate_document(doc, topic_index)
+        paper, errs = cache.memo(
+            "paper",
+            digest(doc.path, doc.text, topics_key),
+            lambda doc=doc: validate_document(doc, topic_index),
+            keep=lambda result: result[0] is not None and not result[1],
+        )
         errors.extend(errs)
         if paper is not None:
             papers.append(paper)
-    errors.extend(check_duplicates(papers))
+    errors.extend(cache.memo("duplicates", identity_digest(papers), lambda: check_duplicates(papers), ALWAYS))
     errors.extend(check_tag_collisions(papers))
     return papers, errors
 

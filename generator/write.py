@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -43,7 +44,45 @@ def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
         )
 
 
-MANIFEST = ".papercat-manifest.json"  # path -> sha256 of every file of the last build
+MANIFEST = ".papercat-manifest.json"  # path -> [sha256, size, key] of every file of the last build
+
+
+class Previous:
+    """The last build's manifest: which files it wrote, with what bytes, from what inputs."""
+
+    def __init__(self, site_dir: Path) -> None:
+        self.site_dir = site_dir.absolute()
+        self.files: dict[str, list] = {}
+        try:
+            data = json.loads((self.site_dir / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if (
+            isinstance(data, dict)
+            and data.get("format") == MANIFEST_FORMAT
+            and isinstance(data.get("files"), dict)
+        ):
+            self.files = {
+                path: entry
+                for path, entry in data["files"].items()
+                if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], int)
+            }
+
+    def sha(self, path: str) -> str | None:
+        entry = self.files.get(path)
+        return entry[0] if entry else None
+
+    def reusable(self, path: str, key: str) -> bool:
+        """The last build made `path` from inputs with this key, and the file is still there."""
+        entry = self.files.get(path)
+        return bool(key) and entry is not None and entry[2] == key and self.intact(path, entry[1])
+
+    def intact(self, path: str, size: int) -> bool:
+        """A regular file (not a link) of that size: safe to hard-link into the new build."""
+        return _same_size(os.path.join(self.site_dir, path), size)  # paths are ours (see write_site)
+
+
+MANIFEST_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -64,43 +103,53 @@ def _static_files(static_dir: Path) -> list[OutputFile]:
     ]
 
 
-def _manifest(site_dir: Path) -> dict[str, str]:
-    try:
-        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> WriteResult:
+def write_site(
+    outputs: list[OutputFile], static_dir: Path, site_dir: Path, previous: Previous | None = None
+) -> WriteResult:
     """Write the site atomically, writing only files whose bytes changed.
 
     Everything goes into a temporary folder beside `site/`, which is then swapped in. Files
-    whose content matches the previous build (by the manifest) are hard links to the old
+    whose content matches the previous build (by the manifest), and pages that were not
+    rendered because their inputs did not change (`data` None), are hard links to the old
     ones, not writes; a build with no change at all writes nothing and swaps nothing.
     """
     site_dir = site_dir.absolute()
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(site_dir)
+    old = previous if previous is not None and previous.site_dir == site_dir else Previous(site_dir)
     files = outputs + _static_files(static_dir)
-    hashes = {f.path: hashlib.sha256(f.data).hexdigest() for f in files}
-    old = _manifest(site_dir)
-    if old == hashes and all((site_dir / path).is_file() for path in hashes):
+    entries: dict[str, list] = {}
+    for f in files:
+        safe_relative(f.path)
+        if f.data is None:
+            if not old.reusable(f.path, f.key):
+                raise ValueError(f"{f.path}: not rendered, but the previous build has no such file")
+            entries[f.path] = old.files[f.path]
+        else:
+            entries[f.path] = [hashlib.sha256(f.data).hexdigest(), len(f.data), f.key]
+    if entries == old.files and all(old.intact(path, entry[1]) for path, entry in entries.items()):
         return WriteResult(0, len(files))
     tmp = Path(tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent))
     written = 0
+    made: set[str] = set()
     try:
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
         for out in files:
-            target = tmp.joinpath(*safe_relative(out.path).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            previous = site_dir.joinpath(*safe_relative(out.path).parts)
-            if old.get(out.path) == hashes[out.path] and _same_size(previous, len(out.data)):
-                os.link(previous, target)
+            rel = out.path
+            folder = rel.rpartition("/")[0]
+            if folder not in made:
+                os.makedirs(os.path.join(tmp, folder), exist_ok=True)
+                made.add(folder)
+            target = os.path.join(tmp, rel)
+            sha, size, _ = entries[rel]
+            if old.sha(rel) == sha and old.intact(rel, size):
+                os.link(os.path.join(site_dir, rel), target)
             else:
-                target.write_bytes(out.data)
+                with open(target, "wb") as handle:
+                    handle.write(out.data)
                 written += 1
-        (tmp / MANIFEST).write_text(json.dumps(hashes, sort_keys=True, indent=0), encoding="utf-8")
+        manifest = {"format": MANIFEST_FORMAT, "files": entries}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
         os.chmod(tmp, 0o755)
         _swap(tmp, site_dir)
     except BaseException:
@@ -109,12 +158,13 @@ def write_site(outputs: list[OutputFile], static_dir: Path, site_dir: Path) -> W
     return WriteResult(written, len(files) - written)
 
 
-def _same_size(path: Path, size: int) -> bool:
+def _same_size(path: str, size: int) -> bool:
     """A regular file (not a link) of that size: safe to hard-link into the new build."""
     try:
-        return not path.is_symlink() and path.is_file() and path.stat().st_size == size
+        info = os.lstat(path)
     except OSError:
         return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == size
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h

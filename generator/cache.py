@@ -1,0 +1,142 @@
+"""A content-addressed memo of work that depends only on its inputs, kept between builds.
+
+Entries live in `.cache/papercat.sqlite` (git-ignored, safe to delete) under a stage name and
+the sha256 of everything the stage reads. The whole cache is keyed by a version: the
+generator's own source and the versions of the libraries whose output we keep, so editing
+the generator or upgrading Markdown empties it. A build with the cache gives the same bytes
+as one without (tested); a cache that cannot be read or written is ignored, with a log line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from importlib import metadata
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LIBRARIES = (
+    "jinja2",
+    "markdown",
+    "nh3",
+    "pyyaml",
+    "python-slugify",
+    "text-unidecode",
+    "lunr",
+    "numpy",
+    "scipy",
+)
+ALWAYS: Callable[[object], bool] = lambda _: True  # noqa: E731  keep empty results too
+FILE_NAME = "papercat.sqlite"
+
+
+def digest(*parts: str | bytes) -> str:
+    """sha256 of the parts, each length-prefixed so that no two part lists collide."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def code_version() -> str:
+    """The generator's source files and the versions of the libraries it leans on."""
+    package = Path(__file__).resolve().parent
+    parts: list[str | bytes] = []
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".js", ".json"}:
+            parts += [path.relative_to(package).as_posix(), path.read_bytes()]
+    for name in LIBRARIES:
+        try:
+            parts += [name, metadata.version(name)]
+        except metadata.PackageNotFoundError:
+            parts += [name, "-"]
+    return digest(*parts)
+
+
+class Cache:
+    """Stage results by (stage, key); `memo` computes and stores what is missing.
+
+    Entries not used by a build are dropped when it saves, so the cache holds one build's worth.
+    """
+
+    def __init__(self, folder: Path | None, version: str) -> None:
+        self.path = folder / FILE_NAME if folder else None
+        self.version = version
+        self.stored: dict[tuple[str, str], bytes] = {}
+        self.new: dict[tuple[str, str], bytes] = {}
+        self.used: set[tuple[str, str]] = set()
+        self.hits = self.misses = 0
+        if self.path and self.path.is_file():
+            try:
+                with closing(sqlite3.connect(self.path)) as db:
+                    row = db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
+                    if row and row[0] == version:
+                        self.stored = {
+                            (s, k): v for s, k, v in db.execute("SELECT stage, key, value FROM entries")
+                        }
+            except sqlite3.Error as exc:
+                log.warning("ignoring the build cache %s: %s", self.path, exc)
+
+    @classmethod
+    def disabled(cls) -> Cache:
+        """A cache that remembers nothing (every memo computes)."""
+        return cls(None, "")
+
+    def memo(self, stage: str, key: str, compute: Callable[[], T], keep: Callable[[T], bool] = bool) -> T:
+        """The stored result for (stage, key), else compute() (stored when `keep` says so)."""
+        if self.path is None:
+            return compute()
+        item = (stage, key)
+        data = self.stored.get(item)
+        if data is not None:
+            self.used.add(item)
+            self.hits += 1
+            return pickle.loads(data)
+        self.misses += 1
+        value = compute()
+        if keep(value):
+            self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            self.used.add(item)
+        return value
+
+    def save(self) -> None:
+        """Write new entries and drop unused ones (no-op when nothing changed)."""
+        if self.path is None:
+            return
+        stale = [item for item in self.stored if item not in self.used]
+        if not self.new and not stale:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            gitignore = self.path.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
+            with closing(sqlite3.connect(self.path)) as db, db:
+                db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS entries"
+                    " (stage TEXT, key TEXT, value BLOB, PRIMARY KEY (stage, key))"
+                )
+                old = db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
+                if not old or old[0] != self.version:
+                    db.execute("DELETE FROM entries")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (self.version,))
+                db.executemany("DELETE FROM entries WHERE stage = ? AND key = ?", stale)
+                db.executemany(
+                    "INSERT OR REPLACE INTO entries VALUES (?, ?, ?)",
+                    [(s, k, v) for (s, k), v in self.new.items()],
+                )
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("could not save the build cache %s: %s", self.path, exc)
+        self.stored.update(self.new)
+        for item in stale:
+            del self.stored[item]
+        self.new = {}
