@@ -44,6 +44,7 @@ class BuildResult:
     stages: tuple[tuple[str, float], ...] = ()
     files_written: int = 0
     files_unchanged: int = 0
+    rendered: int | None = None  # pages rendered (the others' inputs were unchanged); None: all
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
@@ -51,6 +52,8 @@ class BuildResult:
             f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
             f"{self.pages} pages in {self.seconds:.2f} s"
         )
+        if self.rendered is not None and self.rendered < self.pages:
+            text += f" ({self.rendered} rendered, the rest unchanged)"
         if self.files_unchanged:
             text += f"; wrote {self.files_written} files, {self.files_unchanged} unchanged"
         if self.warnings:
@@ -200,6 +203,7 @@ def build(
     cache.save()
     stages.done("write")
     pages = sum(1 for o in outputs if o.path.endswith(".html"))
+    rendered = sum(1 for o in outputs if o.path.endswith(".html") and o.data is not None)
     result = BuildResult(
         len(papers),
         len(topics),
@@ -210,6 +214,7 @@ def build(
         tuple(stages.times),
         written.written,
         written.unchanged,
+        rendered,
     )
     log.info(result.summary())
     return result

@@ -1,0 +1,146 @@
+"""The build cache and incremental rendering: faster, never different."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+
+from generator import cache as cache_module
+from generator.build import Project, build
+from generator.cache import Cache
+
+from .conftest import REPO, paper_text
+from .test_build import PAPERS, tree_digest
+
+MORE = {
+    f"extra-{i}": paper_text(
+        f"Adapter Study Number {i} of Instruction Data",
+        topics='["instruction-tuning"]',
+        tags='["lora", "flan"]' if i % 2 else '["scaling"]',
+        added=f'"2024-0{1 + i}-15"',
+        body=f"Adapters and instruction data, case {i}: low-rank updates help scaling.",
+    )
+    for i in range(4)
+}
+
+
+def clean_build(project: Project, tmp_path, name: str) -> dict[str, str]:
+    """A build from scratch (no cache, no previous site) of the same content."""
+    clean = Project(project.root, project.content, project.templates, tmp_path / name)
+    build(clean, use_cache=False)
+    return tree_digest(clean.output)
+
+
+def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_project, tmp_path):
+    project = make_project({**PAPERS, **MORE})
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    project = Project(project.root, project.content, templates, project.output)
+    papers = project.content / "papers"
+
+    def edit(path, old, new):
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new))
+
+    edits = [
+        ("abstract", lambda: edit(papers / "extra-1.md", "case 1", "case one, with adapters")),
+        ("title", lambda: edit(papers / "lora-paper.md", "LoRA: Low-Rank", "LoRA: Very Low-Rank")),
+        ("tags", lambda: edit(papers / "extra-2.md", '["scaling"]', '["scaling", "flan"]')),
+        ("added", lambda: edit(papers / "old-paper.md", "2023-01-01", "2024-12-01")),
+        ("new paper", lambda: (papers / "new-one.md").write_text(paper_text("A Brand New Adapter Paper"))),
+        ("removed paper", lambda: (papers / "extra-3.md").unlink()),
+        ("topics.yml", lambda: edit(project.content / "topics.yml", '"Fine-tuning"', '"Fine tuning"')),
+        ("site.yml", lambda: edit(project.content / "site.yml", "Test Catalogue", "Renamed Catalogue")),
+        ("template", lambda: edit(templates / "paper.html", "Related papers", "Similar papers")),
+        (
+            "static file",
+            lambda: edit(
+                templates / "static" / "style.css",
+                "}",
+                "} ",
+            ),
+        ),
+    ]
+    build(project)
+    for step, (what, change) in enumerate(edits):
+        change()
+        result = build(project)
+        assert tree_digest(project.output) == clean_build(project, tmp_path, f"clean-{step}"), what
+        assert result.files_written > 0, what
+    site = (project.output / "index.html").read_text()
+    assert "Renamed Catalogue" in site and "Fine tuning" in (project.output / "topics/index.html").read_text()
+
+
+def test_a_no_change_rebuild_renders_and_writes_nothing(make_project):
+    project = make_project({**PAPERS, **MORE})
+    first = build(project)
+    assert first.rendered == first.pages
+    again = build(project)
+    assert again.rendered == 0 and again.files_written == 0
+    assert "0 rendered" in again.summary()
+    one = project.content / "papers" / "flan-paper.md"
+    one.write_text(one.read_text().replace("helps a key metric", "helps a key measure"))
+    edited = build(project)
+    assert 0 < edited.rendered < edited.pages  # its page, listings it is on, pages that list it as related
+
+
+def test_without_the_cache_nothing_is_read_or_written(make_project):
+    project = make_project(PAPERS)
+    build(project, use_cache=False)
+    assert not (project.root / ".cache").exists()
+    build(project)
+    assert (project.root / ".cache" / "papercat.sqlite").is_file()
+    assert "*" in (project.root / ".cache" / ".gitignore").read_text()
+
+
+def test_a_corrupt_cache_is_ignored_with_a_warning(make_project, tmp_path, caplog):
+    project = make_project(PAPERS)
+    build(project)
+    (project.root / ".cache" / "papercat.sqlite").write_bytes(b"not a database" * 100)
+    shutil.rmtree(project.output)
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert "build cache" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+
+
+def test_cache_entries_are_dropped_when_the_version_changes_or_unused(tmp_path):
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return value
+
+    first = Cache(tmp_path, "v1")
+    assert first.memo("stage", "a", lambda: compute("A")) == "A"
+    assert first.memo("stage", "b", lambda: compute("B")) == "B"
+    first.save()
+    second = Cache(tmp_path, "v1")
+    assert second.memo("stage", "a", lambda: compute("A2")) == "A"  # remembered
+    second.save()  # "b" was not used by this build: dropped
+    third = Cache(tmp_path, "v1")
+    assert third.memo("stage", "b", lambda: compute("B2")) == "B2"
+    assert Cache(tmp_path, "v2").memo("stage", "a", lambda: compute("A3")) == "A3"  # new generator version
+    assert calls == ["A", "B", "B2", "A3"]
+
+
+def test_the_code_version_follows_the_generator_source(tmp_path, monkeypatch):
+    package = tmp_path / "generator"
+    package.mkdir()
+    (package / "cache.py").write_text("x = 1\n")
+    monkeypatch.setattr(cache_module, "__file__", str(package / "cache.py"))
+    before = cache_module.code_version()
+    (package / "render.py").write_text("y = 2\n")
+    assert cache_module.code_version() != before
+
+
+@pytest.mark.parametrize("bad", [b"", b"{}", b'{"format": 2, "files": {"index.html": "x"}}', b"\xff"])
+def test_a_damaged_manifest_means_a_full_render(make_project, bad):
+    project = make_project(PAPERS)
+    build(project)
+    (project.output / ".papercat-manifest.json").write_bytes(bad)
+    result = build(project)
+    assert result.rendered == result.pages
