@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, cite, config, feeds, load, markup, related, render, search, taxonomy, validate, write
+from . import check, cite, config, feeds, load, parallel, related, render, search, taxonomy, validate, write
+from . import papers as papers_mod
 from .cache import Cache, code_version, digest
 from .errors import BuildFailed, ContentError, UsageError
-from .model import Catalogue, sort_papers
+from .model import Catalogue, Paper, sort_papers
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +69,19 @@ class BuildResult:
 
 
 def load_catalogue(
-    project: Project, base_url: str | None = None, *, strict: bool = False, cache: Cache | None = None
+    project: Project,
+    base_url: str | None = None,
+    *,
+    strict: bool = False,
+    cache: Cache | None = None,
+    jobs: int | None = None,
+    on_papers: Callable[[list[Paper]], None] | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
-    With `strict`, warnings count as errors.
+    Papers come with their abstracts rendered (body_html, body_text). With `strict`,
+    warnings count as errors. `jobs` worker processes share the per-paper work.
+    `on_papers` sees the papers that passed the per-file checks before the cross-file ones run.
     """
     label = project.root
     site, errors = config.load_site_config(
@@ -86,8 +97,14 @@ def load_catalogue(
         for e in load.symlinks(project.content, label)
         if not (project.root / e.path).parent.resolve() == papers_dir
     ]  # those already reported
-    papers, paper_errors = validate.validate(docs, topics, cache) if not topic_errors else ([], [])
+    cache = cache or Cache.disabled()
+    papers, paper_errors = (
+        papers_mod.process_documents(docs, topics, cache, jobs) if not topic_errors else ([], [])
+    )
     errors += topic_errors + load_errors + paper_errors
+    if on_papers and not errors:
+        on_papers(papers)
+    errors += validate.cross_file_errors(papers, cache)
     warnings = check.content_warnings(papers, cache=cache)
     if strict:
         errors, warnings = errors + check.escalate(warnings), []
@@ -102,12 +119,6 @@ def template_version(templates: Path) -> str:
     """A digest of every file under templates/ (names and bytes)."""
     files = sorted(p for p in templates.rglob("*") if p.is_file())
     return digest(*(part for p in files for part in (p.relative_to(templates).as_posix(), p.read_bytes())))
-
-
-def _markup(converter, body_md: str) -> tuple[str, str]:
-    """(sanitised HTML, its plain text) of one abstract."""
-    html = markup.render_markdown(converter, body_md)
-    return html, markup.plain_text(html)
 
 
 class Stages:
@@ -125,12 +136,18 @@ class Stages:
 
 
 def build(
-    project: Project, base_url: str | None = None, *, strict: bool = False, use_cache: bool = True
+    project: Project,
+    base_url: str | None = None,
+    *,
+    strict: bool = False,
+    use_cache: bool = True,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails.
 
-    Work that depends only on one paper's file is remembered in `.cache/` (see cache.py);
-    `use_cache=False` neither reads nor writes it. The site is the same either way.
+    Work that depends only on its inputs is remembered in `.cache/` (see cache.py), and pages
+    whose inputs did not change are kept from the last build; `use_cache=False` does neither.
+    `jobs` processes share the work (default: one per core). The site is the same either way.
     """
     started = time.perf_counter()
     stages = Stages()
@@ -140,64 +157,39 @@ def build(
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
-    catalogue, warnings = load_catalogue(project, base_url, strict=strict, cache=cache)
-    stages.done("load + validate")
-    converter = markup.make_converter()
-    rendered = [
-        cache.memo("html", digest(p.body_md), lambda p=p: _markup(converter, p.body_md))
-        for p in catalogue.papers
-    ]
-    papers = [
-        dataclasses.replace(p, body_html=html)
-        for p, (html, _) in zip(catalogue.papers, rendered, strict=True)
-    ]
-    catalogue = dataclasses.replace(catalogue, papers=tuple(papers))
-    abstracts = {p.slug: plain for p, (_, plain) in zip(papers, rendered, strict=True)}
-    stages.done("markdown")
-    topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
-    keys = cite.citation_keys(catalogue.papers)
-    bibtex = {
-        p.slug: cache.memo(
-            "bibtex",
-            digest(repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
-            lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
+    with contextlib.ExitStack() as stack:
+        # Related papers, the slowest stage, run in a second process (when not cached) from
+        # the moment every file has been read and checked on its own.
+        related_key, related_job, neighbours = "", None, None
+
+        def start_related(papers: list[Paper]) -> None:
+            nonlocal related_key, related_job, neighbours
+            related_key = digest(repr(sorted((p.slug, p.title, p.body_md, p.tags) for p in papers)))
+            neighbours = cache.get("related", related_key)
+            if neighbours is None:
+                related_job = stack.enter_context(
+                    parallel.Background(
+                        lambda: related.related_papers(papers),
+                        jobs if len(papers) >= parallel.MIN_ITEMS else 1,
+                    )
+                )
+
+        catalogue, warnings = load_catalogue(
+            project, base_url, strict=strict, cache=cache, jobs=jobs, on_papers=start_related
         )
-        for p in catalogue.papers
-    }
-    stages.done("taxonomy + bibtex")
-    search_inputs = [
-        (p.slug, p.title, p.date, p.authors, p.topics, p.tags, abstracts[p.slug]) for p in papers
-    ]
-    search_files = cache.memo(
-        "search",
-        digest(repr(catalogue.topics), repr(search_inputs)),
-        lambda: {
-            path: render.to_json(data)
-            for path, data in search.build_search_index(catalogue, abstracts).items()
-        },
-    )
-    stages.done("search index")
-    feed_files = feeds.all_feeds(catalogue, topics, tags)
-    stages.done("feeds")
-    neighbours = cache.memo(
-        "related",
-        digest(repr(sorted((p.slug, p.title, p.body_md, p.tags) for p in papers))),
-        lambda: related.related_papers(catalogue.papers),
-    )
-    stages.done("related papers")
-    derived = render.Derived(
-        abstracts=abstracts,
-        search=search_files,
-        feeds=feed_files,
-        citation_keys=keys,
-        bibtex=bibtex,
-        bibliography="\n".join(bibtex[p.slug] for p in catalogue.papers),  # = cite.bibliography
-        related=neighbours,
-    )
+        stages.done("load + check + markdown")
+        papers = catalogue.papers
+        derived = _derive(catalogue, cache, stages)
+        if related_job is not None:
+            neighbours = related_job.result()
+            cache.put("related", related_key, neighbours)
+        stages.done("related papers (rest)")
+    derived = dataclasses.replace(derived, related=neighbours)
     env = render.make_environment(project.templates)
     previous = write.Previous(project.output) if use_cache else None
     version = digest(cache.version or code_version(), template_version(project.templates))
-    outputs = render.render_site(env, catalogue, topics, tags, derived, previous, version)
+    topics, tags = derived.topics, derived.tags
+    outputs = render.render_site(env, catalogue, topics, tags, derived, previous, version, jobs)
     stages.done("render")
     written = write.write_site(outputs, project.templates / "static", project.output, previous)
     cache.save()
@@ -218,3 +210,44 @@ def build(
     )
     log.info(result.summary())
     return result
+
+
+def _derive(catalogue: Catalogue, cache: Cache, stages: Stages) -> render.Derived:
+    """Taxonomy, citations, search index and feeds: everything pages need but related papers."""
+    papers = catalogue.papers
+    abstracts = {p.slug: p.body_text for p in papers}
+    topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
+    keys = cite.citation_keys(papers)
+    bibtex = {
+        p.slug: cache.memo(
+            "bibtex",
+            digest(repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
+            lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
+        )
+        for p in papers
+    }
+    stages.done("taxonomy + bibtex")
+    search_inputs = [
+        (p.slug, p.title, p.date, p.authors, p.topics, p.tags, abstracts[p.slug]) for p in papers
+    ]
+    search_files = cache.memo(
+        "search",
+        digest(repr(catalogue.topics), repr(search_inputs)),
+        lambda: {
+            path: render.to_json(data)
+            for path, data in search.build_search_index(catalogue, abstracts).items()
+        },
+    )
+    stages.done("search index")
+    feed_files = feeds.all_feeds(catalogue, topics, tags)
+    stages.done("feeds")
+    return render.Derived(
+        abstracts=abstracts,
+        search=search_files,
+        feeds=feed_files,
+        citation_keys=keys,
+        bibtex=bibtex,
+        bibliography="\n".join(bibtex[p.slug] for p in papers),  # = cite.bibliography
+        topics=topics,
+        tags=tags,
+    )

@@ -90,21 +90,33 @@ class Cache:
         """A cache that remembers nothing (every memo computes)."""
         return cls(None, "")
 
+    def get(self, stage: str, key: str):
+        """The stored result for (stage, key), or None."""
+        item = (stage, key)
+        data = self.stored.get(item)
+        if data is None:
+            self.misses += 1
+            return None
+        self.used.add(item)
+        self.hits += 1
+        return pickle.loads(data)
+
+    def put(self, stage: str, key: str, value) -> None:
+        """Remember a result (not None) until a build no longer uses it."""
+        if self.path is not None:
+            item = (stage, key)
+            self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            self.used.add(item)
+
     def memo(self, stage: str, key: str, compute: Callable[[], T], keep: Callable[[T], bool] = bool) -> T:
         """The stored result for (stage, key), else compute() (stored when `keep` says so)."""
         if self.path is None:
             return compute()
-        item = (stage, key)
-        data = self.stored.get(item)
-        if data is not None:
-            self.used.add(item)
-            self.hits += 1
-            return pickle.loads(data)
-        self.misses += 1
-        value = compute()
-        if keep(value):
-            self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            self.used.add(item)
+        value = self.get(stage, key)
+        if value is None:
+            value = compute()
+            if keep(value):
+                self.put(stage, key, value)
         return value
 
     def save(self) -> None:

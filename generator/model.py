@@ -47,6 +47,8 @@ class Paper:
     source: str | None = None
     same_as: str | None = None
     body_html: str = ""
+    body_text: str = ""  # the plain text of body_html
+    digest: str = ""  # of the source file and the topics it was checked against ("": unknown)
     positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
 
     def where(self, key: str) -> tuple[int, int]:

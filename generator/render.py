@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -12,7 +13,7 @@ from urllib.parse import quote_plus, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from . import metadata
+from . import metadata, parallel
 from .cache import digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
@@ -112,7 +113,8 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> View:
             "topics": [{"name": topic_names[t], "url": f"topics/{t}/"} for t in paper.topics],
             "tags": [{"name": t, "url": f"tags/{t}/"} for t in paper.tags],
             "body_html": Markup(paper.body_html),  # sanitised by markup.sanitise
-        }
+        },
+        paper.digest or None,  # the digest covers the file and the topics: all the view shows
     )
 
 
@@ -139,6 +141,8 @@ class Derived:
     bibliography: str = ""
     related: dict[str, tuple] = field(default_factory=dict)
     feeds: dict[str, bytes] = field(default_factory=dict)
+    topics: tuple[TermPage, ...] = ()
+    tags: tuple[TermPage, ...] = ()
 
 
 PAGE_SIZE = 100  # papers per listing page: 10,000 papers on one page would be megabytes
@@ -197,6 +201,7 @@ def render_site(
     derived: Derived,
     previous: Previous | None = None,
     version: str = "",
+    jobs: int | None = None,
 ) -> list[OutputFile]:
     """Render every page and data file of the site to memory, in a fixed order.
 
@@ -211,6 +216,7 @@ def render_site(
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
     env.globals["listed_paper"] = _memoised_item(env)
+    pending: list[tuple[int, str, dict]] = []  # (position in outputs, template, context)
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
         context.update(
@@ -223,7 +229,8 @@ def render_site(
         if previous is not None and previous.reusable(path, key):
             outputs.append(OutputFile(path, None, key))
         else:
-            outputs.append(OutputFile(path, env.get_template(template).render(context).encode("utf-8"), key))
+            pending.append((len(outputs), template, context))
+            outputs.append(OutputFile(path, b"", key))  # rendered below
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
@@ -324,6 +331,15 @@ def render_site(
     )
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
+
+    def render(n: int) -> bytes:
+        _, template, context = pending[n]
+        return env.get_template(template).render(context).encode("utf-8")
+
+    for (position, _, _), html in zip(
+        pending, parallel.map_ordered(render, range(len(pending)), jobs), strict=True
+    ):
+        outputs[position] = dataclasses.replace(outputs[position], data=html)
     for path, data in sorted(derived.search.items()):
         outputs.append(OutputFile(path, data))
     for path, data in sorted(derived.feeds.items()):

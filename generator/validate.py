@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from slugify import slugify
 
 from . import frontmatter as fm
-from .cache import ALWAYS, Cache, digest
+from .cache import ALWAYS, Cache
 from .duplicates import check_duplicates, check_tag_collisions, identity_digest
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
@@ -83,30 +83,24 @@ class TopicIndex:
         return "topics in content/topics.yml: " + ", ".join(sorted(self.slugs))
 
 
-def validate(docs: list[RawDocument], topics: tuple[Topic, ...], cache: Cache | None = None):
-    """Validate all documents; return (papers, errors). Cross-file checks run last.
-
-    With a cache, a file whose path, text and topics are unchanged is not parsed again
-    (only files without errors are remembered).
-    """
-    cache = cache or Cache.disabled()
+def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
+    """Validate all documents; return (papers, errors). Cross-file checks run last."""
     topic_index = TopicIndex.of(topics)
-    topics_key = digest(repr(topics))
     papers: list[Paper] = []
     errors: list[ContentError] = []
     for doc in docs:
-        paper, errs = cache.memo(
-            "paper",
-            digest(doc.path, doc.text, topics_key),
-            lambda doc=doc: validate_document(doc, topic_index),
-            keep=lambda result: result[0] is not None and not result[1],
-        )
+        paper, errs = validate_document(doc, topic_index)
         errors.extend(errs)
         if paper is not None:
             papers.append(paper)
-    errors.extend(cache.memo("duplicates", identity_digest(papers), lambda: check_duplicates(papers), ALWAYS))
-    errors.extend(check_tag_collisions(papers))
-    return papers, errors
+    return papers, errors + cross_file_errors(papers)
+
+
+def cross_file_errors(papers: list[Paper], cache: Cache | None = None) -> list[ContentError]:
+    """Duplicates and tag collisions (the title and id checks remembered by `cache`)."""
+    cache = cache or Cache.disabled()
+    duplicates = cache.memo("duplicates", identity_digest(papers), lambda: check_duplicates(papers), ALWAYS)
+    return duplicates + check_tag_collisions(papers)
 
 
 def validate_document(doc: RawDocument, topics: TopicIndex):

@@ -1,0 +1,50 @@
+"""Per-paper work: validate one file, then its abstract to sanitised HTML and plain text.
+
+Results are remembered by the file's path and bytes (and the topics it was checked
+against), and the files that need the work are spread over the cores. Cross-file checks
+(duplicates, tag spellings) run afterwards, on all the papers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import markup, parallel
+from .cache import Cache, digest
+from .errors import ContentError
+from .load import RawDocument
+from .model import Paper, Topic
+from .validate import TopicIndex, validate_document
+
+
+def _process(
+    doc: RawDocument, topics: TopicIndex, converter, key: str
+) -> tuple[Paper | None, list[ContentError]]:
+    paper, errors = validate_document(doc, topics)
+    if paper is None or errors:
+        return paper, errors
+    html = markup.render_markdown(converter, paper.body_md)
+    return dataclasses.replace(paper, body_html=html, body_text=markup.plain_text(html), digest=key), errors
+
+
+def process_documents(
+    docs: list[RawDocument], topics: tuple[Topic, ...], cache: Cache, jobs: int | None = None
+) -> tuple[list[Paper], list[ContentError]]:
+    """Papers (with body_html, body_text and digest) of the valid documents, and their errors.
+
+    Cross-file checks are not included (see validate.cross_file_errors).
+    """
+    topic_index = TopicIndex.of(topics)
+    topics_key = digest(repr(topics))
+    keys = [digest(doc.path, doc.text, topics_key) for doc in docs]
+    results = [cache.get("document", key) for key in keys]
+    todo = [i for i, result in enumerate(results) if result is None]
+    converter = markup.make_converter()
+    done = parallel.map_ordered(lambda i: _process(docs[i], topic_index, converter, keys[i]), todo, jobs)
+    for i, result in zip(todo, done, strict=True):
+        results[i] = result
+        if result[0] is not None and not result[1]:
+            cache.put("document", keys[i], result)
+    papers = [paper for paper, _ in results if paper is not None]
+    errors = [error for _, errs in results for error in errs]
+    return papers, errors

@@ -1,0 +1,79 @@
+"""Builds spread over processes give the same site as builds in one process."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from generator import parallel
+from generator.build import Project, build
+
+from .conftest import paper_text
+from .test_build import PAPERS, tree_digest
+from .test_cache import MORE
+
+
+@pytest.fixture
+def fork_everything(monkeypatch):
+    """Fork for any batch, however small, so that small test catalogues take the parallel path."""
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+
+
+def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_everything, monkeypatch):
+    forked = []
+    forkable = parallel._forkable
+    monkeypatch.setattr(parallel, "_forkable", lambda: forked.append(forkable()) or forked[-1])
+    project = make_project({**PAPERS, **MORE})
+    build(project, use_cache=False, jobs=2)
+    assert forked == [True] * 3  # papers, related papers (in the background), pages
+    serial = Project(project.root, project.content, project.templates, tmp_path / "serial")
+    build(serial, use_cache=False, jobs=1)
+    assert tree_digest(project.output) == tree_digest(serial.output)
+    assert (project.output / "papers/lora-paper/index.html").is_file()
+
+
+def test_map_ordered_keeps_order_and_uses_other_processes(fork_everything):
+    items = list(range(25))
+    pids = parallel.map_ordered(lambda _: os.getpid(), items, jobs=2)
+    assert parallel.map_ordered(lambda x: x * x, items, jobs=2) == [x * x for x in items]
+    assert os.getpid() not in pids
+    assert parallel.map_ordered(lambda _: os.getpid(), items, jobs=1) == [os.getpid()] * 25
+
+
+def test_background_work_runs_elsewhere_and_reports_failures():
+    with parallel.Background(lambda: os.getpid(), jobs=2) as job:
+        assert job.result() != os.getpid()
+    with (
+        parallel.Background(lambda: 1 / 0, jobs=2) as job,
+        pytest.raises(RuntimeError, match="ZeroDivisionError"),
+    ):
+        job.result()
+    with parallel.Background(lambda: os.getpid(), jobs=1) as job:
+        assert job.result() == os.getpid()
+
+
+def test_an_unwanted_background_child_is_stopped():
+    with parallel.Background(lambda: __import__("time").sleep(60), jobs=2) as job:
+        pid = job.pid
+        assert pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: nothing left running
+
+
+def test_a_failed_parallel_build_reports_every_error(make_project, fork_everything):
+    from generator.errors import BuildFailed
+
+    bad = {f"bad-{i}": paper_text(f"Broken Paper {i}", topics='["no-such-topic"]') for i in range(5)}
+    project = make_project({**PAPERS, **bad})
+    with pytest.raises(BuildFailed) as failed:
+        build(project, jobs=2)
+    assert sorted({e.path for e in failed.value.errors}) == [f"content/papers/bad-{i}.md" for i in range(5)]
+
+
+def test_jobs_can_be_set_in_the_environment(monkeypatch):
+    monkeypatch.setenv("PAPERCAT_JOBS", "3")
+    assert parallel.default_jobs() == 3
+    monkeypatch.setenv("PAPERCAT_JOBS", "zero")
+    assert parallel.default_jobs() >= 1
