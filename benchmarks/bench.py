@@ -91,6 +91,8 @@ def prepare(n: int, work: Path) -> Path:
     if not stamp.exists() or stamp.read_text() != str(n):
         make_catalogue.generate(n, root)
         stamp.write_text(str(n))
+    if (root / "templates").is_symlink():
+        (root / "templates").unlink()
     shutil.rmtree(root / "templates", ignore_errors=True)
     shutil.copytree(REPO / "templates", root / "templates")
     return root

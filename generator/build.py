@@ -12,9 +12,9 @@ from pathlib import Path
 
 from . import check, cite, config, feeds, load, parallel, related, render, search, taxonomy, validate, write
 from . import papers as papers_mod
-from .cache import Cache, code_version, digest
+from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError
-from .model import Catalogue, Paper, sort_papers
+from .model import Catalogue, OutputFile, Paper, sort_papers
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,9 @@ def build(
 
         def start_related(papers: list[Paper]) -> None:
             nonlocal related_key, related_job, neighbours
-            related_key = digest(repr(sorted((p.slug, p.title, p.body_md, p.tags) for p in papers)))
+            related_key = papers_digest(
+                sorted(papers, key=lambda p: p.slug), lambda p: (p.slug, p.title, p.body_md, p.tags)
+            )
             neighbours = cache.get("related", related_key)
             if neighbours is None:
                 related_job = stack.enter_context(
@@ -179,15 +181,15 @@ def build(
         )
         stages.done("load + check + markdown")
         papers = catalogue.papers
-        derived = _derive(catalogue, cache, stages)
+        previous = write.Previous(project.output) if use_cache else None
+        version = digest(cache.version or code_version(), template_version(project.templates))
+        derived = _derive(catalogue, cache, stages, previous, version)
         if related_job is not None:
             neighbours = related_job.result()
             cache.put("related", related_key, neighbours)
         stages.done("related papers (rest)")
     derived = dataclasses.replace(derived, related=neighbours)
     env = render.make_environment(project.templates)
-    previous = write.Previous(project.output) if use_cache else None
-    version = digest(cache.version or code_version(), template_version(project.templates))
     topics, tags = derived.topics, derived.tags
     outputs = render.render_site(env, catalogue, topics, tags, derived, previous, version, jobs)
     stages.done("render")
@@ -212,12 +214,18 @@ def build(
     return result
 
 
-def _derive(catalogue: Catalogue, cache: Cache, stages: Stages) -> render.Derived:
-    """Taxonomy, citations, search index and feeds: everything pages need but related papers."""
+def _derive(
+    catalogue: Catalogue, cache: Cache, stages: Stages, previous: write.Previous | None, version: str
+) -> render.Derived:
+    """Taxonomy, citations, search index and feeds: everything pages need but related papers.
+
+    Files are keyed by what they are made from, and kept from the last build when that is unchanged.
+    """
     papers = catalogue.papers
     abstracts = {p.slug: p.body_text for p in papers}
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
-    keys = cite.citation_keys(papers)
+    every = papers_digest(papers, lambda p: p)  # everything about every paper, in order
+    keys = cache.memo("citation-keys", every, lambda: cite.citation_keys(papers))
     bibtex = {
         p.slug: cache.memo(
             "bibtex",
@@ -227,24 +235,21 @@ def _derive(catalogue: Catalogue, cache: Cache, stages: Stages) -> render.Derive
         for p in papers
     }
     stages.done("taxonomy + bibtex")
-    search_inputs = [
-        (p.slug, p.title, p.date, p.authors, p.topics, p.tags, abstracts[p.slug]) for p in papers
-    ]
-    search_files = cache.memo(
-        "search",
-        digest(repr(catalogue.topics), repr(search_inputs)),
-        lambda: {
-            path: render.to_json(data)
-            for path, data in search.build_search_index(catalogue, abstracts).items()
-        },
-    )
+    search_key = digest(version, repr(catalogue.topics), every)
+    paths = ("search/abstracts.json", "search/meta.json")
+    if previous is not None and all(previous.reusable(path, search_key) for path in paths):
+        files = [OutputFile(path, None, search_key) for path in paths]
+    else:
+        index = search.build_search_index(catalogue, abstracts)
+        files = [OutputFile(path, render.to_json(index[path]), search_key) for path in paths]
     stages.done("search index")
-    feed_files = feeds.all_feeds(catalogue, topics, tags)
+    for feed in feeds.feeds_of(catalogue, topics, tags):
+        files.append(write.keyed(previous, feed.path, feed.key and digest(version, feed.key), feed.make))
     stages.done("feeds")
     return render.Derived(
         abstracts=abstracts,
-        search=search_files,
-        feeds=feed_files,
+        files=tuple(files),
+        catalogue_key=every,
         citation_keys=keys,
         bibtex=bibtex,
         bibliography="\n".join(bibtex[p.slug] for p in papers),  # = cite.bibliography

@@ -46,6 +46,11 @@ def digest(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+def papers_digest(papers, describe: Callable) -> str:
+    """A digest of papers in order: each paper's source digest, or repr(describe(paper)) without one."""
+    return digest(*(p.digest or repr(describe(p)) for p in papers))
+
+
 def code_version() -> str:
     """The generator's source files and the versions of the libraries it leans on."""
     package = Path(__file__).resolve().parent

@@ -12,7 +12,9 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
+from .cache import digest
 from .model import Catalogue, Paper, SiteConfig, TermPage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -110,27 +112,50 @@ def atom_feed(
     return DECLARATION + body + b"\n"
 
 
+@dataclass(frozen=True)
+class Feed:
+    """One feed to make: where it goes, atom_feed's arguments, and a digest of them ("": none)."""
+
+    path: str
+    args: tuple
+
+    @property
+    def key(self) -> str:
+        """A digest of everything the feed shows (papers by their source digests), if they have them."""
+        *head, papers, names = self.args
+        shown = feed_papers(papers)
+        if not all(p.digest for p in shown):
+            return ""
+        return digest(repr(head), repr(sorted(names.items())), *(p.digest for p in shown))
+
+    def make(self) -> bytes:
+        return atom_feed(*self.args)
+
+
+def feeds_of(
+    catalogue: Catalogue, topic_pages: Iterable[TermPage], tag_pages: Iterable[TermPage]
+) -> list[Feed]:
+    """Every feed of the site: the catalogue's, then topics', then tags'."""
+    config = catalogue.config
+    names = {t.slug: t.name for t in catalogue.topics}
+    feeds = [
+        Feed("feed.xml", (config, config.title, config.description, "", "feed.xml", catalogue.papers, names))
+    ]
+    for folder, prefix, pages in (("topics", "", topic_pages), ("tags", "Tag: ", tag_pages)):
+        for page in pages:
+            base = f"{folder}/{page.slug}/"
+            title = f"{prefix}{page.name} \u00b7 {config.title}"
+            feeds.append(
+                Feed(
+                    f"{base}feed.xml",
+                    (config, title, page.description, base, f"{base}feed.xml", page.papers, names),
+                )
+            )
+    return feeds
+
+
 def all_feeds(
     catalogue: Catalogue, topic_pages: Iterable[TermPage], tag_pages: Iterable[TermPage]
 ) -> dict[str, bytes]:
     """Every feed of the site keyed by its site-relative path: the catalogue's, then topics', then tags'."""
-    config = catalogue.config
-    names = {t.slug: t.name for t in catalogue.topics}
-    feeds = {
-        "feed.xml": atom_feed(
-            config, config.title, config.description, "", "feed.xml", catalogue.papers, names
-        )
-    }
-    for folder, prefix, pages in (("topics", "", topic_pages), ("tags", "Tag: ", tag_pages)):
-        for page in pages:
-            base = f"{folder}/{page.slug}/"
-            feeds[f"{base}feed.xml"] = atom_feed(
-                config,
-                f"{prefix}{page.name} \u00b7 {config.title}",
-                page.description,
-                base,
-                f"{base}feed.xml",
-                page.papers,
-                names,
-            )
-    return feeds
+    return {feed.path: feed.make() for feed in feeds_of(catalogue, topic_pages, tag_pages)}

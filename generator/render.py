@@ -18,7 +18,7 @@ from .cache import digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
-from .write import Previous
+from .write import Previous, keyed
 
 MONTHS = (
     "January",
@@ -135,12 +135,12 @@ class Derived:
     """Everything computed from the catalogue before rendering (all keyed by slug or path)."""
 
     abstracts: dict[str, str]
-    search: dict[str, bytes]  # output path -> JSON
+    files: tuple[OutputFile, ...] = ()  # made before rendering: the search index and the feeds
+    catalogue_key: str = ""  # a digest of every paper, for keys of files made from all of them
     citation_keys: dict[str, str] = field(default_factory=dict)
     bibtex: dict[str, str] = field(default_factory=dict)
     bibliography: str = ""
     related: dict[str, tuple] = field(default_factory=dict)
-    feeds: dict[str, bytes] = field(default_factory=dict)
     topics: tuple[TermPage, ...] = ()
     tags: tuple[TermPage, ...] = ()
 
@@ -218,24 +218,31 @@ def render_site(
     env.globals["listed_paper"] = _memoised_item(env)
     pending: list[tuple[int, str, dict]] = []  # (position in outputs, template, context)
 
-    def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
+    def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
+        """Queue a page for rendering, unless the last build made it from the same inputs.
+
+        `lazy` is (a string that stands for the rest of the context, a function that makes it)
+        when building the context costs more than knowing its inputs.
+        """
         context.update(
             site=config,
             root=_root(path) if root is None else root,
             page_title=title,
             canonical=config.base_url + path.removesuffix("index.html"),
         )
-        key = digest(version, template, repr(sorted(context.items())))
+        key = digest(version, template, repr(sorted(context.items())), lazy[0] if lazy else "")
         if previous is not None and previous.reusable(path, key):
             outputs.append(OutputFile(path, None, key))
         else:
-            pending.append((len(outputs), template, context))
+            pending.append((len(outputs), template, {**context, **lazy[1]()} if lazy else context))
             outputs.append(OutputFile(path, b"", key))  # rendered below
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
     def newest(papers):
         return max((p.added for p in papers), default=None)
+
+    latest = newest(catalogue.papers)
 
     for path, chunk, pager in paginate("", all_views):  # newest `added` first
         groups: list[dict] = []
@@ -247,34 +254,46 @@ def render_site(
             path,
             "index.html",
             "" if pager["number"] == 1 else f"Page {pager['number']}",
-            lastmod=newest(catalogue.papers),
+            lastmod=latest,
             groups=groups,
             pager=pager,
             feed="feed.xml",
             counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
         )
-    for paper in catalogue.papers:
+
+    def paper_context(paper: Paper) -> dict:
         description = summary(derived.abstracts[paper.slug], 200)
-        related = [
-            views[other].extended(score=score, reason=", ".join(terms))
-            for other, score, terms in derived.related.get(paper.slug, ())
-        ]
-        page(
-            f"papers/{paper.slug}/index.html",
-            "paper.html",
-            paper.title,
-            lastmod=paper.added,
-            paper=views[paper.slug],
-            description=description,
-            meta={
+        return {
+            "paper": views[paper.slug],
+            "description": description,
+            "meta": {
                 "citation_date": metadata.citation_date(paper),
                 "pdf": metadata.pdf_url(paper),
                 "doi": paper.doi,
                 "arxiv": paper.arxiv,
             },
-            json_ld=metadata.json_ld(paper, config, description, topic_names),
-            bibtex=derived.bibtex.get(paper.slug, ""),
-            related=related,
+            "json_ld": metadata.json_ld(paper, config, description, topic_names),
+            "bibtex": derived.bibtex.get(paper.slug, ""),
+            "related": [
+                views[other].extended(score=score, reason=", ".join(terms))
+                for other, score, terms in derived.related.get(paper.slug, ())
+            ],
+        }
+
+    for paper in catalogue.papers:
+        related = derived.related.get(paper.slug, ())
+        inputs = (  # all paper_context reads: the paper (its digest covers the topics) and these
+            paper.digest,
+            derived.bibtex.get(paper.slug, ""),
+            [(views[other].key, score, terms) for other, score, terms in related],
+        )
+        page(
+            f"papers/{paper.slug}/index.html",
+            "paper.html",
+            paper.title,
+            lastmod=paper.added,
+            lazy=(repr(inputs), lambda paper=paper: paper_context(paper)) if paper.digest else None,
+            **({} if paper.digest else paper_context(paper)),
         )
         if paper.slug in derived.bibtex:
             outputs.append(OutputFile(f"papers/{paper.slug}.bib", derived.bibtex[paper.slug].encode("utf-8")))
@@ -284,7 +303,7 @@ def render_site(
             f"{plural}/index.html",
             f"{plural}.html",
             plural.capitalize(),
-            lastmod=newest(catalogue.papers),
+            lastmod=latest,
             terms=[term_view(t) for t in pages],
         )
         for term in pages:
@@ -320,7 +339,7 @@ def render_site(
         "stats/index.html",
         "stats.html",
         "Statistics",
-        lastmod=newest(catalogue.papers),
+        lastmod=latest,
         counts={"papers": len(catalogue.papers), "topics": len(topics), "tags": len(tags)},
         topics=[term_view(t) for t in sorted(topics, key=lambda t: (-len(t.papers), t.slug))],
         tags=[term_view(t) for t in sorted(tags, key=lambda t: (-len(t.papers), t.slug))],
@@ -340,19 +359,25 @@ def render_site(
         pending, parallel.map_ordered(render, range(len(pending)), jobs), strict=True
     ):
         outputs[position] = dataclasses.replace(outputs[position], data=html)
-    for path, data in sorted(derived.search.items()):
-        outputs.append(OutputFile(path, data))
-    for path, data in sorted(derived.feeds.items()):
-        outputs.append(OutputFile(path, data))
+    outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     if derived.bibliography:
         outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
     outputs.append(
-        OutputFile(
+        keyed(
+            previous,
             "papers.json",
-            to_json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys)),
+            digest(version, repr(config), derived.catalogue_key) if derived.catalogue_key else "",
+            lambda: to_json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys)),
         )
     )
     outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))
-    outputs.append(OutputFile("sitemap.xml", metadata.sitemap_xml(config, sitemap)))
+    outputs.append(
+        keyed(
+            previous,
+            "sitemap.xml",
+            digest(version, repr(config), repr(sitemap)),
+            lambda: metadata.sitemap_xml(config, sitemap),
+        )
+    )
     outputs.append(OutputFile("robots.txt", metadata.robots_txt(config)))
     return outputs

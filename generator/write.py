@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -83,6 +84,13 @@ class Previous:
 
 
 MANIFEST_FORMAT = 2
+
+
+def keyed(previous: Previous | None, path: str, key: str, make: Callable[[], bytes]) -> OutputFile:
+    """The file at `path`: kept from the last build if made from the same inputs (`key`), else make()."""
+    if previous is not None and previous.reusable(path, key):
+        return OutputFile(path, None, key)
+    return OutputFile(path, make(), key)
 
 
 @dataclass(frozen=True)
