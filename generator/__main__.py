@@ -15,6 +15,7 @@ from . import build as build_mod
 from .check import escalate
 from .errors import BuildFailed, UsageError, github_annotation, plural
 from .load import display_path
+from .progress import Progress
 
 log = logging.getLogger("generator")
 REPEAT_LIMIT = 3  # the same warning in more files than this is summarised unless -v
@@ -37,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--base-url", help="override base_url from content/site.yml (e.g. in CI deploys)")
     b.add_argument("--strict", action="store_true", help="treat warnings as errors")
     b.add_argument("--profile", action="store_true", help="print the time each stage took")
+    b.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write .cache/ and render every page (the site is the same)",
+    )
     c = sub.add_parser(
         "check",
         help="validate all content without writing anything",
@@ -138,7 +144,17 @@ def _cmd_new(args) -> int:
 
 def _cmd_build(args) -> int:
     project = build_mod.Project.at(args.root, args.output)
-    result = build_mod.build(project, base_url=args.base_url, strict=args.strict)
+    progress = Progress.on_terminal(sys.stderr)
+    try:
+        result = build_mod.build(
+            project,
+            base_url=args.base_url,
+            strict=args.strict,
+            use_cache=not args.no_cache,
+            progress=progress,
+        )
+    finally:
+        progress.clear()
     print(result.summary())
     if args.profile:
         print(result.profile())

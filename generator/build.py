@@ -15,6 +15,7 @@ from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError
 from .model import Catalogue, OutputFile, Paper, sort_papers
+from .progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def load_catalogue(
     cache: Cache | None = None,
     jobs: int | None = None,
     on_papers: Callable[[list[Paper]], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
@@ -99,7 +101,15 @@ def load_catalogue(
     ]  # those already reported
     cache = cache or Cache.disabled()
     papers, paper_errors = (
-        papers_mod.process_documents(docs, topics, cache, jobs) if not topic_errors else ([], [])
+        papers_mod.process_documents(
+            docs,
+            topics,
+            cache,
+            jobs,
+            lambda done, total: (progress or Progress()).count("papers", done, total),
+        )
+        if not topic_errors
+        else ([], [])
     )
     errors += topic_errors + load_errors + paper_errors
     if on_papers and not errors:
@@ -122,16 +132,18 @@ def template_version(templates: Path) -> str:
 
 
 class Stages:
-    """Wall time per build stage, for `build --profile`."""
+    """Wall time per build stage, for `build --profile` (and the progress line)."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.times: list[tuple[str, float]] = []
+        self.progress = progress or Progress()
         self._last = time.perf_counter()
 
     def done(self, name: str) -> None:
         """Close the stage that just finished."""
         now = time.perf_counter()
         self.times.append((name, now - self._last))
+        self.progress.stage_done(name, now - self._last)
         self._last = now
 
 
@@ -142,6 +154,7 @@ def build(
     strict: bool = False,
     use_cache: bool = True,
     jobs: int | None = None,
+    progress: Progress | None = None,
 ) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails.
 
@@ -150,7 +163,7 @@ def build(
     `jobs` processes share the work (default: one per core). The site is the same either way.
     """
     started = time.perf_counter()
-    stages = Stages()
+    stages = Stages(progress)
     cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
@@ -177,7 +190,13 @@ def build(
                 )
 
         catalogue, warnings = load_catalogue(
-            project, base_url, strict=strict, cache=cache, jobs=jobs, on_papers=start_related
+            project,
+            base_url,
+            strict=strict,
+            cache=cache,
+            jobs=jobs,
+            on_papers=start_related,
+            progress=progress,
         )
         stages.done("load + check + markdown")
         papers = catalogue.papers
@@ -191,7 +210,17 @@ def build(
     derived = dataclasses.replace(derived, related=neighbours)
     env = render.make_environment(project.templates)
     topics, tags = derived.topics, derived.tags
-    outputs = render.render_site(env, catalogue, topics, tags, derived, previous, version, jobs)
+    outputs = render.render_site(
+        env,
+        catalogue,
+        topics,
+        tags,
+        derived,
+        previous,
+        version,
+        jobs,
+        lambda d, t: stages.progress.count("pages", d, t),
+    )
     stages.done("render")
     written = write.write_site(outputs, project.templates / "static", project.output, previous)
     cache.save()
@@ -225,7 +254,11 @@ def _derive(
     abstracts = {p.slug: p.body_text for p in papers}
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     every = papers_digest(papers, lambda p: p)  # everything about every paper, in order
-    keys = cache.memo("citation-keys", every, lambda: cite.citation_keys(papers))
+    keys = cache.memo(
+        "citation-keys",
+        digest(repr([(p.slug, p.authors, p.date, p.title, p.added) for p in papers])),  # all that keys read
+        lambda: cite.citation_keys(papers),
+    )
     bibtex = {
         p.slug: cache.memo(
             "bibtex",

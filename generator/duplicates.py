@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from text_unidecode import unidecode
 
-from .cache import papers_digest
+from .cache import digest
 from .errors import ContentError
 from .model import Paper
 
@@ -97,8 +97,8 @@ def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
 
 def identity_digest(papers: list[Paper]) -> str:
     """What the cross-file title and id checks read of every paper (a cache key)."""
-    return papers_digest(
-        papers, lambda p: (p.path, p.slug, p.title, p.arxiv, p.doi, p.same_as, p.added, p.positions)
+    return digest(
+        repr([(p.path, p.slug, p.title, p.arxiv, p.doi, p.same_as, p.added, p.positions) for p in papers])
     )
 
 

@@ -8,6 +8,7 @@ against), and the files that need the work are spread over the cores. Cross-file
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from . import markup, parallel
 from .cache import Cache, digest
@@ -28,7 +29,11 @@ def _process(
 
 
 def process_documents(
-    docs: list[RawDocument], topics: tuple[Topic, ...], cache: Cache, jobs: int | None = None
+    docs: list[RawDocument],
+    topics: tuple[Topic, ...],
+    cache: Cache,
+    jobs: int | None = None,
+    report: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Paper], list[ContentError]]:
     """Papers (with body_html, body_text and digest) of the valid documents, and their errors.
 
@@ -40,7 +45,9 @@ def process_documents(
     results = [cache.get("document", key) for key in keys]
     todo = [i for i, result in enumerate(results) if result is None]
     converter = markup.make_converter()
-    done = parallel.map_ordered(lambda i: _process(docs[i], topic_index, converter, keys[i]), todo, jobs)
+    done = parallel.map_ordered(
+        lambda i: _process(docs[i], topic_index, converter, keys[i]), todo, jobs, report
+    )
     for i, result in zip(todo, done, strict=True):
         results[i] = result
         if result[0] is not None and not result[1]:

@@ -96,17 +96,33 @@ def _run_chunk(items: list) -> list:
     return [_work(item) for item in items]
 
 
-def map_ordered(func: Callable[[T], R], items: Sequence[T], jobs: int | None = None) -> list[R]:
-    """[func(x) for x in items], spread over `jobs` forked processes when that pays."""
+def map_ordered(
+    func: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int | None = None,
+    report: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    """[func(x) for x in items], spread over `jobs` forked processes when that pays.
+
+    `report(done, total)` is called as chunks of items finish.
+    """
     global _work
     jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1 or len(items) < MIN_ITEMS or not _forkable():
-        return [func(x) for x in items]
     chunks = [list(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
+    results: list[R] = []
+    if jobs <= 1 or len(items) < MIN_ITEMS or not _forkable():
+        for chunk in chunks:
+            results.extend(func(x) for x in chunk)
+            if report:
+                report(len(results), len(items))
+        return results
     _work = func
     try:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
-            results = pool.map(_run_chunk, chunks, chunksize=1)
+            for done in pool.imap(_run_chunk, chunks, chunksize=1):
+                results.extend(done)
+                if report:
+                    report(len(results), len(items))
     finally:
         _work = None
-    return [r for chunk in results for r in chunk]
+    return results

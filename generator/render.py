@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
@@ -202,6 +203,7 @@ def render_site(
     previous: Previous | None = None,
     version: str = "",
     jobs: int | None = None,
+    report: Callable[[int, int], None] | None = None,
 ) -> list[OutputFile]:
     """Render every page and data file of the site to memory, in a fixed order.
 
@@ -356,7 +358,7 @@ def render_site(
         return env.get_template(template).render(context).encode("utf-8")
 
     for (position, _, _), html in zip(
-        pending, parallel.map_ordered(render, range(len(pending)), jobs), strict=True
+        pending, parallel.map_ordered(render, range(len(pending)), jobs, report), strict=True
     ):
         outputs[position] = dataclasses.replace(outputs[position], data=html)
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds

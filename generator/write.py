@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -200,13 +201,37 @@ def _swap(new: Path, site_dir: Path) -> None:
         os.rename(new, site_dir)
         return
     if _exchange(new, site_dir):
-        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous site
+        _remove_soon(new)  # `new` now holds the previous site
         return
     old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
     os.rmdir(old)
     os.rename(site_dir, old)
     os.rename(new, site_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_soon(folder: Path) -> None:
+    """Delete a replaced site in a detached process, so the build need not wait for it.
+
+    If it is interrupted, the next build's remove_leftovers finishes the job. In a process
+    with other threads (`serve`), or where fork fails, it is deleted here and now.
+    """
+    if threading.active_count() == 1:
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:  # child: fork again so that init, not the build, reaps the deleter
+            try:
+                if os.fork() == 0:
+                    os.setsid()
+                    shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                os._exit(0)
+        if pid > 0:
+            os.waitpid(pid, 0)
+            return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_leftovers(site_dir: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -327,7 +328,17 @@ def test_a_killed_build_never_leaves_a_broken_site(make_project):
         proc.wait()
         assert tree_digest(project.output) in digests.values(), f"kill {i}: site/ is a mix"
     build(project)
-    assert not list(project.root.glob("site.tmp-*")) and not list(project.root.glob("site.old-*"))
+    assert no_leftovers(project.root)
+
+
+def no_leftovers(root: Path, seconds: float = 10) -> bool:
+    """No temporary or replaced sites beside site/, once background deletion has finished."""
+    deadline = time.monotonic() + seconds
+    while list(root.glob("site.tmp-*")) or list(root.glob("site.old-*")):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_nothing_is_lost_every_file_is_published_or_reported(make_project):
@@ -405,6 +416,7 @@ def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, 
     paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
     edited = build(project)
     assert 0 < edited.files_written < edited.files_unchanged
+    assert no_leftovers(project.root)  # the replaced site is deleted (in the background)
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
     build(clean)
     assert tree_digest(project.output) == tree_digest(clean.output)

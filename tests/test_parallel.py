@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
 
 from generator import parallel
 from generator.build import Project, build
+from generator.progress import Progress
 
 from .conftest import paper_text
 from .test_build import PAPERS, tree_digest
@@ -77,3 +79,25 @@ def test_jobs_can_be_set_in_the_environment(monkeypatch):
     assert parallel.default_jobs() == 3
     monkeypatch.setenv("PAPERCAT_JOBS", "zero")
     assert parallel.default_jobs() >= 1
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_live_on_a_terminal_and_silent_elsewhere(make_project, fork_everything):
+    project = make_project({**PAPERS, **MORE})
+    terminal = FakeTerminal()
+    progress = Progress.on_terminal(terminal)
+    progress.interval = 0  # draw every update
+    build(project, jobs=2, progress=progress)
+    drawn = terminal.getvalue()
+    assert "\r" in drawn
+    assert f"papers {len(PAPERS) + len(MORE)}/{len(PAPERS) + len(MORE)}" in drawn
+    assert "pages" in drawn and "done: render" in drawn
+    progress.clear()
+    assert terminal.getvalue().endswith("\r")  # the line is wiped before the summary
+    pipe = io.StringIO()
+    build(project, progress=Progress.on_terminal(pipe))
+    assert pipe.getvalue() == ""
