@@ -210,23 +210,23 @@ def build(
     derived = dataclasses.replace(derived, related=neighbours)
     env = render.make_environment(project.templates)
     topics, tags = derived.topics, derived.tags
-    outputs = render.render_site(
-        env,
-        catalogue,
-        topics,
-        tags,
-        derived,
-        previous,
-        version,
-        jobs,
-        lambda d, t: stages.progress.count("pages", d, t),
-    )
-    stages.done("render")
-    written = write.write_site(outputs, project.templates / "static", project.output, previous)
+    with write.SiteWriter(project.output, previous) as writer:
+        pages, rendered = render.render_site(
+            env,
+            catalogue,
+            topics,
+            tags,
+            derived,
+            writer,
+            previous,
+            version,
+            jobs,
+            lambda d, t: stages.progress.count("pages", d, t),
+        )
+        stages.done("render + write pages")
+        written = writer.finish(project.templates / "static")
     cache.save()
     stages.done("write")
-    pages = sum(1 for o in outputs if o.path.endswith(".html"))
-    rendered = sum(1 for o in outputs if o.path.endswith(".html") and o.data is not None)
     result = BuildResult(
         len(papers),
         len(topics),

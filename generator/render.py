@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -19,7 +18,7 @@ from .cache import digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
-from .write import Previous, keyed
+from .write import Previous, SiteWriter, keyed
 
 MONTHS = (
     "January",
@@ -200,16 +199,18 @@ def render_site(
     topics: tuple[TermPage, ...],
     tags: tuple[TermPage, ...],
     derived: Derived,
+    writer: SiteWriter,
     previous: Previous | None = None,
     version: str = "",
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
-) -> list[OutputFile]:
-    """Render every page and data file of the site to memory, in a fixed order.
+) -> tuple[int, int]:
+    """Render every page and data file of the site into `writer`; return (pages, pages rendered).
 
     Each page gets a key: a digest of `version` (the generator and templates), its template
     and its context. A page whose key and path match `previous` (the last build's manifest,
-    file still in place) is not rendered: its OutputFile has data None and the old file is kept.
+    file still in place) is not rendered: the old file is kept. Pages are rendered, and
+    written, by `jobs` worker processes.
     """
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
@@ -218,7 +219,7 @@ def render_site(
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
     env.globals["listed_paper"] = _memoised_item(env)
-    pending: list[tuple[int, str, dict]] = []  # (position in outputs, template, context)
+    pending: list[tuple[str, str, dict, str]] = []  # (path, template, context, key)
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
         """Queue a page for rendering, unless the last build made it from the same inputs.
@@ -236,8 +237,7 @@ def render_site(
         if previous is not None and previous.reusable(path, key):
             outputs.append(OutputFile(path, None, key))
         else:
-            pending.append((len(outputs), template, {**context, **lazy[1]()} if lazy else context))
-            outputs.append(OutputFile(path, b"", key))  # rendered below
+            pending.append((path, template, {**context, **lazy[1]()} if lazy else context, key))
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
@@ -353,14 +353,13 @@ def render_site(
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
 
-    def render(n: int) -> bytes:
-        _, template, context = pending[n]
-        return env.get_template(template).render(context).encode("utf-8")
+    def render(n: int) -> tuple[str, list, bool]:  # in a worker: render, then write if changed
+        path, template, context, key = pending[n]
+        return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
 
-    for (position, _, _), html in zip(
-        pending, parallel.map_ordered(render, range(len(pending)), jobs, report), strict=True
-    ):
-        outputs[position] = dataclasses.replace(outputs[position], data=html)
+    for staged in parallel.map_ordered(render, range(len(pending)), jobs, report):
+        writer.record(staged)
+    pages = len(pending) + sum(1 for out in outputs if out.path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     if derived.bibliography:
         outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
@@ -382,4 +381,6 @@ def render_site(
         )
     )
     outputs.append(OutputFile("robots.txt", metadata.robots_txt(config)))
-    return outputs
+    for out in outputs:
+        writer.put(out.path, out.data, out.key)
+    return pages, len(pending)

@@ -81,7 +81,7 @@ class Previous:
 
     def intact(self, path: str, size: int) -> bool:
         """A regular file (not a link) of that size: safe to hard-link into the new build."""
-        return _same_size(os.path.join(self.site_dir, path), size)  # paths are ours (see write_site)
+        return _same_size(os.path.join(self.site_dir, path), size)  # paths are ours (SiteWriter.stage)
 
 
 MANIFEST_FORMAT = 2
@@ -112,59 +112,95 @@ def _static_files(static_dir: Path) -> list[OutputFile]:
     ]
 
 
-def write_site(
-    outputs: list[OutputFile], static_dir: Path, site_dir: Path, previous: Previous | None = None
-) -> WriteResult:
-    """Write the site atomically, writing only files whose bytes changed.
+class SiteWriter:
+    """Writes a build into a temporary folder beside `site/`, then swaps it in atomically.
 
-    Everything goes into a temporary folder beside `site/`, which is then swapped in. Files
-    whose content matches the previous build (by the manifest), and pages that were not
-    rendered because their inputs did not change (`data` None), are hard links to the old
-    ones, not writes; a build with no change at all writes nothing and swaps nothing.
+    `put` files as they are made (forked render workers may call `stage` themselves and hand
+    the result to `record`). Only files whose bytes differ from the previous build's are
+    written; the others, and pages not rendered because their inputs did not change
+    (`data` None), become hard links to the old files when the build is finished. A build
+    with no change at all writes nothing and swaps nothing. Use as a context manager: on
+    failure the temporary folder goes and `site/` is untouched.
     """
-    site_dir = site_dir.absolute()
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(site_dir)
-    old = previous if previous is not None and previous.site_dir == site_dir else Previous(site_dir)
-    files = outputs + _static_files(static_dir)
-    entries: dict[str, list] = {}
-    for f in files:
-        safe_relative(f.path)
-        if f.data is None:
-            if not old.reusable(f.path, f.key):
-                raise ValueError(f"{f.path}: not rendered, but the previous build has no such file")
-            entries[f.path] = old.files[f.path]
-        else:
-            entries[f.path] = [hashlib.sha256(f.data).hexdigest(), len(f.data), f.key]
-    if entries == old.files and all(old.intact(path, entry[1]) for path, entry in entries.items()):
-        return WriteResult(0, len(files))
-    tmp = Path(tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent))
-    written = 0
-    made: set[str] = set()
-    try:
+
+    def __init__(self, site_dir: Path, previous: Previous | None = None) -> None:
+        self.site_dir = site_dir.absolute()
+        self.site_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.site_dir)
+        same = previous is not None and previous.site_dir == self.site_dir
+        self.previous = previous if same else Previous(self.site_dir)
+        self.tmp = tempfile.mkdtemp(prefix=self.site_dir.name + ".tmp-", dir=self.site_dir.parent)
+        self.entries: dict[str, list] = {}
+        self.written = 0
+        self._made: set[str] = {""}
+
+    def __enter__(self) -> SiteWriter:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def stage(self, path: str, data: bytes | None, key: str = "") -> tuple[str, list, bool]:
+        """Write one file into the new tree if it changed: (path, manifest entry, written?)."""
+        safe_relative(path)
+        old = self.previous
+        if data is None:
+            if not old.reusable(path, key):
+                raise ValueError(f"{path}: not rendered, but the previous build has no such file")
+            return path, old.files[path], False
+        entry = [hashlib.sha256(data).hexdigest(), len(data), key]
+        if old.sha(path) == entry[0] and old.intact(path, entry[1]):
+            return path, entry, False
+        folder = path.rpartition("/")[0]
+        if folder not in self._made:
+            os.makedirs(os.path.join(self.tmp, folder), exist_ok=True)
+            self._made.add(folder)
+        with open(os.path.join(self.tmp, path), "wb") as handle:
+            handle.write(data)
+        return path, entry, True
+
+    def record(self, staged: tuple[str, list, bool]) -> None:
+        """Take note of a file staged (here or in a worker process)."""
+        path, entry, written = staged
+        if path in self.entries:
+            raise ValueError(f"two files for {path}")
+        self.entries[path] = entry
+        self.written += written
+
+    def put(self, path: str, data: bytes | None, key: str = "") -> None:
+        self.record(self.stage(path, data, key))
+
+    def finish(self, static_dir: Path) -> WriteResult:
+        """Add the static files, link the unchanged files, write the manifest, swap the new site in."""
+        for out in _static_files(static_dir):
+            self.put(out.path, out.data)
+        old, total = self.previous, len(self.entries)
+        if (
+            not self.written
+            and self.entries == old.files
+            and all(old.intact(p, e[1]) for p, e in old.files.items())
+        ):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return WriteResult(0, total)
+        linked = 0
+        for path in sorted(self.entries):
+            target = os.path.join(self.tmp, path)
+            if os.path.lexists(target):
+                continue  # written
+            folder = path.rpartition("/")[0]
+            if folder not in self._made:
+                os.makedirs(os.path.join(self.tmp, folder), exist_ok=True)
+                self._made.add(folder)
+            os.link(os.path.join(self.site_dir, path), target)
+            linked += 1
+        tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
-        for out in files:
-            rel = out.path
-            folder = rel.rpartition("/")[0]
-            if folder not in made:
-                os.makedirs(os.path.join(tmp, folder), exist_ok=True)
-                made.add(folder)
-            target = os.path.join(tmp, rel)
-            sha, size, _ = entries[rel]
-            if old.sha(rel) == sha and old.intact(rel, size):
-                os.link(os.path.join(site_dir, rel), target)
-            else:
-                with open(target, "wb") as handle:
-                    handle.write(out.data)
-                written += 1
-        manifest = {"format": MANIFEST_FORMAT, "files": entries}
+        manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
         (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
         os.chmod(tmp, 0o755)
-        _swap(tmp, site_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return WriteResult(written, len(files) - written)
+        _swap(tmp, self.site_dir)
+        return WriteResult(total - linked, linked)
 
 
 def _same_size(path: str, size: int) -> bool:
