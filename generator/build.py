@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, cite, config, feeds, load, parallel, related, render, search, taxonomy, validate, write
+from . import check, cite, config, feeds, load, parallel, render, search, taxonomy, validate, write
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError
@@ -184,7 +184,7 @@ def build(
             if neighbours is None:
                 related_job = stack.enter_context(
                     parallel.Background(
-                        lambda: related.related_papers(papers),
+                        lambda: _related_papers(papers),
                         jobs if len(papers) >= parallel.MIN_ITEMS else 1,
                     )
                 )
@@ -241,6 +241,13 @@ def build(
     )
     log.info(result.summary())
     return result
+
+
+def _related_papers(papers):
+    """related.related_papers, imported only when needed: numpy and scipy take 0.2 s to load."""
+    from . import related
+
+    return related.related_papers(papers)
 
 
 def _derive(

@@ -56,15 +56,22 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 def near_pairs(token_sets: list[frozenset], threshold: float = SIMILARITY) -> list[tuple[int, int]]:
-    """All index pairs (i < j) whose Jaccard similarity is >= threshold."""
+    """All index pairs (i < j) whose Jaccard similarity is >= threshold.
+
+    A prefix-filtered join: sets are visited smallest first, and two sets can only be that
+    similar if they share one of each one's rarest tokens (its prefix) and the smaller has
+    at least `threshold` times as many tokens as the larger (the size filter).
+    """
     freq = Counter(t for s in token_sets for t in s)
     index: dict[str, list[int]] = defaultdict(list)
     pairs: set[tuple[int, int]] = set()
-    order = sorted(range(len(token_sets)), key=lambda i: len(token_sets[i]))
+    sizes = [len(s) for s in token_sets]
+    order = sorted(range(len(token_sets)), key=sizes.__getitem__)
     for i in order:
         tokens = sorted(token_sets[i], key=lambda t: (freq[t], t))
         prefix = len(tokens) - math.ceil(threshold * len(tokens)) + 1
-        candidates = {j for t in tokens[:prefix] for j in index[t]}
+        smallest = threshold * sizes[i]  # earlier sets are no larger than this one
+        candidates = {j for t in tokens[:prefix] for j in index[t] if sizes[j] >= smallest}
         for j in candidates:
             if jaccard(token_sets[i], token_sets[j]) >= threshold:
                 pairs.add((min(i, j), max(i, j)))

@@ -219,7 +219,7 @@ def render_site(
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
     env.globals["listed_paper"] = _memoised_item(env)
-    pending: list[tuple[str, str, dict, str]] = []  # (path, template, context, key)
+    pending: list[tuple[str, str, dict | bytes, str]] = []  # (path, template, context, key), or bytes
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
         """Queue a page for rendering, unless the last build made it from the same inputs.
@@ -298,7 +298,12 @@ def render_site(
             **({} if paper.digest else paper_context(paper)),
         )
         if paper.slug in derived.bibtex:
-            outputs.append(OutputFile(f"papers/{paper.slug}.bib", derived.bibtex[paper.slug].encode("utf-8")))
+            path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
+            key = digest(version, entry)
+            if previous is not None and previous.reusable(path, key):
+                outputs.append(OutputFile(path, None, key))
+            else:
+                pending.append((path, "", entry.encode("utf-8"), key))  # written by a worker
     for kind, pages in (("topic", topics), ("tag", tags)):
         plural = kind + "s"
         page(
@@ -355,11 +360,14 @@ def render_site(
 
     def render(n: int) -> tuple[str, list, bool]:  # in a worker: render, then write if changed
         path, template, context, key = pending[n]
+        if not template:
+            return writer.stage(path, context, key)
         return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
 
     for staged in parallel.map_ordered(render, range(len(pending)), jobs, report):
         writer.record(staged)
-    pages = len(pending) + sum(1 for out in outputs if out.path.endswith(".html"))
+    rendered = sum(1 for _, template, _, _ in pending if template)
+    pages = rendered + sum(1 for out in outputs if out.path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     if derived.bibliography:
         outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
@@ -383,4 +391,4 @@ def render_site(
     outputs.append(OutputFile("robots.txt", metadata.robots_txt(config)))
     for out in outputs:
         writer.put(out.path, out.data, out.key)
-    return pages, len(pending)
+    return pages, rendered
