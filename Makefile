@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf site $(VENV) .pytest_cache
+	rm -rf site .cache $(VENV) .pytest_cache
