@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -170,32 +169,14 @@ def build(
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
-    with contextlib.ExitStack() as stack:
-        # Related papers, the slowest stage, run in a second process (when not cached) from
-        # the moment every file has been read and checked on its own.
-        related_key, related_job, neighbours = "", None, None
-
-        def start_related(papers: list[Paper]) -> None:
-            nonlocal related_key, related_job, neighbours
-            related_key = papers_digest(
-                sorted(papers, key=lambda p: p.slug), lambda p: (p.slug, p.title, p.body_md, p.tags)
-            )
-            neighbours = cache.get("related", related_key)
-            if neighbours is None:
-                related_job = stack.enter_context(
-                    parallel.Background(
-                        lambda: _related_papers(papers),
-                        jobs if len(papers) >= parallel.MIN_ITEMS else 1,
-                    )
-                )
-
+    with RelatedPapers(cache, jobs) as related:  # the slowest stage: runs beside the next ones
         catalogue, warnings = load_catalogue(
             project,
             base_url,
             strict=strict,
             cache=cache,
             jobs=jobs,
-            on_papers=start_related,
+            on_papers=related.start,
             progress=progress,
         )
         stages.done("load + check + markdown")
@@ -203,11 +184,8 @@ def build(
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
         derived = _derive(catalogue, cache, stages, previous, version)
-        if related_job is not None:
-            neighbours = related_job.result()
-            cache.put("related", related_key, neighbours)
+        derived = dataclasses.replace(derived, related=related.result())
         stages.done("related papers (rest)")
-    derived = dataclasses.replace(derived, related=neighbours)
     env = render.make_environment(project.templates)
     topics, tags = derived.topics, derived.tags
     with write.SiteWriter(project.output, previous) as writer:
@@ -241,6 +219,36 @@ def build(
     )
     log.info(result.summary())
     return result
+
+
+class RelatedPapers:
+    """Related papers from the cache, or computed in a background process that starts as soon
+    as the papers have passed their own checks (see load_catalogue's on_papers)."""
+
+    def __init__(self, cache: Cache, jobs: int | None) -> None:
+        self.cache, self.jobs = cache, jobs
+        self.key, self.found, self.job = "", None, None
+
+    def start(self, papers: list[Paper]) -> None:
+        by_slug = sorted(papers, key=lambda p: p.slug)
+        self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
+        self.found = self.cache.get("related", self.key)
+        if self.found is None:
+            big = len(papers) >= parallel.MIN_ITEMS
+            self.job = parallel.Background(lambda: _related_papers(papers), self.jobs if big else 1)
+
+    def result(self) -> dict:
+        if self.job is not None:
+            self.found, self.job = self.job.result(), None
+            self.cache.put("related", self.key, self.found)
+        return self.found or {}
+
+    def __enter__(self) -> RelatedPapers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.job is not None:  # the build failed: stop the background process
+            self.job.__exit__(*exc)
 
 
 def _related_papers(papers):

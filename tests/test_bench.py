@@ -1,0 +1,41 @@
+"""`make bench` runs end to end on a small catalogue (it prints figures; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .conftest import REPO
+
+
+def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench.py",
+            "--sizes",
+            "150",
+            "--runs",
+            "1",
+            "--no-hugo",
+            "--work",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for label in ("cold build", "no-change rebuild", "one-edit rebuild", "stages, cold"):
+        assert label in out
+    assert "edited site byte-identical to a clean build: yes" in out
+    figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["150"]["papercat"]
+    assert figures["edit_identical_to_clean"] is True
+    assert figures["output_files"] > 300  # pages, .bib files, feeds, index, static files
+    assert figures["no_change"]["median"] > 0 and figures["cold"]["peak_mib"] > 0
+    assert "render + write pages" in figures["cold"]["stages"]
+    original = sorted((tmp_path / "catalogue-150" / "content" / "papers").glob("*.md"))
+    assert len(original) == 150 and "Benchmark edit" not in "".join(p.read_text() for p in original)
