@@ -37,6 +37,8 @@ sys.path.insert(0, str(HERE))
 import make_catalogue  # noqa: E402
 
 STAGE = re.compile(r"^  (\S.*?)\s+([\d.]+) s$", re.M)
+RENDERED = re.compile(r"in [\d.]+ s(?: \((\d+) rendered)?")
+WRITTEN = re.compile(r"wrote (\d+) files")
 
 
 def run(cmd: list[str], cwd: Path | None = None) -> dict:
@@ -63,8 +65,14 @@ def summarise(runs: list[dict]) -> dict:
     stages: dict[str, list[float]] = {}
     for r in runs:
         for name, seconds in STAGE.findall(r.get("stdout", "")):
+            if name == "total":
+                continue
             stages.setdefault(name, []).append(float(seconds))
+    last = runs[-1].get("stdout", "")
+    rendered, written = RENDERED.search(last), WRITTEN.search(last)
     return {
+        "rendered": int(rendered.group(1)) if rendered and rendered.group(1) else None,  # None: all
+        "written": int(written.group(1)) if written else None,
         "median": statistics.median(walls),
         "min": min(walls),
         "max": max(walls),
@@ -164,13 +172,17 @@ def bench_hugo(root: Path, runs: int) -> dict | None:
 
 
 def line(label: str, s: dict) -> str:
-    return (
+    text = (
         f"  {label:<20} {s['median']:8.2f} s   (min {s['min']:.2f}, max {s['max']:.2f})"
         f"   cpu {s['cpu']:6.2f} s   peak {s['peak_mib']:6.0f} MiB"
     )
+    if s.get("written") is not None:
+        rendered = "all" if s["rendered"] is None else s["rendered"]
+        text += f"   {rendered} pages rendered, {s['written']} files written"
+    return text
 
 
-def report(n: int, ours: dict, hugo: dict | None) -> str:
+def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     out = [f"{n:,} papers: {ours['output_files']:,} files, {ours['output_bytes'] / 2**20:.1f} MiB of output"]
     out.append(line("cold build", ours["cold"]))
     out.append(line("no-change rebuild", ours["no_change"]))
@@ -183,6 +195,8 @@ def report(n: int, ours: dict, hugo: dict | None) -> str:
             f"one-edit {ours['one_edit']['median'] / hugo['median']:.2f}x, "
             f"peak memory {cold['peak_mib'] / hugo['peak_mib']:.2f}x"
         )
+    elif skipped:
+        out.append("  hugo: skipped (--no-hugo), no ratio")
     else:
         out.append("  hugo: not installed (apt-get install -y hugo), no ratio")
     out.append(
@@ -216,7 +230,7 @@ def main() -> None:
         ours = bench_papercat(root, args.runs)
         hugo = None if args.no_hugo else bench_hugo(root, args.runs)
         results["sizes"][n] = {"papercat": ours, "hugo": hugo}
-        print(report(n, ours, hugo), flush=True)
+        print(report(n, ours, hugo, args.no_hugo), flush=True)
     (args.work / "results.json").write_text(json.dumps(results, indent=2))
     print(f"figures: {args.work / 'results.json'}")
 

@@ -33,11 +33,20 @@ def _parser() -> argparse.ArgumentParser:
         help="project folder holding content/ and templates/ (default: .)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="validate content and write the site to site/")
+    b = sub.add_parser(
+        "build",
+        help="validate content and write the site to site/",
+        description="Validate all content and write the site to ROOT/site/ (see --root, before the "
+        "command). Rebuilds are incremental (.cache/ and the last site); the result is the same as "
+        "a clean build. Worker processes: --jobs, or PAPERCAT_JOBS, default one per core.",
+    )
     b.add_argument("--output", type=Path, help="output folder (default: ROOT/site)")
     b.add_argument("--base-url", help="override base_url from content/site.yml (e.g. in CI deploys)")
     b.add_argument("--strict", action="store_true", help="treat warnings as errors")
     b.add_argument("--profile", action="store_true", help="print the time each stage took")
+    b.add_argument(
+        "--jobs", type=int, metavar="N", help="worker processes (default: PAPERCAT_JOBS or one per core)"
+    )
     b.add_argument(
         "--no-cache",
         action="store_true",
@@ -144,6 +153,8 @@ def _cmd_new(args) -> int:
 
 def _cmd_build(args) -> int:
     project = build_mod.Project.at(args.root, args.output)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     progress = Progress.on_terminal(sys.stderr)
     try:
         result = build_mod.build(
@@ -151,6 +162,7 @@ def _cmd_build(args) -> int:
             base_url=args.base_url,
             strict=args.strict,
             use_cache=not args.no_cache,
+            jobs=args.jobs,
             progress=progress,
         )
     finally:
@@ -252,6 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a folder we cannot write, a full disk: the old site/ stays
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        if args.command == "build":
+            print(
+                "build failed: the previous site/ is unchanged; check that the project folder "
+                "and the --output folder's parent are writable and the disk is not full",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

@@ -57,15 +57,18 @@ class BuildResult:
         )
         if self.rendered is not None and self.rendered < self.pages:
             text += f" ({self.rendered} rendered, the rest unchanged)"
-        if self.files_unchanged:
+        if self.files_written or self.files_unchanged:
             text += f"; wrote {self.files_written} files, {self.files_unchanged} unchanged"
         if self.warnings:
             text += f" ({self.warnings} warnings: run `make check` to see them)"
         return text
 
     def profile(self) -> str:
-        """Per-stage wall times, one per line."""
-        return "\n".join(f"  {name:<18} {seconds:7.3f} s" for name, seconds in self.stages)
+        """Per-stage wall times, one per line, then the total (start-up and the rest included)."""
+        width = max((len(name) for name, _ in self.stages), default=0) + 2
+        lines = [f"  {name:<{width}}{seconds:7.3f} s" for name, seconds in self.stages]
+        lines.append(f"  {'total':<{width}}{self.seconds:7.3f} s")
+        return "\n".join(lines)
 
 
 def load_catalogue(
@@ -185,7 +188,7 @@ def build(
         version = digest(cache.version or code_version(), template_version(project.templates))
         derived = _derive(catalogue, cache, stages, previous, version)
         derived = dataclasses.replace(derived, related=related.result())
-        stages.done("related papers (rest)")
+        stages.done("waiting for related papers")  # computed in a second process meanwhile
     env = render.make_environment(project.templates)
     topics, tags = derived.topics, derived.tags
     with write.SiteWriter(project.output, previous) as writer:
@@ -199,7 +202,7 @@ def build(
             previous,
             version,
             jobs,
-            lambda d, t: stages.progress.count("pages", d, t),
+            lambda d, t: stages.progress.count("files", d, t),  # pages and .bib files
         )
         stages.done("render + write pages")
         written = writer.finish(project.templates / "static")

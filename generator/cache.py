@@ -79,6 +79,7 @@ class Cache:
         self.new: dict[tuple[str, str], bytes] = {}
         self.used: set[tuple[str, str]] = set()
         self.hits = self.misses = 0
+        self.damaged = False  # a damaged cache file is replaced by a new one on save
         if self.path and self.path.is_file():
             try:
                 with closing(sqlite3.connect(self.path)) as db:
@@ -88,7 +89,8 @@ class Cache:
                             (s, k): v for s, k, v in db.execute("SELECT stage, key, value FROM entries")
                         }
             except sqlite3.Error as exc:
-                log.warning("ignoring the build cache %s: %s", self.path, exc)
+                log.warning("ignoring the build cache %s (%s): it will be made anew", self.path, exc)
+                self.damaged = True
 
     @classmethod
     def disabled(cls) -> Cache:
@@ -99,12 +101,17 @@ class Cache:
         """The stored result for (stage, key), or None."""
         item = (stage, key)
         data = self.stored.get(item)
-        if data is None:
-            self.misses += 1
-            return None
-        self.used.add(item)
-        self.hits += 1
-        return pickle.loads(data)
+        if data is not None:
+            try:
+                value = pickle.loads(data)
+            except Exception as exc:  # noqa: BLE001  any damage: recompute (unused entries are dropped on save)
+                log.warning("ignoring a damaged entry of the build cache %s (%s)", self.path, exc)
+            else:
+                self.used.add(item)
+                self.hits += 1
+                return value
+        self.misses += 1
+        return None
 
     def put(self, stage: str, key: str, value) -> None:
         """Remember a result (not None) until a build no longer uses it."""
@@ -129,10 +136,13 @@ class Cache:
         if self.path is None:
             return
         stale = [item for item in self.stored if item not in self.used]
-        if not self.new and not stale:
+        if not self.new and not stale and not self.damaged:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.damaged:
+                self.path.unlink(missing_ok=True)
+                self.damaged = False
             gitignore = self.path.parent / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("# papercat's build cache: safe to delete\n*\n")

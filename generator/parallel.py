@@ -31,6 +31,8 @@ def default_jobs() -> int:
     setting = os.environ.get("PAPERCAT_JOBS", "")
     if setting.isdigit() and int(setting) > 0:
         return int(setting)
+    if setting:
+        log.warning("ignoring PAPERCAT_JOBS=%r: not a positive whole number", setting)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -144,3 +144,28 @@ def test_a_damaged_manifest_means_a_full_render(make_project, bad):
     (project.output / ".papercat-manifest.json").write_bytes(bad)
     result = build(project)
     assert result.rendered == result.pages
+
+
+def test_damaged_cache_entries_are_recomputed_and_a_junk_file_replaced(make_project, tmp_path, caplog):
+    import sqlite3
+
+    project = make_project(PAPERS)
+    build(project)
+    database = project.root / ".cache" / "papercat.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE entries SET value = x'00112233'")
+    db.close()
+    shutil.rmtree(project.output)
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert "damaged entry" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-1")
+    database.write_bytes(b"junk")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build(project)  # warns once, then makes a new cache file
+    assert "made anew" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        again = build(project)
+    assert caplog.text == "" and again.rendered == 0

@@ -73,3 +73,31 @@ def test_missing_templates_is_a_clear_error(make_project):
     project = make_project({"a-paper": paper_text()})
     done = run("--root", str(project.root), "build")
     assert done.returncode == 1 and "no templates in" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(make_project, tmp_path):
+    project = make_project({"one": paper_text()})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output's parent should be")
+    result = run("--root", str(project.root), "build", "--output", str(blocker / "site"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "error:" in result.stderr and "previous site/ is unchanged" in result.stderr
+
+
+def test_jobs_must_be_positive_and_bad_settings_are_named(make_project):
+    project = make_project({"one": paper_text()})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    result = run("--root", str(project.root), "build", "--jobs", "0")
+    assert result.returncode == 1 and "--jobs must be at least 1" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", "--root", str(project.root), "build", "--profile"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PAPERCAT_JOBS": "lots"},
+    )
+    assert result.returncode == 0
+    assert "ignoring PAPERCAT_JOBS='lots'" in result.stderr
+    assert "total" in result.stdout.splitlines()[-1]
