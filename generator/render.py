@@ -316,6 +316,7 @@ def render_site(
         for term in pages:
             name = term.name if kind == "topic" else f"Tag: {term.name}"
             chart = year_chart(_years(term.papers), f"Papers per year in {term.name}")
+            term_latest, undated = newest(term.papers), sum(1 for p in term.papers if not p.year)
             for path, chunk, pager in paginate(
                 f"{plural}/{term.slug}/", [views[p.slug] for p in term.papers]
             ):
@@ -324,14 +325,14 @@ def render_site(
                     path,
                     "term.html",
                     name if first else f"{name}, page {pager['number']}",
-                    lastmod=newest(term.papers),
+                    lastmod=term_latest,
                     term=term_view(term),
                     kind=kind,
                     papers=chunk,
                     pager=pager,
                     feed=f"{plural}/{term.slug}/feed.xml",
                     chart=chart if first else "",
-                    undated=sum(1 for p in term.papers if not p.year),
+                    undated=undated,
                 )
     page(
         "search/index.html",
