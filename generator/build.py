@@ -165,6 +165,21 @@ def build(
     whose inputs did not change are kept from the last build; `use_cache=False` does neither.
     `jobs` processes share the work (default: one per core). The site is the same either way.
     """
+    try:
+        return _build(project, base_url, strict=strict, use_cache=use_cache, jobs=jobs, progress=progress)
+    finally:
+        gc.unfreeze()  # see _build: nothing stays frozen, even after a failed build (serve goes on)
+
+
+def _build(
+    project: Project,
+    base_url: str | None = None,
+    *,
+    strict: bool = False,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
     started = time.perf_counter()
     stages = Stages(progress)
     cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
@@ -212,7 +227,6 @@ def build(
         stages.done("render + write pages")
         written = writer.finish(project.templates / "static")
     cache.save()
-    gc.unfreeze()
     stages.done("write")
     result = BuildResult(
         len(papers),
