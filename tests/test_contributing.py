@@ -162,15 +162,21 @@ def test_tags_differing_only_by_hyphens_are_errors(make_project):
     assert "differs from the tag 'fine-tuning' only by hyphens" in error.message
 
 
-def test_near_pairs_agrees_with_brute_force():
+@pytest.mark.parametrize("threshold", [0.9, 0.75, 0.5])
+def test_near_pairs_agrees_with_brute_force(threshold):
     rng = random.Random(7)
     vocab = [f"w{i}" for i in range(40)]
     sets = [frozenset(rng.sample(vocab, rng.randint(1, 12))) for _ in range(300)]
     sets += [s | {"extra"} for s in sets[:40]] + sets[:20]
+    long = [frozenset(rng.sample(vocab, rng.randint(10, 30))) for _ in range(60)]  # near the threshold
+    sets += long + [s - {min(s)} for s in long] + [s | {f"x{k}", f"y{k}"} for k, s in enumerate(long)]
     brute = [
-        (i, j) for i in range(len(sets)) for j in range(i + 1, len(sets)) if jaccard(sets[i], sets[j]) >= 0.9
+        (i, j)
+        for i in range(len(sets))
+        for j in range(i + 1, len(sets))
+        if jaccard(sets[i], sets[j]) >= threshold
     ]
-    assert brute and near_pairs(sets) == brute
+    assert brute and near_pairs(sets, threshold) == brute
 
 
 def test_normalise_title_folds_homoglyphs_and_styled_letters():
