@@ -252,7 +252,7 @@ def _remove_soon(folder: Path) -> None:
     If it is interrupted, the next build's remove_leftovers finishes the job. In a process
     with other threads (`serve`), or where fork fails, it is deleted here and now.
     """
-    if threading.active_count() == 1:
+    if threading.active_count() == 1 and hasattr(os, "fork"):
         try:
             pid = os.fork()
         except OSError:
