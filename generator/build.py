@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -109,7 +110,7 @@ def load_catalogue(
             topics,
             cache,
             jobs,
-            lambda done, total: (progress or Progress()).count("papers", done, total),
+            (progress or Progress()).counter("papers"),
         )
         if not topic_errors
         else ([], [])
@@ -150,6 +151,16 @@ class Stages:
         self._last = now
 
 
+@contextlib.contextmanager
+def _unfrozen_afterwards():
+    """Undo build's gc.freeze() however the build ends (serve goes on after a failed one)."""
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@_unfrozen_afterwards()
 def build(
     project: Project,
     base_url: str | None = None,
@@ -165,21 +176,6 @@ def build(
     whose inputs did not change are kept from the last build; `use_cache=False` does neither.
     `jobs` processes share the work (default: one per core). The site is the same either way.
     """
-    try:
-        return _build(project, base_url, strict=strict, use_cache=use_cache, jobs=jobs, progress=progress)
-    finally:
-        gc.unfreeze()  # see _build: nothing stays frozen, even after a failed build (serve goes on)
-
-
-def _build(
-    project: Project,
-    base_url: str | None = None,
-    *,
-    strict: bool = False,
-    use_cache: bool = True,
-    jobs: int | None = None,
-    progress: Progress | None = None,
-) -> BuildResult:
     started = time.perf_counter()
     stages = Stages(progress)
     cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
@@ -222,7 +218,7 @@ def _build(
             previous,
             version,
             jobs,
-            lambda d, t: stages.progress.count("files", d, t),  # pages and .bib files
+            stages.progress.counter("files"),  # pages and .bib files
         )
         stages.done("render + write pages")
         written = writer.finish(project.templates / "static")
@@ -308,7 +304,7 @@ def _derive(
     stages.done("taxonomy + bibtex")
     search_key = digest(version, repr(catalogue.topics), every)
     paths = ("search/abstracts.json", "search/meta.json")
-    if previous is not None and all(previous.reusable(path, search_key) for path in paths):
+    if all(write.reusable(previous, path, search_key) for path in paths):
         files = [OutputFile(path, None, search_key) for path in paths]
     else:
         index = search.build_search_index(catalogue, abstracts)
@@ -323,7 +319,7 @@ def _derive(
         catalogue_key=every,
         citation_keys=keys,
         bibtex=bibtex,
-        bibliography="\n".join(bibtex[p.slug] for p in papers),  # = cite.bibliography
+        bibliography=cite.bibliography(papers, keys, bibtex),
         topics=topics,
         tags=tags,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 
 from text_unidecode import unidecode
 
@@ -241,6 +242,10 @@ def bibtex_entry(paper: Paper, key: str) -> str:
     return f"@{kind}{{{key},\n{body}\n}}\n"
 
 
-def bibliography(papers, keys: dict[str, str]) -> str:
-    """All entries in the given (catalogue) order, separated by blank lines; "" when empty."""
-    return "\n".join(bibtex_entry(paper, keys[paper.slug]) for paper in papers)
+def bibliography(papers, keys: dict[str, str], entries: Mapping[str, str] | None = None) -> str:
+    """All entries in the given (catalogue) order, separated by blank lines; "" when empty.
+
+    `entries` (by slug) are bibtex_entry results already made, e.g. remembered by the build cache.
+    """
+    made = entries or {}
+    return "\n".join(made.get(paper.slug) or bibtex_entry(paper, keys[paper.slug]) for paper in papers)

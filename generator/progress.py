@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
@@ -30,6 +31,10 @@ class Progress:
     def count(self, what: str, done: int, total: int) -> None:
         """`done` of `total` items of the current stage."""
         self.show(f"{what} {done:,}/{total:,}", force=done == total)
+
+    def counter(self, what: str) -> Callable[[int, int], None]:
+        """A `report(done, total)` callback for one kind of item."""
+        return lambda done, total: self.count(what, done, total)
 
     def show(self, text: str, force: bool = False) -> None:
         if self.stream is None:

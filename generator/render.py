@@ -18,7 +18,7 @@ from .cache import digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
-from .write import Previous, SiteWriter, keyed
+from .write import Previous, SiteWriter, keyed, reusable
 
 MONTHS = (
     "January",
@@ -234,7 +234,7 @@ def render_site(
             canonical=config.base_url + path.removesuffix("index.html"),
         )
         key = digest(version, template, repr(sorted(context.items())), lazy[0] if lazy else "")
-        if previous is not None and previous.reusable(path, key):
+        if reusable(previous, path, key):
             outputs.append(OutputFile(path, None, key))
         else:
             pending.append((path, template, {**context, **lazy[1]()} if lazy else context, key))
@@ -300,7 +300,7 @@ def render_site(
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
             key = digest(version, entry)
-            if previous is not None and previous.reusable(path, key):
+            if reusable(previous, path, key):
                 outputs.append(OutputFile(path, None, key))
             else:
                 pending.append((path, "", entry.encode("utf-8"), key))  # written by a worker

@@ -87,9 +87,14 @@ class Previous:
 MANIFEST_FORMAT = 2
 
 
+def reusable(previous: Previous | None, path: str, key: str) -> bool:
+    """Whether the last build's `path` was made from the same inputs (never, without a last build)."""
+    return previous is not None and previous.reusable(path, key)
+
+
 def keyed(previous: Previous | None, path: str, key: str, make: Callable[[], bytes]) -> OutputFile:
     """The file at `path`: kept from the last build if made from the same inputs (`key`), else make()."""
-    if previous is not None and previous.reusable(path, key):
+    if reusable(previous, path, key):
         return OutputFile(path, None, key)
     return OutputFile(path, make(), key)
 
@@ -133,6 +138,7 @@ class SiteWriter:
         self.entries: dict[str, list] = {}
         self.written = 0
         self._made: set[str] = {""}
+        self._unchanged: list[str] = []  # recorded, not written: linked from the old site on finish
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -152,13 +158,17 @@ class SiteWriter:
         entry = [hashlib.sha256(data).hexdigest(), len(data), key]
         if old.sha(path) == entry[0] and old.intact(path, entry[1]):
             return path, entry, False
+        with open(self._target(path), "wb") as handle:
+            handle.write(data)
+        return path, entry, True
+
+    def _target(self, path: str) -> str:
+        """Where `path` goes in the new tree, its folder made (once per process)."""
         folder = path.rpartition("/")[0]
         if folder not in self._made:
             os.makedirs(os.path.join(self.tmp, folder), exist_ok=True)
             self._made.add(folder)
-        with open(os.path.join(self.tmp, path), "wb") as handle:
-            handle.write(data)
-        return path, entry, True
+        return os.path.join(self.tmp, path)
 
     def record(self, staged: tuple[str, list, bool]) -> None:
         """Take note of a file staged (here or in a worker process)."""
@@ -167,6 +177,8 @@ class SiteWriter:
             raise ValueError(f"two files for {path}")
         self.entries[path] = entry
         self.written += written
+        if not written:
+            self._unchanged.append(path)
 
     def put(self, path: str, data: bytes | None, key: str = "") -> None:
         self.record(self.stage(path, data, key))
@@ -183,24 +195,15 @@ class SiteWriter:
         ):
             shutil.rmtree(self.tmp, ignore_errors=True)
             return WriteResult(0, total)
-        linked = 0
-        for path in sorted(self.entries):
-            target = os.path.join(self.tmp, path)
-            if os.path.lexists(target):
-                continue  # written
-            folder = path.rpartition("/")[0]
-            if folder not in self._made:
-                os.makedirs(os.path.join(self.tmp, folder), exist_ok=True)
-                self._made.add(folder)
-            os.link(os.path.join(self.site_dir, path), target)
-            linked += 1
+        for path in sorted(self._unchanged):
+            os.link(os.path.join(self.site_dir, path), self._target(path))
         tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
         manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
         (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
         os.chmod(tmp, 0o755)
         _swap(tmp, self.site_dir)
-        return WriteResult(total - linked, linked)
+        return WriteResult(self.written, total - self.written)
 
 
 def _same_size(path: str, size: int) -> bool:
