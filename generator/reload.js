@@ -14,6 +14,7 @@
     }
     box.textContent = "Build failed; showing the last good site.\n\n" + text;
   }
+  source.addEventListener("open", function () { document.documentElement.dataset.papercatLive = ""; });
   source.addEventListener("reload", function () { window.location.reload(); });
   source.addEventListener("error-report", function (e) { overlay(JSON.parse(e.data)); });
 })();

@@ -294,9 +294,11 @@ def test_preview_reloads_the_open_page_and_shows_build_errors(page, preview):
     page.goto(url + "papers/a-paper/")
     expect(page.locator("h1")).to_have_text("Before the Edit")
     paper = project.content / "papers" / "a-paper.md"
-    page.wait_for_timeout(300)  # let the page's event stream connect
+    live = page.locator("html[data-papercat-live]")  # the page's event stream is connected
+    expect(live).to_have_count(1, timeout=15000)
     paper.write_text(paper_text("After the Edit", tags='["x"]'))
     expect(page.locator("h1")).to_have_text("After the Edit", timeout=15000)
+    expect(live).to_have_count(1, timeout=15000)  # the reloaded page's stream, this time
     paper.write_text(paper_text("Broken", tags='["x"]', topics='["nope"]'))
     overlay = page.locator("#papercat-build-error")
     expect(overlay).to_contain_text("content/papers/a-paper.md:5:10: unknown topic 'nope'", timeout=15000)
