@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 import sqlite3
 from collections.abc import Callable
@@ -131,6 +132,46 @@ class Cache:
                 self.put(stage, key, value)
         return value
 
+    def load_file(self, name: str):
+        """A large value kept in its own file `<name>.pickle` by save_file, or None.
+
+        For state that a worker process reads and writes itself, so that this process never
+        holds it. A file of another version, or damaged, counts as missing (with a log line).
+        """
+        if self.path is None:
+            return None
+        path = self.path.parent / f"{name}.pickle"
+        try:
+            with path.open("rb") as file:
+                version, value = pickle.load(file)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001  any damage: start afresh
+            log.warning("ignoring the build cache %s (%s): it will be made anew", path, exc)
+            return None
+        return value if version == self.version else None
+
+    def _make_folder(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        gitignore = self.path.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
+
+    def save_file(self, name: str, value) -> None:
+        """Keep `value` for load_file, replacing the file atomically."""
+        if self.path is None:
+            return
+        path = self.path.parent / f"{name}.pickle"
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
+        try:
+            self._make_folder()
+            with part.open("wb") as file:
+                pickle.dump((self.version, value), file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(part, path)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            log.warning("could not save the build cache %s: %s", path, exc)
+
     def save(self) -> None:
         """Write new entries and drop unused ones (no-op when nothing changed)."""
         if self.path is None:
@@ -139,13 +180,10 @@ class Cache:
         if not self.new and not stale and not self.damaged:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_folder()
             if self.damaged:
                 self.path.unlink(missing_ok=True)
                 self.damaged = False
-            gitignore = self.path.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
             with closing(sqlite3.connect(self.path)) as db, db:
                 db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
                 db.execute(

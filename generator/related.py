@@ -7,11 +7,14 @@ papers have them: in a catalogue of two or three papers those are exactly the sh
 so both are dropped. Weights are sublinear tf (1 + log tf) times smooth idf
 (log((1 + n) / (1 + df)) + 1), and rows are L2-normalised, so a sparse dot product is the cosine.
 
-Similarities are computed a chunk of rows at a time (chunk x all papers: one sparse product,
-a dense chunk x n block) on a few threads, and each row's top k picked by partial sorting:
-memory stays O(chunk x n) per thread, never n x n, and 10,000 papers take seconds. Each neighbour comes
-with the shared terms that contributed most to the similarity (the product of the two papers'
-weights), spelt the way the catalogue spells them most ("LoRA", "adapters", "low-rank").
+The nearest neighbours come from neighbours.py. Each comes with the shared terms that
+contributed most to the similarity (the product of the two papers' weights), spelt the way the
+catalogue spells them most ("LoRA", "adapters", "low-rank").
+
+A build hands its `State` to the next: what each paper's text counted (`Tokens`) and the
+neighbours found. Then only the papers whose title, abstract or tags changed are read again,
+and only the rows whose vectors changed (those papers, and the papers sharing a term whose
+weight moved) are compared with everyone; the result is the same as computing afresh.
 
 Everything is deterministic: papers are sorted by slug first, scores are rounded to four
 decimals before ranking, ties go to the smaller slug, and score(a, b) == score(b, a) exactly.
@@ -19,31 +22,28 @@ decimals before ranking, ties go to the smaller slug, and score(a, b) == score(b
 
 from __future__ import annotations
 
+import hashlib
 import html
-import os
 import re
 import unicodedata
-from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from .model import Paper
+from .neighbours import DECIMALS, MIN_SCORE, Neighbours, top_k, update_top_k
+
+__all__ = ["DECIMALS", "MIN_SCORE", "related_papers", "update", "vectorise", "top_k"]
 
 K = 5
-MIN_SCORE = 0.05
 MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two)
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
 CANDIDATES = 8  # shared terms considered for a reason, best first
 REASON_BATCH = 4096  # pairs whose reasons are worked out together
-CHUNK = 512  # rows per similarity chunk at most...
-CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
-DECIMALS = 4
 MIN_LENGTH = 3
 
 STOPWORDS = frozenset(
@@ -183,38 +183,32 @@ class _Ids(dict):
 
 
 class _Tokeniser:
-    """Turns texts into feature keys while counting surface forms and spellings for display."""
+    """Turns texts into feature keys, counting surface forms and spellings for display."""
 
     def __init__(self) -> None:
         self.stems = _Stems()
         self.gaps = _Gaps()
-        self.surfaces: Counter[str] = Counter()  # lowercase word or "word word" -> occurrences
-        self.spellings: Counter[str] = Counter()  # word as written -> occurrences that show its case
-        self.tag_cache: dict[str, tuple[list[str], Counter[str]]] = {}
-        self.tag_uses: Counter[str] = Counter()
+        self.tags: dict[str, tuple[list[str], Counter[str]]] = {}  # tag -> features, surfaces
 
-    def tag_features(self, tag: str) -> list[str]:
-        """Features of a tag; a hyphen separates words. Computed once per distinct tag."""
-        self.tag_uses[tag] += 1
-        if tag not in self.tag_cache:
-            surfaces: Counter[str] = Counter()
-            self.tag_cache[tag] = (self.features(tag, case="none", surfaces=surfaces), surfaces)
-        return self.tag_cache[tag][0]
+    def paper(self, paper: Paper) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        """A paper's features, surface forms (lowercase word or "word word") and spellings
+        (a word as written, where that shows its case), each with its count."""
+        surfaces: Counter[str] = Counter()
+        spellings: Counter[str] = Counter()
+        title = self.features(paper.title, "title", surfaces, spellings)
+        features = title * TITLE_WEIGHT + self.features(
+            markdown_text(paper.body_md), "prose", surfaces, spellings
+        )
+        for tag in paper.tags:
+            if tag not in self.tags:  # a hyphen separates a tag's words
+                tag_surfaces: Counter[str] = Counter()
+                self.tags[tag] = (self.features(tag, "none", tag_surfaces, Counter()), tag_surfaces)
+            features += self.tags[tag][0]
+            surfaces.update(self.tags[tag][1])
+        return Counter(features), surfaces, spellings
 
-    def all_surfaces(self) -> Counter[str]:
-        """Surface counts of all texts, tags counted once per use."""
-        total = Counter(self.surfaces)
-        for tag, (_, surfaces) in self.tag_cache.items():
-            for surface, count in surfaces.items():
-                total[surface] += count * self.tag_uses[tag]
-        return total
-
-    def features(self, text: str, *, case: str, surfaces: Counter[str] | None = None) -> list[str]:
-        """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags).
-
-        Surface forms are counted in `surfaces` (default: self.surfaces).
-        """
-        counter = self.surfaces if surfaces is None else surfaces
+    def features(self, text: str, case: str, surfaces: Counter[str], spellings: Counter[str]) -> list[str]:
+        """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags)."""
         pairs = _GAP_WORD.findall(fold(text))
         if not pairs:
             return []
@@ -225,35 +219,143 @@ class _Tokeniser:
         flags[0] = _START
         kept = [i for i, key in enumerate(keys) if key]
         joined = [i for i in kept if i and flags[i] & _JOIN and keys[i - 1]]
-        counter.update([lowers[i] for i in kept])
+        surfaces.update([lowers[i] for i in kept])
         # "low-rank" stays hyphenated for display; in tags, a hyphen only separates words.
         hyphen = [case != "none" and pairs[i][0] == "-" for i in joined]
-        counter.update(
+        surfaces.update(
             [f"{lowers[i - 1]}{'-' if h else ' '}{lowers[i]}" for i, h in zip(joined, hyphen, strict=True)]
         )
         if case != "none":
             # Title case and sentence-initial capitals say nothing about how a word is spelt.
             initial = [True] * len(words) if case == "title" else [bool(f & _START) for f in flags]
             plain = [words[i] == lowers[i] or (initial[i] and words[i][1:] == lowers[i][1:]) for i in kept]
-            self.spellings.update([lowers[i] if p else words[i] for i, p in zip(kept, plain, strict=True)])
+            spellings.update([lowers[i] if p else words[i] for i, p in zip(kept, plain, strict=True)])
         unigrams = [keys[i] for i in kept if keys[i] not in BOUND]
         return unigrams + [f"{keys[i - 1]} {keys[i]}" for i in joined]
 
 
-def _paper_features(tokeniser: _Tokeniser, paper: Paper) -> list[str]:
-    title = tokeniser.features(paper.title, case="title")
-    body = tokeniser.features(markdown_text(paper.body_md), case="prose")
-    tags = [f for tag in paper.tags for f in tokeniser.tag_features(tag)]
-    return title * TITLE_WEIGHT + body + tags
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Counts of strings per paper, as the arrays of a CSR matrix over `vocab`."""
+
+    vocab: tuple[str, ...]
+    indptr: np.ndarray  # int64: row i is indices[indptr[i]:indptr[i + 1]]
+    indices: np.ndarray  # int32 positions in vocab
+    counts: np.ndarray  # int32
+
+    def row(self, i: int) -> dict[str, int]:
+        span = slice(self.indptr[i], self.indptr[i + 1])
+        return {
+            self.vocab[j]: c
+            for j, c in zip(self.indices[span].tolist(), self.counts[span].tolist(), strict=True)
+        }
+
+    def totals(self) -> Counter[str]:
+        """Each string's count over all papers."""
+        sums = np.bincount(self.indices, weights=self.counts, minlength=len(self.vocab))
+        return Counter({self.vocab[j]: int(sums[j]) for j in np.flatnonzero(sums).tolist()})
+
+    def frequencies(self) -> np.ndarray:
+        """In how many papers each string occurs."""
+        return np.bincount(self.indices, minlength=len(self.vocab))
 
 
-def _display(keys: Iterable[str], tokeniser: _Tokeniser) -> dict[str, str]:
+class _TableMaker:
+    """Builds a Table row by row, from new counts or from rows of the previous Table."""
+
+    def __init__(self, previous: Table | None) -> None:
+        self.previous = previous
+        self.ids = _Ids()
+        if previous is not None:
+            self.ids.update(zip(previous.vocab, range(len(previous.vocab)), strict=True))
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.lengths: list[np.ndarray] = []
+        self.run: list[int] = []  # consecutive previous rows not yet added to parts
+
+    def add(self, counts: Counter[str]) -> None:
+        self._flush()
+        ids = np.fromiter(map(self.ids.__getitem__, counts), dtype=np.int32, count=len(counts))
+        self.parts.append((ids, np.fromiter(counts.values(), dtype=np.int32, count=len(counts))))
+        self.lengths.append(np.asarray([len(counts)]))
+
+    def copy(self, row: int) -> None:
+        if self.run and self.run[1] != row:
+            self._flush()
+        self.run = [self.run[0] if self.run else row, row + 1]
+
+    def _flush(self) -> None:
+        if self.run:
+            old, (start, stop) = self.previous, self.run
+            span = slice(old.indptr[start], old.indptr[stop])
+            self.parts.append((old.indices[span], old.counts[span]))
+            self.lengths.append(np.diff(old.indptr[start : stop + 1]))
+            self.run = []
+
+    def table(self) -> Table:
+        """The Table, its vocabulary cut down to the strings still counted."""
+        self._flush()
+        indices = np.concatenate([ids for ids, _ in self.parts] or [np.zeros(0, np.int32)])
+        counts = np.concatenate([c for _, c in self.parts] or [np.zeros(0, np.int32)])
+        lengths = np.concatenate(self.lengths or [np.zeros(0, np.int64)])
+        indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        vocab = list(self.ids)
+        used = np.bincount(indices, minlength=len(vocab)) > 0
+        if not used.all():
+            renumber = (np.cumsum(used) - 1).astype(np.int32)
+            indices = renumber[indices]
+            vocab = [key for key, use in zip(vocab, used.tolist(), strict=True) if use]
+        return Table(tuple(vocab), indptr, indices, counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """What the vectors are made of, per paper (rows sorted by slug)."""
+
+    slugs: tuple[str, ...]
+    sources: tuple[str, ...]  # a digest of each paper's title, abstract and tags
+    features: Table
+    surfaces: Table
+    spellings: Table
+
+
+def _source(paper: Paper) -> str:
+    text = "\0".join((paper.title, paper.body_md, *paper.tags))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def tokenise(papers: Iterable[Paper], previous: Tokens | None = None) -> tuple[Tokens, list[int]]:
+    """Tokens of papers, and the rows read anew: rows of `previous` are reused where unchanged."""
+    ordered = sorted(papers, key=lambda p: p.slug)
+    sources = [_source(p) for p in ordered]
+    known = {}
+    if previous is not None:
+        known = {pair: row for row, pair in enumerate(zip(previous.slugs, previous.sources, strict=True))}
+    tokeniser = _Tokeniser()
+    tables = [
+        _TableMaker(previous and getattr(previous, name)) for name in ("features", "surfaces", "spellings")
+    ]
+    fresh = []
+    for i, (paper, source) in enumerate(zip(ordered, sources, strict=True)):
+        row = known.get((paper.slug, source))
+        if row is None:
+            fresh.append(i)
+            for table, counts in zip(tables, tokeniser.paper(paper), strict=True):
+                table.add(counts)
+        else:
+            for table in tables:
+                table.copy(row)
+    features, surfaces, spellings = (table.table() for table in tables)
+    return Tokens(tuple(p.slug for p in ordered), tuple(sources), features, surfaces, spellings), fresh
+
+
+def _display(keys: Iterable[str], tokens: Tokens) -> dict[str, str]:
     """Feature key -> most frequent surface form (ties: alphabetical) in its most common spelling."""
+    stems = _Stems()
     by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for surface, count in tokeniser.all_surfaces().items():
-        by_key[" ".join(tokeniser.stems[w] for w in _SEPARATOR.split(surface))].append((-count, surface))
+    for surface, count in tokens.surfaces.totals().items():
+        by_key[" ".join(stems[w] for w in _SEPARATOR.split(surface))].append((-count, surface))
     spelt: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for written, count in tokeniser.spellings.items():
+    for written, count in tokens.spellings.totals().items():
         spelt[written.lower()].append((-count, written))
     spelling = {lower: min(forms)[1] for lower, forms in spelt.items()}
     out = {}
@@ -263,86 +365,43 @@ def _display(keys: Iterable[str], tokeniser: _Tokeniser) -> dict[str, str]:
     return out
 
 
-def vectorise(papers: Iterable[Paper]) -> Vectors:
-    """TF-IDF vectors of papers (rows sorted by slug), with display forms of the kept terms."""
-    ordered = sorted(papers, key=lambda p: p.slug)
-    n = len(ordered)
-    tokeniser = _Tokeniser()
-    vocab = _Ids()
-    indptr, indices, counts = [0], array("q"), array("q")  # compact: no int objects
-    for paper in ordered:
-        counted = Counter(_paper_features(tokeniser, paper))
-        indices.extend(map(vocab.__getitem__, counted))
-        counts.extend(counted.values())
-        indptr.append(len(indices))
-    cols = np.asarray(indices, dtype=np.int64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    df = np.bincount(cols, minlength=len(vocab))
-    keep = (df >= 2) & ((df <= MAX_DF * n) | (df == 2))
-    keys = sorted(key for key, j in vocab.items() if keep[j])  # columns in key order
-    old = np.asarray([vocab[key] for key in keys], dtype=np.int64)
-    column = np.full(len(vocab), -1, dtype=np.int64)
-    column[old] = np.arange(len(keys))
-    mask = keep[cols]
-    rows, cols = rows[mask], column[cols[mask]]
-    tf = 1.0 + np.log(np.asarray(counts, dtype=np.float64)[mask])
-    idf = np.log((1.0 + n) / (1.0 + df[old])) + 1.0
-    weights = tf * idf[cols]
-    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=n))
-    weights /= norms[rows]  # every kept entry's row has a positive norm
-    matrix = sparse.csr_matrix((weights, (rows, cols)), shape=(n, len(keys)))
+def _kept(df: np.ndarray, n: int) -> np.ndarray:
+    """Which terms count: in two papers at least, and in at most half (or just two)."""
+    return (df >= 2) & ((df <= MAX_DF * n) | (df == 2))
+
+
+def vectors_of(tokens: Tokens) -> Vectors:
+    """TF-IDF vectors of tokenised papers, with display forms of the kept terms."""
+    table, n = tokens.features, len(tokens.slugs)
+    df = table.frequencies()
+    kept = sorted(np.flatnonzero(_kept(df, n)).tolist(), key=table.vocab.__getitem__)  # in key order
+    keys = [table.vocab[j] for j in kept]
+    column = np.full(len(table.vocab), -1, dtype=np.int64)
+    column[kept] = np.arange(len(kept))
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(table.indptr))
+    cols = column[table.indices]
+    mask = cols >= 0
+    rows, cols = rows[mask], cols[mask]
+    tf = 1.0 + np.log(table.counts[mask].astype(np.float64))
+    idf = np.log((1.0 + n) / (1.0 + df[kept].astype(np.float64))) + 1.0
+    matrix = sparse.csr_matrix((tf * idf[cols], (rows, cols)), shape=(n, len(keys)))
     matrix.sort_indices()
-    display = _display(keys, tokeniser)
+    # Each norm is summed in column order: a row's weights depend on its own terms alone.
+    lengths = np.diff(matrix.indptr)
+    norms = np.sqrt(np.bincount(np.repeat(np.arange(n), lengths), weights=matrix.data**2, minlength=n))
+    matrix.data /= np.repeat(norms, lengths)  # every kept entry's row has a positive norm
+    display = _display(keys, tokens)
     return Vectors(
-        tuple(p.slug for p in ordered),
+        tokens.slugs,
         matrix,
         tuple(display[key] for key in keys),
         tuple(frozenset(key.split(" ")) for key in keys),
     )
 
 
-def _chunk_top_k(
-    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, start: int, stop: int, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top k of rows start..stop against all rows: one sparse product, a dense chunk x n block."""
-    scores = (matrix[start:stop] @ transposed).toarray()
-    np.round(scores, DECIMALS, out=scores)
-    local = np.arange(stop - start)
-    scores[local, start + local] = -1.0  # never the paper itself
-    negated = np.negative(scores)
-    negated.partition(k - 1, axis=1)
-    floor = np.maximum(-negated[:, k - 1], MIN_SCORE)  # the k-th best score of each row
-    del negated
-    rows, cols = np.nonzero(scores >= floor[:, None])  # the top k, and anything tied with the k-th
-    values = scores[rows, cols]
-    order = np.lexsort((cols, -values, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    chosen = np.arange(len(rows)) - np.searchsorted(rows, rows) < k  # rank within the row
-    return rows[chosen] + start, cols[chosen], np.minimum(values[chosen], 1.0)
-
-
-def top_k(
-    matrix: sparse.csr_matrix, k: int = K, chunk: int | None = None, workers: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, columns, scores) of each row's k best other rows (score >= MIN_SCORE), best first.
-
-    Rows must be L2-normalised with sorted indices, so that score(i, j) == score(j, i) exactly.
-    Scores are cosines rounded to DECIMALS; ties go to the smaller column index. Chunks of
-    `chunk` rows (default: CHUNK, fewer for large n) run on `workers` threads (default: up to
-    4 CPUs); scipy and numpy release the GIL.
-    """
-    n = matrix.shape[0]
-    k = min(k, n - 1)
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    transposed = matrix.T.tocsr()
-    chunk = chunk or max(16, min(CHUNK, CHUNK_CELLS // n))
-    starts = range(0, n, chunk)
-    workers = workers or min(4, os.cpu_count() or 1, len(starts))
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda s: _chunk_top_k(matrix, transposed, s, min(s + chunk, n), k), starts))
-    rows, cols, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return rows, cols, scores
+def vectorise(papers: Iterable[Paper]) -> Vectors:
+    """TF-IDF vectors of papers (rows sorted by slug), with display forms of the kept terms."""
+    return vectors_of(tokenise(papers)[0])
 
 
 def _pick(candidates: list[int], stems: tuple[frozenset[str], ...]) -> list[int]:
@@ -396,11 +455,73 @@ def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class State:
+    """What a build leaves for the next: its tokens, and the neighbours it found (row numbers)."""
+
+    tokens: Tokens
+    k: int
+    neighbours: Neighbours
+
+
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
     """slug -> up to k (other slug, cosine, reason terms), most similar first."""
-    vectors = vectorise(papers)
+    return update(papers, None, k)[0]
+
+
+def update(
+    papers: Iterable[Paper], previous: State | None = None, k: int = K
+) -> tuple[dict[str, Related], State]:
+    """related_papers, and the State to pass next time; reuses what `previous` still holds."""
+    tokens, fresh = tokenise(papers, previous.tokens if previous else None)
+    vectors = vectors_of(tokens)
+    if previous is None or previous.k != k:
+        neighbours = top_k(vectors.matrix, k)
+    else:
+        changed = _changed(previous.tokens, tokens, fresh)
+        neighbours = update_top_k(vectors.matrix, k, changed, _renumbered(previous, tokens.slugs))
+    return _related(vectors, neighbours), State(tokens, k, neighbours)
+
+
+def _changed(old: Tokens, new: Tokens, fresh: list[int]) -> np.ndarray:
+    """Which rows' vectors differ from the last build's (n changed: all of them)."""
+    n = len(new.slugs)
+    if len(old.slugs) != n:  # every idf moved
+        return np.ones(n, dtype=bool)
+    changed = np.zeros(n, dtype=bool)
+    where = dict(zip(old.slugs, range(n), strict=True))
+    for i in fresh:
+        j = where.get(new.slugs[i])
+        changed[i] = j is None or old.features.row(j) != new.features.row(i)
+    # A term's weight moves when it starts or stops counting, or its df changes while it counts.
+    df = new.features.frequencies()
+    index = dict(zip(new.features.vocab, range(len(df)), strict=True))
+    position = np.fromiter(
+        (index.get(key, -1) for key in old.features.vocab), np.int64, len(old.features.vocab)
+    )
+    found = position >= 0
+    old_df = np.zeros(len(df), dtype=np.int64)
+    old_df[position[found]] = old.features.frequencies()[found]
+    moved = (_kept(df, n) != _kept(old_df, n)) | (_kept(df, n) & (df != old_df))
+    rows = np.repeat(np.arange(n), np.diff(new.features.indptr))
+    changed[rows[moved[new.features.indices]]] = True
+    return changed
+
+
+def _renumbered(previous: State, slugs: tuple[str, ...]) -> Neighbours:
+    """The previous neighbours in this build's row numbers (-1: a paper that is gone)."""
+    where = dict(zip(slugs, range(len(slugs)), strict=True))
+    old = previous.tokens.slugs
+    number = np.fromiter((where.get(slug, -1) for slug in old), np.int64, len(old))
+    rows, cols, scores = previous.neighbours
+    rows, cols = number[rows], number[cols]
+    alive = rows >= 0
+    return rows[alive], cols[alive], scores[alive]
+
+
+def _related(vectors: Vectors, neighbours: Neighbours) -> dict[str, Related]:
     result: dict[str, list[tuple[str, float, tuple[str, ...]]]] = {s: [] for s in vectors.slugs}
-    rows, cols, scores = top_k(vectors.matrix, k)
+    rows, cols, scores = neighbours
     if len(rows):
         reasons = _reasons(vectors, rows, cols)
         for r, c, score, reason in zip(rows.tolist(), cols.tolist(), scores.tolist(), reasons, strict=True):

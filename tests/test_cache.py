@@ -169,3 +169,43 @@ def test_damaged_cache_entries_are_recomputed_and_a_junk_file_replaced(make_proj
     with caplog.at_level(logging.WARNING):
         again = build(project)
     assert caplog.text == "" and again.rendered == 0
+
+
+def test_a_state_file_round_trips_and_is_ignored_when_stale_or_damaged(tmp_path, caplog):
+    Cache(tmp_path, "v1").save_file("state", {"rows": [1, 2]})
+    assert Cache(tmp_path, "v1").load_file("state") == {"rows": [1, 2]}
+    assert Cache(tmp_path, "v2").load_file("state") is None  # another generator version
+    assert Cache(tmp_path, "v1").load_file("other") is None
+    assert list(tmp_path.glob("*.part")) == []
+    (tmp_path / "state.pickle").write_bytes(b"\x80\x05junk")
+    with caplog.at_level(logging.WARNING):
+        assert Cache(tmp_path, "v1").load_file("state") is None
+    assert "made anew" in caplog.text
+    disabled = Cache.disabled()
+    disabled.save_file("state", 1)
+    assert disabled.load_file("state") is None
+
+
+def test_related_papers_start_from_the_last_builds_state(make_project, tmp_path, monkeypatch, caplog):
+    from generator import related
+
+    project = make_project(PAPERS)
+    build(project)
+    state = project.root / ".cache" / "related-state.pickle"
+    assert state.is_file()
+    given = []
+    real = related.update
+    monkeypatch.setattr(
+        related, "update", lambda papers, previous: given.append(previous) or real(papers, previous)
+    )
+    paper = sorted((project.content / "papers").glob("*.md"))[0]
+    paper.write_text(paper.read_text() + "\nA sentence about zyxomatic quorbling.\n")
+    build(project)
+    assert isinstance(given[-1], related.State)
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-1")
+    state.write_bytes(b"damaged")
+    paper.write_text(paper.read_text() + "\nAnd another one.\n")
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert given[-1] is None and "related-state.pickle" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-2")

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from generator import related
+from generator import neighbours, related
 from generator.build import Project, load_catalogue
 from generator.model import Paper
 from generator.related import reason_text, related_papers
@@ -243,7 +243,7 @@ def test_chunked_sparse_top_k_equals_brute_force(k):
     expected = brute_force(vectors, k)
     assert [other for other, _ in expected["copy-03"]] == [f"copy-{i:02d}" for i in range(14) if i != 3][:k]
     for chunk, workers in [(1, 1), (7, 3), (64, 2), (512, None)]:
-        rows, cols, scores = related.top_k(vectors.matrix, k, chunk=chunk, workers=workers)
+        rows, cols, scores = neighbours.top_k(vectors.matrix, k, chunk=chunk, workers=workers)
         got: dict[str, list[tuple[str, float]]] = {slug: [] for slug in vectors.slugs}
         for r, c, s in zip(rows.tolist(), cols.tolist(), scores.tolist(), strict=True):
             got[vectors.slugs[r]].append((vectors.slugs[c], s))
@@ -266,3 +266,79 @@ def test_vectors_are_normalised_and_filtered():
     df = np.bincount(vectors.matrix.indices, minlength=vectors.matrix.shape[1])
     assert df.min() >= 2 and df.max() <= 50
     assert len(vectors.terms) == vectors.matrix.shape[1] == len(vectors.stems)
+
+
+def edits(base: list[Paper]) -> dict[str, list[Paper]]:
+    """Catalogues one edit away from `base`, of every kind a rebuild meets."""
+    first, second = base[0], base[1]
+    same = [p for p in base if p.slug not in (first.slug, second.slug)]
+
+    def swap(old: Paper, **fields) -> list[Paper]:
+        return [dataclass_replace(p, **fields) if p.slug == old.slug else p for p in base]
+
+    rare = "zyxomatic quorbling"  # words no other paper has: no other row moves
+    return {
+        "a word only this paper has": swap(first, body_md=first.body_md + f" {rare} {rare}."),
+        "a common word more": swap(first, body_md=first.body_md + " " + base[5].title),
+        "tokens unchanged (a number)": swap(first, body_md=first.body_md + " 2024."),
+        "title": swap(second, title=base[7].title),
+        "tags": swap(second, tags=("speech", "pruning", "rlhf")),
+        "renamed": [dataclass_replace(first, slug="zz-renamed"), *base[1:]],
+        "added": [*base, paper("new-paper", base[3].title, base[4].body_md, base[4].tags)],
+        "removed": [second, *same],
+        "abstract emptied": swap(first, body_md="Nothing."),
+    }
+
+
+def dataclass_replace(p: Paper, **fields) -> Paper:
+    import dataclasses
+
+    return dataclasses.replace(p, **fields)
+
+
+@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("share", [neighbours.RECOMPUTE_ALL, 2.0])  # 2.0: never recompute all
+def test_an_update_after_any_edit_equals_computing_afresh(k, share, monkeypatch):
+    monkeypatch.setattr(neighbours, "RECOMPUTE_ALL", share)
+    base = tie_papers()
+    _, state = related.update(base, None, k)
+    for name, papers in edits(base).items():
+        expected, fresh_state = related.update(papers, None, k)
+        got, new_state = related.update(papers, state, k)
+        assert got == expected, name
+        for mine, theirs in zip(new_state.neighbours, fresh_state.neighbours, strict=True):
+            assert np.array_equal(mine, theirs), name
+        again, _ = related.update(base, new_state, k)  # and back
+        assert again == related.related_papers(base, k), name
+
+
+def test_a_small_edit_compares_only_the_rows_it_moved(monkeypatch):
+    base = tie_papers()
+    _, state = related.update(base, None)
+    papers = edits(base)["a word only this paper has"]
+    expected = related.related_papers(papers)
+    compared = []
+    real = neighbours._rows_top_k
+    monkeypatch.setattr(neighbours, "top_k", lambda *a, **k: pytest.fail("recomputed every row"))
+    monkeypatch.setattr(
+        neighbours, "_rows_top_k", lambda m, t, rows, k: compared.append(len(rows)) or real(m, t, rows, k)
+    )
+    got, new_state = related.update(papers, state)
+    assert got == expected
+    assert 0 < sum(compared) < len(base) // 10  # the edited paper and the few that listed it
+    assert list(new_state.tokens.slugs) == sorted(p.slug for p in papers)
+
+
+def test_tokens_are_reused_and_their_vocabulary_stays_small():
+    base = tie_papers()
+    tokens, fresh = related.tokenise(base)
+    assert fresh == list(range(len(base)))
+    papers = edits(base)["a word only this paper has"]
+    again, fresh = related.tokenise(papers, tokens)
+    assert [again.slugs[i] for i in fresh] == [base[0].slug]
+    back, _ = related.tokenise(base, again)
+    assert set(back.features.vocab) == set(tokens.features.vocab)  # the rare words are dropped
+    assert "zyxomat" not in back.features.vocab
+    for name in ("features", "surfaces", "spellings"):
+        for i in range(len(base)):
+            assert getattr(back, name).row(i) == getattr(tokens, name).row(i)
