@@ -15,7 +15,7 @@ from . import check, cite, config, feeds, load, parallel, render, search, taxono
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError
-from .model import Catalogue, OutputFile, Paper, sort_papers
+from .model import Catalogue, Paper, sort_papers
 from .progress import Progress
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,8 @@ def build(
     write.check_output_dir(project.output, [project.root, project.content, project.templates])
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
-    with RelatedPapers(cache, jobs) as related:  # the slowest stage: runs beside the next ones
+    with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
+        related = stack.enter_context(RelatedPapers(cache, jobs))  # runs beside the next stages
         catalogue, warnings = load_catalogue(
             project,
             base_url,
@@ -203,12 +204,14 @@ def build(
         papers = catalogue.papers
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
+        writer = stack.enter_context(write.SiteWriter(project.output, previous))
+        index = stack.enter_context(SearchIndex(catalogue, previous, version, writer, jobs))
+        stages.done("search index (started)")  # made in another process meanwhile
         derived = _derive(catalogue, cache, stages, previous, version)
         derived = dataclasses.replace(derived, related=related.result())
-        stages.done("waiting for related papers")  # computed in a second process meanwhile
-    env = render.make_environment(project.templates)
-    topics, tags = derived.topics, derived.tags
-    with write.SiteWriter(project.output, previous) as writer:
+        stages.done("waiting for related papers")
+        env = render.make_environment(project.templates)
+        topics, tags = derived.topics, derived.tags
         pages, rendered = render.render_site(
             env,
             catalogue,
@@ -222,6 +225,9 @@ def build(
             stages.progress.counter("files"),  # pages and .bib files
         )
         stages.done("render + write pages")
+        for staged in index.result():
+            writer.record(staged)
+        stages.done("waiting for search index")
         written = writer.finish(project.templates / "static")
     cache.save()
     stages.done("write")
@@ -273,6 +279,52 @@ class RelatedPapers:
             self.job.__exit__(*exc)
 
 
+class SearchIndex:
+    """The search index files, made and written in a background process while pages render.
+
+    Each tier is keyed by everything it is made of, and kept from the last build if that is
+    unchanged (an edited abstract leaves the meta tier alone). `result()` gives the files
+    as staged by the writer, to `record`.
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        previous: write.Previous | None,
+        version: str,
+        writer: write.SiteWriter,
+        jobs: int | None,
+    ) -> None:
+        abstracts = {p.slug: p.body_text for p in catalogue.papers}
+        self.kept, todo = [], []
+        for path, inputs in search.tier_inputs(catalogue, abstracts).items():
+            key = digest(version, path, *(inputs if path == "search/abstracts.json" else [repr(inputs)]))
+            if write.reusable(previous, path, key):
+                self.kept.append((path, key))
+            else:
+                todo.append((path, inputs, key))
+
+        def make() -> list:
+            return [
+                writer.stage(path, render.to_json(search.make_tier(path, i)), key) for path, i, key in todo
+            ]
+
+        big = len(catalogue.papers) >= parallel.MIN_ITEMS
+        self.job = parallel.Background(make, jobs if big and todo else 1)
+        self.writer = writer
+
+    def result(self) -> list:
+        made, self.job = self.job.result(), None
+        return [self.writer.stage(path, None, key) for path, key in self.kept] + made
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.job is not None:  # the build failed: stop the background process
+            self.job.__exit__(*exc)
+
+
 def _related_papers(papers: list[Paper], cache: Cache) -> dict:
     """related.update from the last build's state, which stays in the process that computes
     it (about 30 MB at 10,000 papers). Imported only when needed: numpy and scipy take 0.2 s."""
@@ -308,14 +360,7 @@ def _derive(
         for p in papers
     }
     stages.done("taxonomy + bibtex")
-    search_key = digest(version, repr(catalogue.topics), every)
-    paths = ("search/abstracts.json", "search/meta.json")
-    if all(write.reusable(previous, path, search_key) for path in paths):
-        files = [OutputFile(path, None, search_key) for path in paths]
-    else:
-        index = search.build_search_index(catalogue, abstracts)
-        files = [OutputFile(path, render.to_json(index[path]), search_key) for path in paths]
-    stages.done("search index")
+    files = []
     for feed in feeds.feeds_of(catalogue, topics, tags):
         files.append(write.keyed(previous, feed.path, feed.key and digest(version, feed.key), feed.make))
     stages.done("feeds")

@@ -101,6 +101,7 @@ class Vectors:
 
     slugs: tuple[str, ...]
     matrix: sparse.csr_matrix  # float64, L2-normalised rows, sorted indices
+    keys: tuple[str, ...]  # the feature key of each column, sorted
     terms: tuple[str, ...]  # display form of each column
     stems: tuple[frozenset[str], ...]  # the stems each column is made of (one, or two for bigrams)
 
@@ -394,6 +395,7 @@ def vectors_of(tokens: Tokens) -> Vectors:
     return Vectors(
         tokens.slugs,
         matrix,
+        tuple(keys),
         tuple(display[key] for key in keys),
         tuple(frozenset(key.split(" ")) for key in keys),
     )
@@ -462,6 +464,8 @@ class State:
     tokens: Tokens
     k: int
     neighbours: Neighbours
+    reasons: tuple[tuple[str, ...], ...]  # of each neighbour
+    display: dict[str, str]  # feature key -> display form, of the terms that counted
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
@@ -477,10 +481,15 @@ def update(
     vectors = vectors_of(tokens)
     if previous is None or previous.k != k:
         neighbours = top_k(vectors.matrix, k)
+        reasons = _reasons(vectors, *neighbours[:2])
     else:
         changed = _changed(previous.tokens, tokens, fresh)
-        neighbours = update_top_k(vectors.matrix, k, changed, _renumbered(previous, tokens.slugs))
-    return _related(vectors, neighbours), State(tokens, k, neighbours)
+        old_rows, old_cols, old_scores, old_reasons = _renumbered(previous, tokens.slugs)
+        neighbours = update_top_k(vectors.matrix, k, changed, (old_rows, old_cols, old_scores))
+        known = dict(zip(zip(old_rows.tolist(), old_cols.tolist(), strict=True), old_reasons, strict=True))
+        reasons = _reasons_reusing(vectors, neighbours, known, _dirty(vectors, changed, previous.display))
+    state = State(tokens, k, neighbours, tuple(reasons), dict(zip(vectors.keys, vectors.terms, strict=True)))
+    return _related(vectors, neighbours, reasons), state
 
 
 def _changed(old: Tokens, new: Tokens, fresh: list[int]) -> np.ndarray:
@@ -508,24 +517,60 @@ def _changed(old: Tokens, new: Tokens, fresh: list[int]) -> np.ndarray:
     return changed
 
 
-def _renumbered(previous: State, slugs: tuple[str, ...]) -> Neighbours:
-    """The previous neighbours in this build's row numbers (-1: a paper that is gone)."""
+def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """The previous neighbours and reasons in this build's row numbers (-1: a paper that is gone)."""
     where = dict(zip(slugs, range(len(slugs)), strict=True))
     old = previous.tokens.slugs
     number = np.fromiter((where.get(slug, -1) for slug in old), np.int64, len(old))
     rows, cols, scores = previous.neighbours
     rows, cols = number[rows], number[cols]
     alive = rows >= 0
-    return rows[alive], cols[alive], scores[alive]
+    return (
+        rows[alive],
+        cols[alive],
+        scores[alive],
+        [r for r, a in zip(previous.reasons, alive, strict=True) if a],
+    )
 
 
-def _related(vectors: Vectors, neighbours: Neighbours) -> dict[str, Related]:
+def _dirty(vectors: Vectors, changed: np.ndarray, display: dict[str, str]) -> np.ndarray:
+    """Rows whose pairs need their reasons worked out again: changed rows, and rows with a term
+    whose display form changed (it may rank differently among a pair's shared terms)."""
+    moved = np.fromiter(
+        (display.get(key) != term for key, term in zip(vectors.keys, vectors.terms, strict=True)),
+        bool,
+        len(vectors.keys),
+    )
+    dirty = changed.copy()
+    if moved.any():
+        matrix = vectors.matrix
+        dirty[np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[moved[matrix.indices]]] = True
+    return dirty
+
+
+def _reasons_reusing(
+    vectors: Vectors, neighbours: Neighbours, known: dict[tuple[int, int], tuple[str, ...]], dirty: np.ndarray
+) -> list[tuple[str, ...]]:
+    """_reasons of the neighbours, taken from `known` for pairs of rows that are not dirty."""
+    rows, cols, _ = neighbours
+    out: list[tuple[str, ...] | None] = []
+    todo = []
+    for i, pair in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+        reason = None if dirty[pair[0]] or dirty[pair[1]] else known.get(pair)
+        out.append(reason)
+        if reason is None:
+            todo.append(i)
+    if todo:
+        for i, reason in zip(todo, _reasons(vectors, rows[todo], cols[todo]), strict=True):
+            out[i] = reason
+    return out  # type: ignore[return-value]  # every None was filled in
+
+
+def _related(vectors: Vectors, neighbours: Neighbours, reasons: list[tuple[str, ...]]) -> dict[str, Related]:
     result: dict[str, list[tuple[str, float, tuple[str, ...]]]] = {s: [] for s in vectors.slugs}
     rows, cols, scores = neighbours
-    if len(rows):
-        reasons = _reasons(vectors, rows, cols)
-        for r, c, score, reason in zip(rows.tolist(), cols.tolist(), scores.tolist(), reasons, strict=True):
-            result[vectors.slugs[r]].append((vectors.slugs[c], score, reason))
+    for r, c, score, reason in zip(rows.tolist(), cols.tolist(), scores.tolist(), reasons, strict=True):
+        result[vectors.slugs[r]].append((vectors.slugs[c], score, reason))
     return {slug: tuple(items) for slug, items in result.items()}
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .index_writer import write_index
 from .lunr_js import JS_SPACE_RE, make_builder
-from .model import Catalogue, Paper
+from .model import Catalogue
 
 # Title matches dominate; tags, topics and authors beat words that only the abstract has.
 META_FIELDS = (("title", 10), ("tags", 3), ("topics", 3), ("authors", 2))
@@ -42,14 +42,14 @@ def short_ref(position: int) -> str:
             return out
 
 
-def meta_document(ref: str, paper: Paper, topic_names: dict[str, str]) -> dict:
+def meta_document(ref: str, title: str, authors, topics, tags, topic_names: dict[str, str]) -> dict:
     """The short fields of one paper, as strings lunr.js would tokenise alike."""
     return {
         "ref": ref,
-        "title": _clean(paper.title),
-        "authors": _clean(", ".join(paper.authors)),
-        "topics": _clean(", ".join(topic_names[t] for t in paper.topics)),
-        "tags": " ".join(tag.replace("-", " ") for tag in paper.tags),
+        "title": _clean(title),
+        "authors": _clean(", ".join(authors)),
+        "topics": _clean(", ".join(topic_names[t] for t in topics)),
+        "tags": " ".join(tag.replace("-", " ") for tag in tags),
     }
 
 
@@ -118,48 +118,65 @@ def compact_index(built: BuiltIndex, count: int) -> dict:
     }
 
 
-def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
-    """{output path: JSON-ready data} for both tiers.
+def tier_inputs(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, tuple]:
+    """{output path: everything that tier is made of}, cheap to gather; see make_tier.
 
-    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML). Refs are
-    base-36 positions in catalogue order (newest added first), which is also the order of
-    the `docs` and `text` arrays.
+    `abstracts` maps slug -> plain text of the abstract (from the rendered HTML).
     """
-    topics = [t for t in catalogue.topics]
-    topic_index = {t.slug: i for i, t in enumerate(topics)}
-    tags = sorted({tag for p in catalogue.papers for tag in p.tags})
-    tag_index = {t: i for i, t in enumerate(tags)}
     papers = catalogue.papers
-    topic_names = {t.slug: t.name for t in topics}
-    refs = [short_ref(i) for i in range(len(papers))]
-    docs = [
-        [
-            p.slug,
-            p.title,
-            p.year,
-            list(p.authors[:CARD_AUTHORS]),
-            len(p.authors),
-            [topic_index[t] for t in p.topics],
-            [tag_index[t] for t in p.tags],
-        ]
-        for p in papers
-    ]
-    meta = {
+    return {
+        "search/meta.json": (
+            tuple((t.slug, t.name) for t in catalogue.topics),
+            tuple((p.slug, p.title, p.year, p.authors, p.topics, p.tags) for p in papers),
+        ),
+        "search/abstracts.json": tuple(abstracts[p.slug] for p in papers),
+    }
+
+
+def make_tier(path: str, inputs: tuple) -> dict:
+    """JSON-ready data of one tier, from its tier_inputs (and nothing else).
+
+    Refs are base-36 positions in catalogue order (newest added first), which is also the
+    order of the `docs` and `text` arrays.
+    """
+    if path == "search/abstracts.json":
+        return {
+            "format": FORMAT,
+            "text": [JS_SPACE_RE.sub(" ", t) for t in inputs],
+            "index": write_index(ABSTRACT_FIELDS, [{"abstract": _clean(t)} for t in inputs]),
+        }
+    topics, papers = inputs
+    topic_index = {slug: i for i, (slug, _) in enumerate(topics)}
+    topic_names = dict(topics)
+    tags = sorted({tag for *_, paper_tags in papers for tag in paper_tags})
+    tag_index = {t: i for i, t in enumerate(tags)}
+    docs, documents = [], []
+    for i, (slug, title, year, authors, paper_topics, paper_tags) in enumerate(papers):
+        docs.append(
+            [
+                slug,
+                title,
+                year,
+                list(authors[:CARD_AUTHORS]),
+                len(authors),
+                [topic_index[t] for t in paper_topics],
+                [tag_index[t] for t in paper_tags],
+            ]
+        )
+        documents.append(meta_document(short_ref(i), title, authors, paper_topics, paper_tags, topic_names))
+    return {
         "format": FORMAT,
         "fields": ["slug", "title", "year", "authors", "authorCount", "topics", "tags"],
-        "topics": [[t.slug, t.name] for t in topics],
+        "topics": [list(t) for t in topics],
         "tags": tags,
         "docs": docs,
-        "index": write_index(
-            META_FIELDS, [meta_document(r, p, topic_names) for r, p in zip(refs, papers, strict=True)]
-        ),
+        "index": write_index(META_FIELDS, documents),
     }
-    tier2 = {
-        "format": FORMAT,
-        "text": [JS_SPACE_RE.sub(" ", abstracts[p.slug]) for p in papers],
-        "index": write_index(ABSTRACT_FIELDS, [{"abstract": _clean(abstracts[p.slug])} for p in papers]),
-    }
-    return {"search/meta.json": meta, "search/abstracts.json": tier2}
+
+
+def build_search_index(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, dict]:
+    """{output path: JSON-ready data} for both tiers."""
+    return {path: make_tier(path, inputs) for path, inputs in tier_inputs(catalogue, abstracts).items()}
 
 
 def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, BuiltIndex]:
@@ -172,7 +189,10 @@ def lunr_indexes(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, B
     refs = [short_ref(i) for i in range(len(catalogue.papers))]
     pairs = list(zip(refs, catalogue.papers, strict=True))
     return {
-        "search/meta.json": _index(META_FIELDS, (meta_document(r, p, topic_names) for r, p in pairs)),
+        "search/meta.json": _index(
+            META_FIELDS,
+            (meta_document(r, p.title, p.authors, p.topics, p.tags, topic_names) for r, p in pairs),
+        ),
         "search/abstracts.json": _index(
             ABSTRACT_FIELDS, ({"ref": r, "abstract": _clean(abstracts[p.slug])} for r, p in pairs)
         ),

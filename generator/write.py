@@ -1,10 +1,13 @@
-"""Write the built site: everything goes to a fresh folder beside `site/`, then swaps in.
+"""Write the built site: everything goes to a folder beside `site/`, then swaps in.
 
-A build that fails or is interrupted never touches the previous `site/`.
+A build that fails or is interrupted never touches the previous `site/`. The tree a build
+swaps out is kept as `.site.spare/` and becomes the next build's folder, so that a rebuild
+only replaces the files that differ instead of making every folder and link anew.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -117,6 +120,11 @@ def _static_files(static_dir: Path) -> list[OutputFile]:
     ]
 
 
+def spare_dir(site_dir: Path) -> Path:
+    """Where the tree that the last build swapped out waits to be reused."""
+    return site_dir.with_name(f".{site_dir.name}.spare")
+
+
 class SiteWriter:
     """Writes a build into a temporary folder beside `site/`, then swaps it in atomically.
 
@@ -126,6 +134,10 @@ class SiteWriter:
     (`data` None), become hard links to the old files when the build is finished. A build
     with no change at all writes nothing and swaps nothing. Use as a context manager: on
     failure the temporary folder goes and `site/` is untouched.
+
+    The temporary folder is the spare tree of the build before last, when there is one (see
+    spare_dir): claimed by renaming it, so that a killed build leaves only a leftover that
+    the next one deletes. Its files that match this build stay as they are.
     """
 
     def __init__(self, site_dir: Path, previous: Previous | None = None) -> None:
@@ -139,6 +151,21 @@ class SiteWriter:
         self.written = 0
         self._made: set[str] = {""}
         self._unchanged: list[str] = []  # recorded, not written: linked from the old site on finish
+        self.spare = self._claim_spare()  # path -> manifest entry of the files already in tmp
+        self._made.update(path.rpartition("/")[0] for path in self.spare)
+
+    def _claim_spare(self) -> dict[str, list]:
+        spare = spare_dir(self.site_dir)
+        files = Previous(spare).files if spare.is_dir() else {}
+        if spare.is_dir() and not files:
+            _remove_soon(spare)  # not a tree we can trust
+        if not files:
+            return {}
+        try:
+            os.rename(spare, self.tmp)  # replaces the empty folder; fails if another build took it
+        except OSError:
+            return {}
+        return files
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -158,7 +185,11 @@ class SiteWriter:
         entry = [hashlib.sha256(data).hexdigest(), len(data), key]
         if old.sha(path) == entry[0] and old.intact(path, entry[1]):
             return path, entry, False
-        with open(self._target(path), "wb") as handle:
+        target = self._target(path)
+        if self.spare:  # never write into a spare tree's file: it may be a link to the live site's
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+        with open(target, "wb") as handle:
             handle.write(data)
         return path, entry, True
 
@@ -193,17 +224,56 @@ class SiteWriter:
             and self.entries == old.files
             and all(old.intact(p, e[1]) for p, e in old.files.items())
         ):
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._put_back()
             return WriteResult(0, total)
+        if self.spare:
+            self._tidy_spare()
         for path in sorted(self._unchanged):
-            os.link(os.path.join(self.site_dir, path), self._target(path))
+            target, entry, spare = self._target(path), self.entries[path], self.spare.get(path)
+            if spare:
+                if spare[0] == entry[0] and _same_size(target, entry[1]):
+                    continue  # the spare tree has it already
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+            os.link(os.path.join(self.site_dir, path), target)
         tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
         manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
+        (tmp / MANIFEST).write_text(
+            json.dumps(manifest, sort_keys=True, separators=(",", ":")), encoding="utf-8"
+        )
         os.chmod(tmp, 0o755)
         _swap(tmp, self.site_dir)
         return WriteResult(self.written, total - self.written)
+
+    def _put_back(self) -> None:
+        """Nothing changed: the spare tree (if claimed) waits for the next build."""
+        if self.spare:
+            with contextlib.suppress(OSError):
+                os.rename(self.tmp, spare_dir(self.site_dir))
+                return
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _tidy_spare(self) -> None:
+        """Remove what the spare tree has and this build does not: files, then empty folders."""
+        keep = {MARKER, MANIFEST, *self.entries}
+        folders: list[str] = []
+
+        def walk(folder: str) -> None:
+            with os.scandir(os.path.join(self.tmp, folder)) as entries:
+                for item in entries:
+                    path = f"{folder}/{item.name}" if folder else item.name
+                    if item.is_dir(follow_symlinks=False):
+                        walk(path)
+                        folders.append(path)
+                    elif path not in keep:
+                        os.unlink(item.path)
+
+        walk("")
+        for folder in folders:  # deepest first
+            with contextlib.suppress(OSError):  # not empty
+                os.rmdir(os.path.join(self.tmp, folder))
+                self._made.discard(folder)
 
 
 def _same_size(path: str, size: int) -> bool:
@@ -240,13 +310,21 @@ def _swap(new: Path, site_dir: Path) -> None:
         os.rename(new, site_dir)
         return
     if _exchange(new, site_dir):
-        _remove_soon(new)  # `new` now holds the previous site
+        _keep_spare(new, site_dir)  # `new` now holds the previous site
         return
     old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
     os.rmdir(old)
     os.rename(site_dir, old)
     os.rename(new, site_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    _keep_spare(old, site_dir)
+
+
+def _keep_spare(old: Path, site_dir: Path) -> None:
+    """Keep the replaced site for the next build to reuse (or delete it, if one is kept)."""
+    try:
+        os.rename(old, spare_dir(site_dir))  # fails if a spare is there already
+    except OSError:
+        _remove_soon(old)
 
 
 def _remove_soon(folder: Path) -> None:

@@ -420,3 +420,52 @@ def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, 
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
     build(clean)
     assert tree_digest(project.output) == tree_digest(clean.output)
+
+
+def folders(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
+
+
+def test_the_swapped_out_tree_is_reused_without_touching_the_live_site(make_project, tmp_path):
+    project = make_project(PAPERS)
+    spare = project.root / ".site.spare"
+    paper = project.content / "papers" / "old-paper.md"
+    page = "papers/old-paper/index.html"
+    original = paper.read_text()
+    build(project)
+    assert not spare.exists()
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    assert (spare / page).read_text() != (project.output / page).read_text()  # the first build's tree
+    linked = (project.output / "index.html").stat().st_ino
+    assert (spare / "index.html").stat().st_ino == linked  # unchanged files are shared
+    # A third build reuses the spare tree: it must never write into a file shared with the live site.
+    write_tree(spare, {"junk.txt": "stray", "papers/ghost/index.html": "stray"})
+    before = tree_digest(project.output)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied at length"))
+    site_yml = project.content / "site.yml"
+    site_yml.write_text(site_yml.read_text().replace("Test Catalogue", "Renamed Catalogue"))  # every page
+    build(project)
+    assert tree_digest(spare) == before  # the second build's tree, intact
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert folders(project.output) == folders(clean.output)  # no stray or empty folders
+    assert no_leftovers(project.root)
+
+
+def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
+    project = make_project(PAPERS)
+    paper = project.content / "papers" / "old-paper.md"
+    build(project)
+    paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    spare = project.root / ".site.spare"
+    (spare / ".papercat-manifest.json").write_text("{")
+    (spare / "index.html").unlink()
+    (spare / "index.html").write_text("stale")
+    paper.write_text(paper.read_text().replace("studied with care", "studied at length"))
+    build(project)
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)

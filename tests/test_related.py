@@ -342,3 +342,20 @@ def test_tokens_are_reused_and_their_vocabulary_stays_small():
     for name in ("features", "surfaces", "spellings"):
         for i in range(len(base)):
             assert getattr(back, name).row(i) == getattr(tokens, name).row(i)
+
+
+def test_reasons_follow_a_spelling_that_changed_elsewhere():
+    """An edit of one paper can change how a shared term is spelt in every other pair's reason."""
+    pair = [
+        paper("a-speech", "LoRA Adapters for Speech", "LoRA adapters tune speech recognisers cheaply."),
+        paper("b-vision", "LoRA Adapters for Vision", "LoRA adapters tune vision encoders cheaply."),
+    ]
+    other = paper("c-quant", "Quantised Networks", "Quantised networks mention lora once.")
+    base = [*pair, other, *RAG]
+    before, state = related.update(base)
+    assert before["a-speech"][0][:1] == ("b-vision",) and before["a-speech"][0][2][0] == "LoRA adapters"
+    respelt = dataclass_replace(other, body_md="Quantised networks mention lora " + "and lora " * 8 + ".")
+    papers = [*pair, respelt, *RAG]
+    got, _ = related.update(papers, state)
+    assert got == related.related_papers(papers)
+    assert got["a-speech"][0][2][0] == "lora adapters"  # the two unchanged papers' reason
