@@ -298,7 +298,8 @@ class SearchIndex:
         abstracts = {p.slug: p.body_text for p in catalogue.papers}
         self.kept, todo = [], []
         for path, inputs in search.tier_inputs(catalogue, abstracts).items():
-            key = digest(version, path, *(inputs if path == "search/abstracts.json" else [repr(inputs)]))
+            # the abstracts tier by its texts alone: the terms follow from them
+            key = digest(version, path, *(inputs[0] if path == "search/abstracts.json" else [repr(inputs)]))
             if write.reusable(previous, path, key):
                 self.kept.append((path, key))
             else:

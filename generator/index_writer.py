@@ -45,14 +45,20 @@ def terms(text: str) -> list[str]:
 def write_index(fields, documents) -> dict:
     """The compact index for `documents` (dicts with the field names), in document order."""
     names = [name for name, _ in fields]
+    return write_terms(fields, ([terms(doc[name]) for name in names] for doc in documents))
+
+
+def write_terms(fields, documents) -> dict:
+    """The compact index of documents given as their terms: one list per field, in field order."""
+    names = [name for name, _ in fields]
     width = range(len(names))
     postings: dict[str, list[list[int]]] = {}  # term -> positions per field; in first-seen order
     repeats: list[list] = [[] for _ in names]
     count = 0
     for position, doc in enumerate(documents):
         count += 1
-        for f, name in enumerate(names):
-            for term, tf in Counter(terms(doc[name])).items():  # a Counter keeps first-seen order
+        for f, field_terms in enumerate(doc):
+            for term, tf in Counter(field_terms).items():  # a Counter keeps first-seen order
                 per_field = postings.get(term)
                 if per_field is None:
                     per_field = postings[term] = [[] for _ in width]

@@ -48,6 +48,7 @@ class Paper:
     same_as: str | None = None
     body_html: str = ""
     body_text: str = ""  # the plain text of body_html
+    body_terms: str | None = None  # its search-index terms, each after a "\n" (search.abstract_terms)
     digest: str = ""  # of the source file and the topics it was checked against ("": unknown)
     positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from . import markup, parallel
+from . import markup, parallel, search
 from .cache import Cache, digest
 from .errors import ContentError
 from .load import RawDocument
@@ -25,7 +25,10 @@ def _process(
     if paper is None or errors:
         return paper, errors
     html = markup.render_markdown(converter, paper.body_md)
-    return dataclasses.replace(paper, body_html=html, body_text=markup.plain_text(html), digest=key), errors
+    text = markup.plain_text(html)
+    return dataclasses.replace(
+        paper, body_html=html, body_text=text, body_terms=search.abstract_terms(text), digest=key
+    ), errors
 
 
 def process_documents(

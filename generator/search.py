@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .index_writer import write_index
+from .index_writer import terms, write_index, write_terms
 from .lunr_js import JS_SPACE_RE, make_builder
 from .model import Catalogue
 
@@ -129,8 +129,19 @@ def tier_inputs(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, tu
             tuple((t.slug, t.name) for t in catalogue.topics),
             tuple((p.slug, p.title, p.year, p.authors, p.topics, p.tags) for p in papers),
         ),
-        "search/abstracts.json": tuple(abstracts[p.slug] for p in papers),
+        "search/abstracts.json": (
+            tuple(abstracts[p.slug] for p in papers),
+            tuple(
+                p.body_terms if p.body_terms is not None and abstracts[p.slug] == p.body_text else None
+                for p in papers
+            ),
+        ),
     }
+
+
+def abstract_terms(text: str) -> str:
+    """The search-index terms of an abstract's plain text, each after a "\n" (terms have none)."""
+    return "".join("\n" + term for term in terms(_clean(text)))
 
 
 def make_tier(path: str, inputs: tuple) -> dict:
@@ -140,10 +151,17 @@ def make_tier(path: str, inputs: tuple) -> dict:
     order of the `docs` and `text` arrays.
     """
     if path == "search/abstracts.json":
+        texts, known = inputs  # known: abstract_terms of each text, where already worked out
         return {
             "format": FORMAT,
-            "text": [JS_SPACE_RE.sub(" ", t) for t in inputs],
-            "index": write_index(ABSTRACT_FIELDS, [{"abstract": _clean(t)} for t in inputs]),
+            "text": [JS_SPACE_RE.sub(" ", t) for t in texts],
+            "index": write_terms(
+                ABSTRACT_FIELDS,
+                (
+                    [(abstract_terms(t) if k is None else k).split("\n")[1:]]
+                    for t, k in zip(texts, known, strict=True)
+                ),
+            ),
         }
     topics, papers = inputs
     topic_index = {slug: i for i, (slug, _) in enumerate(topics)}

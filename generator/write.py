@@ -58,6 +58,7 @@ class Previous:
     def __init__(self, site_dir: Path) -> None:
         self.site_dir = site_dir.absolute()
         self.files: dict[str, list] = {}
+        self._intact: dict[tuple[str, int], bool] = {}  # a build looks at each file up to three times
         try:
             data = json.loads((self.site_dir / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -84,7 +85,10 @@ class Previous:
 
     def intact(self, path: str, size: int) -> bool:
         """A regular file (not a link) of that size: safe to hard-link into the new build."""
-        return _same_size(os.path.join(self.site_dir, path), size)  # paths are ours (SiteWriter.stage)
+        known = self._intact.get((path, size))
+        if known is None:  # paths are ours (SiteWriter.stage)
+            known = self._intact[path, size] = _same_size(os.path.join(self.site_dir, path), size)
+        return known
 
 
 MANIFEST_FORMAT = 2

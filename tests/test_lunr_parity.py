@@ -210,3 +210,24 @@ def test_shipped_index_equals_lunr_py_on_the_catalogue(built_indexes):
     shipped = build_search_index(catalogue, abstracts)
     for tier, built in lunr_indexes(catalogue, abstracts).items():
         assert shipped[tier]["index"] == compact_index(built, len(catalogue.papers)), tier
+
+
+def test_terms_worked_out_with_each_paper_give_the_same_index_as_the_texts():
+    import dataclasses
+
+    from generator.model import Catalogue
+
+    catalogue, _ = load_catalogue(Project.at(REPO))
+    assert all(p.body_terms is not None for p in catalogue.papers)  # worked out while loading
+    abstracts = {p.slug: p.body_text for p in catalogue.papers}
+    bare = Catalogue(
+        tuple(dataclasses.replace(p, body_terms=None) for p in catalogue.papers),
+        catalogue.topics,
+        catalogue.config,
+    )
+    tier = "search/abstracts.json"
+    assert build_search_index(catalogue, abstracts)[tier] == build_search_index(bare, abstracts)[tier]
+    odd = {**abstracts, catalogue.papers[0].slug: "... -- Tülu, LoRA's"}  # terms must follow the text
+    expected = build_search_index(bare, odd)[tier]
+    assert build_search_index(catalogue, odd)[tier] == expected
+    assert "" in expected["index"]["terms"]  # "..." is a term of its own: the empty string
