@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import check, cite, config, feeds, load, parallel, render, search, taxonomy, validate, write
+from . import check, cite, config, feeds, load, metadata, parallel, render, search, taxonomy, validate, write
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError
@@ -205,9 +205,13 @@ def build(
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
         writer = stack.enter_context(write.SiteWriter(project.output, previous))
-        index = stack.enter_context(SearchIndex(catalogue, previous, version, writer, jobs))
-        stages.done("search index (started)")  # made in another process meanwhile
         derived = _derive(catalogue, cache, stages, previous, version)
+        big = len(papers) >= parallel.MIN_ITEMS
+        files = BackgroundFiles(
+            _background_files(catalogue, derived, version), previous, writer, jobs if big else 1
+        )
+        index = stack.enter_context(files)
+        stages.done("search index (started)")  # made in another process meanwhile
         derived = dataclasses.replace(derived, related=related.result())
         stages.done("waiting for related papers")
         env = render.make_environment(project.templates)
@@ -279,51 +283,49 @@ class RelatedPapers:
             self.job.__exit__(*exc)
 
 
-class SearchIndex:
-    """The search index files, made and written in a background process while pages render.
-
-    Each tier is keyed by everything it is made of, and kept from the last build if that is
-    unchanged (an edited abstract leaves the meta tier alone). `result()` gives the files
-    as staged by the writer, to `record`.
+class BackgroundFiles:
+    """Files made, and written, in a background process while pages render: the search index
+    and papers.json, the slowest files to make. Each is (path, key, make); one whose key
+    matches the last build's is kept. `result()` gives them as staged by the writer, to `record`.
     """
 
-    def __init__(
-        self,
-        catalogue: Catalogue,
-        previous: write.Previous | None,
-        version: str,
-        writer: write.SiteWriter,
-        jobs: int | None,
-    ) -> None:
-        abstracts = {p.slug: p.body_text for p in catalogue.papers}
-        self.kept, todo = [], []
-        for path, inputs in search.tier_inputs(catalogue, abstracts).items():
-            # the abstracts tier by its texts alone: the terms follow from them
-            key = digest(version, path, *(inputs[0] if path == "search/abstracts.json" else [repr(inputs)]))
-            if write.reusable(previous, path, key):
-                self.kept.append((path, key))
-            else:
-                todo.append((path, inputs, key))
-
-        def make() -> list:
-            return [
-                writer.stage(path, render.to_json(search.make_tier(path, i)), key) for path, i, key in todo
-            ]
-
-        big = len(catalogue.papers) >= parallel.MIN_ITEMS
-        self.job = parallel.Background(make, jobs if big and todo else 1)
+    def __init__(self, files: list, previous: write.Previous | None, writer: write.SiteWriter, jobs) -> None:
+        self.kept = [(path, key) for path, key, _ in files if write.reusable(previous, path, key)]
+        todo = [(path, key, make) for path, key, make in files if not write.reusable(previous, path, key)]
+        self.job = parallel.Background(lambda: [writer.stage(p, make(), key) for p, key, make in todo], jobs)
         self.writer = writer
 
     def result(self) -> list:
         made, self.job = self.job.result(), None
         return [self.writer.stage(path, None, key) for path, key in self.kept] + made
 
-    def __enter__(self) -> SearchIndex:
+    def __enter__(self) -> BackgroundFiles:
         return self
 
     def __exit__(self, *exc) -> None:
         if self.job is not None:  # the build failed: stop the background process
             self.job.__exit__(*exc)
+
+
+def _background_files(catalogue: Catalogue, derived: render.Derived, version: str) -> list:
+    """(path, key, make) of the search index tiers and papers.json."""
+    abstracts = derived.abstracts
+    files = []
+    for path, inputs in search.tier_inputs(catalogue, abstracts).items():
+        # the abstracts tier by its texts alone: the terms follow from them
+        key = digest(version, path, *(inputs[0] if path == "search/abstracts.json" else [repr(inputs)]))
+        files.append(
+            (path, key, lambda path=path, inputs=inputs: render.to_json(search.make_tier(path, inputs)))
+        )
+    keys = derived.citation_keys
+    files.append(
+        (
+            "papers.json",
+            digest(version, repr(catalogue.config), derived.catalogue_key),
+            lambda: render.to_json(metadata.papers_json(catalogue, abstracts, keys)),
+        )
+    )
+    return files
 
 
 def _related_papers(papers: list[Paper], cache: Cache) -> dict:

@@ -372,14 +372,6 @@ def render_site(
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     if derived.bibliography:
         outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
-    outputs.append(
-        keyed(
-            previous,
-            "papers.json",
-            digest(version, repr(config), derived.catalogue_key) if derived.catalogue_key else "",
-            lambda: to_json(metadata.papers_json(catalogue, derived.abstracts, derived.citation_keys)),
-        )
-    )
     outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))
     outputs.append(
         keyed(
