@@ -214,7 +214,7 @@ def build(
         stages.done("search index (started)")  # made in another process meanwhile
         derived = dataclasses.replace(derived, related=related.result())
         stages.done("waiting for related papers")
-        env = render.make_environment(project.templates)
+        env = render.make_environment(project.templates, cache.folder("templates"))
         topics, tags = derived.topics, derived.tags
         pages, rendered = render.render_site(
             env,

@@ -132,6 +132,10 @@ class Cache:
                 self.put(stage, key, value)
         return value
 
+    def folder(self, name: str) -> Path | None:
+        """A folder of the cache for a library's own files (None when disabled)."""
+        return None if self.path is None else self.path.parent / name
+
     def load_file(self, name: str):
         """A large value kept in its own file `<name>.pickle` by save_file, or None.
 

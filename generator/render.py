@@ -36,10 +36,22 @@ MONTHS = (
 )
 
 
-def make_environment(templates_dir: Path) -> jinja2.Environment:
-    """Autoescaping, strict Jinja environment over the templates folder."""
+def make_environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Environment:
+    """Autoescaping, strict Jinja environment over the templates folder.
+
+    `compiled`: a folder where compiled templates are kept between builds (Jinja checks
+    each against its template's source).
+    """
+    cache = None
+    if compiled is not None:
+        try:
+            compiled.mkdir(parents=True, exist_ok=True)
+            cache = jinja2.FileSystemBytecodeCache(str(compiled))
+        except OSError:
+            cache = None
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
+        bytecode_cache=cache,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

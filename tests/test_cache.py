@@ -94,6 +94,7 @@ def test_without_the_cache_nothing_is_read_or_written(make_project):
     build(project)
     assert (project.root / ".cache" / "papercat.sqlite").is_file()
     assert "*" in (project.root / ".cache" / ".gitignore").read_text()
+    assert list((project.root / ".cache" / "templates").glob("*.cache"))  # compiled templates
 
 
 def test_a_corrupt_cache_is_ignored_with_a_warning(make_project, tmp_path, caplog):
