@@ -40,11 +40,14 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
                 "create content/papers/ and add one .md file per paper",
             )
         ]
-    for path in sorted(papers_dir.iterdir()):
-        label = display_path(path, label_root)
-        if path.name == ".gitkeep":
+    folder = display_path(papers_dir, label_root)
+    with os.scandir(papers_dir) as listing:  # entries know their type: no stat per file
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        name, label = entry.name, f"{folder}/{entry.name}"
+        if name == ".gitkeep":
             continue
-        if path.name.startswith("."):
+        if name.startswith("."):
             errors.append(
                 ContentError(
                     label,
@@ -55,14 +58,14 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
                 )
             )
             continue
-        if path.is_symlink():
+        if entry.is_symlink():
             errors.append(
                 ContentError(
                     label, 0, 0, "symbolic links are not allowed in content/", "commit the file itself"
                 )
             )
             continue
-        if path.is_dir() or path.suffix != ".md":
+        if entry.is_dir() or os.path.splitext(name)[1] != ".md":
             errors.append(
                 ContentError(
                     label,
@@ -73,17 +76,19 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
                 )
             )
             continue
+        with open(entry.path, "rb") as file:
+            data = file.read()
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            line = data[: exc.start].count(b"\n") + 1
             errors.append(
                 ContentError(
                     label, line, 0, f"file is not valid UTF-8 ({exc.reason})", "save the file as UTF-8"
                 )
             )
             continue
-        docs.append(RawDocument(label, path.stem, text))
+        docs.append(RawDocument(label, name[:-3], text))
     return docs, errors
 
 
@@ -98,17 +103,26 @@ def display_path(path: Path, root: Path) -> str:
 def symlinks(content_dir: Path, label_root: Path) -> list[ContentError]:
     """Symbolic links anywhere under content/ (listings included): refused, never followed."""
     errors = []
-    for folder, dirs, files in os.walk(content_dir):
-        for name in sorted(dirs + files):
-            path = Path(folder) / name
-            if path.is_symlink():
+
+    def walk(folder: str) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            return  # as os.walk: a folder that cannot be listed is passed over
+        for entry in entries:
+            if entry.is_symlink():
                 errors.append(
                     ContentError(
-                        display_path(path, label_root),
+                        display_path(Path(entry.path), label_root),
                         0,
                         0,
                         "symbolic links are not allowed in content/",
                         "commit the file itself",
                     )
                 )
+            elif entry.is_dir():
+                walk(entry.path)
+
+    walk(str(content_dir))
     return sorted(errors)
