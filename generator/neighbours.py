@@ -1,19 +1,27 @@
-"""Each row's k most similar other rows of an L2-normalised sparse matrix, exactly.
+"""Each row's most similar other rows of an L2-normalised sparse matrix, exactly.
 
 `top_k` computes every row (chunk x all papers: one sparse product, a dense chunk x n block,
-partial sorting), on a few threads: memory stays O(chunk x n) per thread, never n x n.
-`update_top_k` does the same after a few rows changed, reusing the last result: a row whose
-previous neighbours all kept their vectors only needs its scores against the changed rows.
+partial sorting), on a few threads: memory stays O(chunk x n) per thread, never n x n. It
+keeps `keep` neighbours per row (a few more than are shown) and, for each row, a bound: no
+row outside its list scores more than that.
+
+`update_top_k` does the same after an edit, reusing the last result. A row whose own text
+changed is computed in full. Any other row moved at most by ‖δ‖, how far its vector moved
+(an idf changed), so by Cauchy-Schwarz an outsider's score is at most its old bound plus
+its own ‖δ‖ plus the largest ‖δ‖ of any other drifted row. The row's previous neighbours
+and the changed rows are scored exactly; if the k-th best of those beats that bound, no
+outsider can enter its top k, and the row is done. Otherwise it is computed in full.
 
 Scores are cosines rounded to DECIMALS; ties go to the smaller column index. With sorted
 indices score(i, j) == score(j, i) bit for bit (the same products, added in the same order),
-which is what lets a changed row's scores stand in for the other rows' scores against it.
+and a pair scored on its own gets the bits it gets inside a full product.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,15 +31,32 @@ if TYPE_CHECKING:
 
 MIN_SCORE = 0.05
 DECIMALS = 4
+SLACK = 0.5 * 10.0**-DECIMALS  # a rounded score is at most this far from its float
+EPS = 1e-9  # more than the floating-point error of any norm or score here
 CHUNK = 512  # rows per similarity chunk at most...
 CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
-RECOMPUTE_ALL = 0.5  # update_top_k computes every row when the rows to redo are more than this share
-
-Neighbours = tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, columns, scores; by row, best first
+PAIRS = 50_000  # pairs scored together
 
 
-def _empty() -> Neighbours:
-    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """Up to `keep` best other rows of each row: entries sorted by row, then best first."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    scores: np.ndarray
+    bounds: np.ndarray  # per row: every row not listed scores at most this (before rounding)
+
+    def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, scores) of each row's k best."""
+        rank = np.arange(len(self.rows)) - np.searchsorted(self.rows, self.rows)
+        chosen = rank < k
+        return self.rows[chosen], self.cols[chosen], self.scores[chosen]
+
+
+def _empty(n: int) -> Neighbours:
+    none = np.zeros(0, dtype=np.int64)
+    return Neighbours(none, none, np.zeros(0), np.full(n, MIN_SCORE - SLACK))
 
 
 def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -40,27 +65,41 @@ def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.n
     return np.round(scores, DECIMALS, out=scores)
 
 
-def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, k: int) -> Neighbours:
-    """The k best candidates of each row, by score then smaller column; sorted by row."""
+def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Rounded scores of the pairs (rows[i], cols[i]), bit for bit as in a full product."""
+    out = np.empty(len(rows))
+    for s in range(0, len(rows), PAIRS):
+        pair = slice(s, s + PAIRS)
+        products = matrix[rows[pair]].multiply(matrix[cols[pair]]).tocsr()
+        products.sort_indices()  # a matrix-vector product adds each row in column order, one by one
+        out[pair] = products @ np.ones(products.shape[1])
+    return np.round(out, DECIMALS, out=out)
+
+
+def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Candidates sorted by row, then score (best first), then smaller column; and their rank."""
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
-    chosen = np.arange(len(rows)) - np.searchsorted(rows, rows) < k  # rank within the row
-    return rows[chosen], cols[chosen], np.minimum(values[chosen], 1.0)
+    return rows, cols, values, np.arange(len(rows)) - np.searchsorted(rows, rows)
 
 
 def _rows_top_k(
-    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, k: int
-) -> Neighbours:
-    """Top k of some rows against all rows."""
+    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, keep: int
+) -> tuple[np.ndarray, ...]:
+    """Top `keep` of some rows (ascending) against all rows, and their bounds."""
     scores = _scores(matrix, transposed, rows)
     local = np.arange(len(rows))
     scores[local, rows] = -1.0  # never the paper itself
     negated = np.negative(scores)
-    negated.partition(k - 1, axis=1)
-    floor = np.maximum(-negated[:, k - 1], MIN_SCORE)  # the k-th best score of each row
+    negated.partition(keep - 1, axis=1)
+    floor = np.maximum(-negated[:, keep - 1], MIN_SCORE)  # the keep-th best score of each row
     del negated
-    at, cols = np.nonzero(scores >= floor[:, None])  # the top k, and anything tied with the k-th
-    return _best(rows[at], cols, scores[at, cols], k)
+    at, cols = np.nonzero(scores >= floor[:, None])  # the top `keep`, and anything tied with it
+    r, c, v, rank = _best(rows[at], cols, scores[at, cols])
+    chosen = rank < keep
+    scores[np.searchsorted(rows, r[chosen]), c[chosen]] = -1.0  # rows ascend
+    bounds = scores.max(axis=1, initial=-1.0) + SLACK  # the best row left out
+    return r[chosen], c[chosen], np.minimum(v[chosen], 1.0), bounds
 
 
 def _chunks(items: np.ndarray, n: int, chunk: int | None) -> list[np.ndarray]:
@@ -77,71 +116,91 @@ def _map(func, chunks: list, workers: int | None) -> list:
         return list(pool.map(func, chunks))
 
 
-def _concat(parts: list[Neighbours]) -> Neighbours:
+def _compute(matrix, rows: np.ndarray, keep: int, chunk: int | None, workers: int | None):
+    transposed = matrix.T.tocsr()
+    parts = _map(
+        lambda some: _rows_top_k(matrix, transposed, some, keep),
+        _chunks(rows, matrix.shape[0], chunk),
+        workers,
+    )
     if not parts:
-        return _empty()
-    rows, cols, scores = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return rows, cols, scores
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, np.zeros(0), np.zeros(0)
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
 
 def top_k(
-    matrix: sparse.csr_matrix, k: int, chunk: int | None = None, workers: int | None = None
+    matrix: sparse.csr_matrix, keep: int, chunk: int | None = None, workers: int | None = None
 ) -> Neighbours:
-    """(rows, columns, scores) of each row's k best other rows (score >= MIN_SCORE), best first.
+    """Each row's `keep` best other rows (score >= MIN_SCORE), best first, with bounds.
 
     Rows must be L2-normalised with sorted indices. Chunks of `chunk` rows (default: CHUNK,
     fewer for large n) run on `workers` threads (default: up to 4 CPUs).
     """
     n = matrix.shape[0]
-    k = min(k, n - 1)
-    if k <= 0:
-        return _empty()
-    transposed = matrix.T.tocsr()
-    chunks = _chunks(np.arange(n), n, chunk)
-    return _concat(_map(lambda rows: _rows_top_k(matrix, transposed, rows, k), chunks, workers))
+    keep = min(keep, n - 1)
+    if keep <= 0:
+        return _empty(n)
+    rows, cols, scores, bounds = _compute(matrix, np.arange(n), keep, chunk, workers)
+    return Neighbours(rows, cols, scores, bounds)
 
 
 def update_top_k(
     matrix: sparse.csr_matrix,
+    keep: int,
     k: int,
-    changed: np.ndarray,
     previous: Neighbours,
+    changed: np.ndarray,
+    drift: np.ndarray,
     chunk: int | None = None,
     workers: int | None = None,
 ) -> Neighbours:
-    """top_k(matrix, k), given the top k of the last matrix and which rows differ from it.
+    """top_k(matrix, keep) for the rows that need it, given the last one, such that each
+    row's first k are exactly those of top_k (the rest of a list may differ).
 
-    `changed` flags the rows whose vectors are new or different; every other row must be
-    bit-identical to its old self. `previous` is the last top_k with its rows and columns
-    renumbered to this matrix, and -1 for a column that is gone. A row is recomputed in full
-    if it changed or one of its previous neighbours changed or went; any other row keeps its
-    previous neighbours (the best of the unchanged rows) and takes the best of those and of
-    its scores against the changed rows. Falls back to top_k when that is most of the work.
+    `previous` is the last top_k with rows and columns renumbered to this matrix (-1: a
+    row that is gone) and bounds per row of this matrix (NaN: a new row). `changed` flags
+    the rows whose own text changed (computed in full); `drift` is ‖new - old‖ of every
+    other row's vector (0: unchanged).
     """
     n = matrix.shape[0]
-    k = min(k, n - 1)
-    if k <= 0:
-        return _empty()
-    old_rows, old_cols, old_scores = previous
-    stale = changed.copy()
-    lost = (old_cols < 0) | changed[np.maximum(old_cols, 0)]
-    stale[old_rows[lost]] = True
-    recompute, moved = np.flatnonzero(stale), np.flatnonzero(changed)
-    if len(recompute) + len(moved) > RECOMPUTE_ALL * n:
-        return top_k(matrix, k, chunk, workers)
+    keep = min(keep, n - 1)
+    if keep <= 0:
+        return _empty(n)
+    full = changed | np.isnan(previous.bounds)
+    if full.all():
+        return top_k(matrix, keep, chunk, workers)
     transposed = matrix.T.tocsr()
-    parts = _map(lambda rows: _rows_top_k(matrix, transposed, rows, k), _chunks(recompute, n, chunk), workers)
-
-    def against_moved(rows: np.ndarray) -> Neighbours:  # other rows' scores against changed ones
-        scores = _scores(matrix, transposed, rows)
-        at, others = np.nonzero(scores >= MIN_SCORE)
-        keep = ~stale[others]  # unchanged rows only (so never a row against itself)
-        return others[keep], rows[at[keep]], scores[at[keep], others[keep]]
-
-    kept = ~stale[old_rows]
-    candidates = [(old_rows[kept], old_cols[kept], old_scores[kept])]
-    candidates += _map(against_moved, _chunks(moved, n, chunk), workers)
-    parts.append(_best(*_concat(candidates), k))
-    rows, cols, scores = _concat(parts)
+    moved = np.flatnonzero(changed)
+    largest = float(drift[~full].max(initial=0.0))
+    # Candidates of every other row: its previous neighbours, and the changed rows.
+    alive = (previous.cols >= 0) & ~full[previous.rows] & ~changed[np.maximum(previous.cols, 0)]
+    rows, cols = previous.rows[alive], previous.cols[alive]
+    parts = [(rows, cols, _pair_scores(matrix, rows, cols))]
+    for some in _chunks(moved, n, chunk):
+        scores = _scores(matrix, transposed, some)
+        others = np.tile(np.arange(n), len(some))
+        mine = np.repeat(some, n)
+        keep_pair = ~full[others]
+        parts.append((others[keep_pair], mine[keep_pair], scores.ravel()[keep_pair]))
+    r, c, v, rank = _best(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+    listed = v >= MIN_SCORE  # come first within a row
+    count = np.bincount(r[listed], minlength=n)
+    kth = np.full(n, -np.inf)
+    at = listed & (rank == k - 1)
+    kth[r[at]] = v[at]
+    bound = previous.bounds + np.where(full, 0.0, drift) + largest + EPS
+    safe = np.where(count >= k, kth > bound + SLACK + EPS, bound + SLACK + EPS < MIN_SCORE) & ~full
+    chosen = safe[r] & listed & (rank < keep)
+    outside = safe[r] & ~chosen
+    best_outside = np.full(n, -np.inf)
+    np.maximum.at(best_outside, r[outside], v[outside] + SLACK)
+    bounds = np.where(safe, np.maximum(bound, best_outside), np.nan)
+    redo = np.flatnonzero(~safe)
+    done_rows, done_cols, done_scores, done_bounds = _compute(matrix, redo, keep, chunk, workers)
+    bounds[redo] = done_bounds
+    rows = np.concatenate((r[chosen], done_rows))
     order = np.argsort(rows, kind="stable")  # each row comes from one part, best first
-    return rows[order], cols[order], scores[order]
+    cols = np.concatenate((c[chosen], done_cols))[order]
+    scores = np.minimum(np.concatenate((v[chosen], done_scores)), 1.0)[order]
+    return Neighbours(rows[order], cols, scores, bounds)

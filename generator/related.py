@@ -43,6 +43,7 @@ from .neighbours import DECIMALS, MIN_SCORE, Neighbours, top_k, update_top_k
 __all__ = ["DECIMALS", "MIN_SCORE", "related_papers", "update", "vectorise", "top_k"]
 
 K = 5
+EXTRA = 5  # neighbours remembered beyond K: candidates that let most rows skip a full comparison
 MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two)
 TITLE_WEIGHT = 2
 REASON_TERMS = 3
@@ -377,6 +378,19 @@ def _kept(df: np.ndarray, n: int) -> np.ndarray:
 
 def vectors_of(tokens: Tokens) -> Vectors:
     """TF-IDF vectors of tokenised papers, with display forms of the kept terms."""
+    matrix, keys = _weights(tokens)
+    display = _display(keys, tokens)
+    return Vectors(
+        tokens.slugs,
+        matrix,
+        tuple(keys),
+        tuple(display[key] for key in keys),
+        tuple(frozenset(key.split(" ")) for key in keys),
+    )
+
+
+def _weights(tokens: Tokens) -> tuple[sparse.csr_matrix, list[str]]:
+    """The TF-IDF matrix (rows: papers; columns: the kept terms, sorted) and its column keys."""
     from scipy import sparse  # 0.12 s to import: not needed when no paper's tokens changed
 
     table, n = tokens.features, len(tokens.slugs)
@@ -397,14 +411,7 @@ def vectors_of(tokens: Tokens) -> Vectors:
     lengths = np.diff(matrix.indptr)
     norms = np.sqrt(np.bincount(np.repeat(np.arange(n), lengths), weights=matrix.data**2, minlength=n))
     matrix.data /= np.repeat(norms, lengths)  # every kept entry's row has a positive norm
-    display = _display(keys, tokens)
-    return Vectors(
-        tokens.slugs,
-        matrix,
-        tuple(keys),
-        tuple(display[key] for key in keys),
-        tuple(frozenset(key.split(" ")) for key in keys),
-    )
+    return matrix, keys
 
 
 def vectorise(papers: Iterable[Paper]) -> Vectors:
@@ -469,8 +476,8 @@ class State:
 
     tokens: Tokens
     k: int
-    neighbours: Neighbours
-    reasons: tuple[tuple[str, ...], ...]  # of each neighbour
+    neighbours: Neighbours  # EXTRA more than k per row, with bounds (see neighbours.py)
+    reasons: tuple[tuple[str, ...], ...]  # of each row's first k neighbours
     display: dict[str, str]  # feature key -> display form, of the terms that counted
 
 
@@ -486,19 +493,21 @@ def update(
     tokens, fresh = tokenise(papers, previous.tokens if previous else None)
     if previous is not None and previous.k == k and _same_tokens(previous.tokens, tokens, fresh):
         state = dataclasses.replace(previous, tokens=tokens)  # e.g. only a number or a link changed
-        return _related(tokens.slugs, previous.neighbours, list(previous.reasons)), state
+        return _related(tokens.slugs, previous.neighbours.first(k), list(previous.reasons)), state
     vectors = vectors_of(tokens)
     if previous is None or previous.k != k:
-        neighbours = top_k(vectors.matrix, k)
-        reasons = _reasons(vectors, *neighbours[:2])
+        found = top_k(vectors.matrix, k + EXTRA)
+        first = found.first(k)
+        reasons = _reasons(vectors, *first[:2])
     else:
-        changed = _changed(previous.tokens, tokens, fresh)
-        old_rows, old_cols, old_scores, old_reasons = _renumbered(previous, tokens.slugs)
-        neighbours = update_top_k(vectors.matrix, k, changed, (old_rows, old_cols, old_scores))
-        known = dict(zip(zip(old_rows.tolist(), old_cols.tolist(), strict=True), old_reasons, strict=True))
-        reasons = _reasons_reusing(vectors, neighbours, known, _dirty(vectors, changed, previous.display))
-    state = State(tokens, k, neighbours, tuple(reasons), dict(zip(vectors.keys, vectors.terms, strict=True)))
-    return _related(vectors.slugs, neighbours, reasons), state
+        changed, drift = _movement(previous.tokens, tokens, fresh, vectors)
+        old, old_first = _renumbered(previous, tokens.slugs)
+        found = update_top_k(vectors.matrix, k + EXTRA, k, old, changed, drift)
+        first = found.first(k)
+        dirty = _dirty(vectors, changed | (drift != 0), previous.display)
+        reasons = _reasons_reusing(vectors, first, old_first, dirty)
+    state = State(tokens, k, found, tuple(reasons), dict(zip(vectors.keys, vectors.terms, strict=True)))
+    return _related(vectors.slugs, first, reasons), state
 
 
 def _same_tokens(old: Tokens, new: Tokens, fresh: list[int]) -> bool:
@@ -510,45 +519,50 @@ def _same_tokens(old: Tokens, new: Tokens, fresh: list[int]) -> bool:
     )
 
 
-def _changed(old: Tokens, new: Tokens, fresh: list[int]) -> np.ndarray:
-    """Which rows' vectors differ from the last build's (n changed: all of them)."""
+def _movement(old: Tokens, new: Tokens, fresh: list[int], vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows' own terms changed (or are new), and how far every other row's vector moved
+    (‖new - old‖; an idf changed, or a term started or stopped counting)."""
+    from scipy import sparse
+
     n = len(new.slugs)
-    if len(old.slugs) != n:  # every idf moved
-        return np.ones(n, dtype=bool)
-    changed = np.zeros(n, dtype=bool)
-    where = dict(zip(old.slugs, range(n), strict=True))
+    where = dict(zip(old.slugs, range(len(old.slugs)), strict=True))
+    before = np.fromiter((where.get(slug, -1) for slug in new.slugs), np.int64, n)
+    changed = before < 0
     for i in fresh:
-        j = where.get(new.slugs[i])
-        changed[i] = j is None or old.features.row(j) != new.features.row(i)
-    # A term's weight moves when it starts or stops counting, or its df changes while it counts.
-    df = new.features.frequencies()
-    index = dict(zip(new.features.vocab, range(len(df)), strict=True))
-    position = np.fromiter(
-        (index.get(key, -1) for key in old.features.vocab), np.int64, len(old.features.vocab)
+        changed[i] = changed[i] or old.features.row(before[i]) != new.features.row(i)
+    old_matrix, old_keys = _weights(old)
+    index = dict(zip(vectors.keys, range(len(vectors.keys)), strict=True))
+    column = np.fromiter(
+        (index.get(key, len(index) + j) for j, key in enumerate(old_keys)), np.int64, len(old_keys)
     )
-    found = position >= 0
-    old_df = np.zeros(len(df), dtype=np.int64)
-    old_df[position[found]] = old.features.frequencies()[found]
-    moved = (_kept(df, n) != _kept(old_df, n)) | (_kept(df, n) & (df != old_df))
-    rows = np.repeat(np.arange(n), np.diff(new.features.indptr))
-    changed[rows[moved[new.features.indices]]] = True
-    return changed
+    width = len(index) + len(old_keys)
+    aligned = old_matrix[np.maximum(before, 0)].tocsr()
+    aligned.data[np.repeat(changed, np.diff(aligned.indptr))] = 0.0  # new rows have no old self
+    aligned = sparse.csr_matrix((aligned.data, column[aligned.indices], aligned.indptr), shape=(n, width))
+    matrix = vectors.matrix
+    now = sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(n, width))
+    delta = (now - aligned).tocsr()
+    drift = np.sqrt(np.asarray(delta.multiply(delta).sum(axis=1)).ravel())
+    drift[changed] = 0.0  # computed in full anyway
+    return changed, drift
 
 
-def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """The previous neighbours and reasons in this build's row numbers (-1: a paper that is gone)."""
+def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[Neighbours, dict]:
+    """The previous neighbours in this build's row numbers (-1: a paper that is gone; bound
+    NaN: a new paper), and {(row, column): reason} of the previous first k."""
     where = dict(zip(slugs, range(len(slugs)), strict=True))
     old = previous.tokens.slugs
     number = np.fromiter((where.get(slug, -1) for slug in old), np.int64, len(old))
-    rows, cols, scores = previous.neighbours
-    rows, cols = number[rows], number[cols]
+    found = previous.neighbours
+    rows, cols = number[found.rows], number[found.cols]
     alive = rows >= 0
-    return (
-        rows[alive],
-        cols[alive],
-        scores[alive],
-        [r for r, a in zip(previous.reasons, alive, strict=True) if a],
-    )
+    bounds = np.full(len(slugs), np.nan)
+    bounds[number[number >= 0]] = found.bounds[number >= 0]
+    renumbered = Neighbours(rows[alive], cols[alive], found.scores[alive], bounds)
+    first_rows, first_cols, _ = found.first(previous.k)
+    pairs = zip(number[first_rows].tolist(), number[first_cols].tolist(), strict=True)
+    known = {pair: reason for pair, reason in zip(pairs, previous.reasons, strict=True) if min(pair) >= 0}
+    return renumbered, known
 
 
 def _dirty(vectors: Vectors, changed: np.ndarray, display: dict[str, str]) -> np.ndarray:
@@ -567,10 +581,10 @@ def _dirty(vectors: Vectors, changed: np.ndarray, display: dict[str, str]) -> np
 
 
 def _reasons_reusing(
-    vectors: Vectors, neighbours: Neighbours, known: dict[tuple[int, int], tuple[str, ...]], dirty: np.ndarray
+    vectors: Vectors, first: tuple, known: dict[tuple[int, int], tuple[str, ...]], dirty: np.ndarray
 ) -> list[tuple[str, ...]]:
-    """_reasons of the neighbours, taken from `known` for pairs of rows that are not dirty."""
-    rows, cols, _ = neighbours
+    """_reasons of the pairs in `first`, taken from `known` for pairs of rows that are not dirty."""
+    rows, cols, _ = first
     out: list[tuple[str, ...] | None] = []
     todo = []
     for i, pair in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
