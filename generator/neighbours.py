@@ -35,7 +35,8 @@ SLACK = 0.5 * 10.0**-DECIMALS  # a rounded score is at most this far from its fl
 EPS = 1e-9  # more than the floating-point error of any norm or score here
 CHUNK = 512  # rows per similarity chunk at most...
 CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
-PAIRS = 50_000  # pairs scored together
+PAIR_ROWS = 32  # rows whose pairs are scored together
+DRIFT_LIMIT = 1e-3  # a row that moved further (it gained or lost a term) is handled as changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +67,15 @@ def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.n
 
 
 def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Rounded scores of the pairs (rows[i], cols[i]), bit for bit as in a full product."""
+    """Rounded scores of the pairs (rows[i], cols[i]), rows ascending, bit for bit as in a
+    full product: a few rows at a time, against the union of their columns."""
     out = np.empty(len(rows))
-    for s in range(0, len(rows), PAIRS):
-        pair = slice(s, s + PAIRS)
-        products = matrix[rows[pair]].multiply(matrix[cols[pair]]).tocsr()
-        products.sort_indices()  # a matrix-vector product adds each row in column order, one by one
-        out[pair] = products @ np.ones(products.shape[1])
-    return np.round(out, DECIMALS, out=out)
+    starts = np.searchsorted(rows, np.unique(rows)[::PAIR_ROWS])
+    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
+        mine, theirs = (np.unique(a[start:stop], return_inverse=True) for a in (rows, cols))
+        block = _scores(matrix, matrix[theirs[0]].T.tocsr(), mine[0])
+        out[start:stop] = block[mine[1], theirs[1]]
+    return out
 
 
 def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -161,12 +163,13 @@ def update_top_k(
     `previous` is the last top_k with rows and columns renumbered to this matrix (-1: a
     row that is gone) and bounds per row of this matrix (NaN: a new row). `changed` flags
     the rows whose own text changed (computed in full); `drift` is ‖new - old‖ of every
-    other row's vector (0: unchanged).
+    other row's vector (0: unchanged); one that drifted more than DRIFT_LIMIT counts as changed.
     """
     n = matrix.shape[0]
     keep = min(keep, n - 1)
     if keep <= 0:
         return _empty(n)
+    changed = changed | (drift > DRIFT_LIMIT)  # a few such rows would loosen every bound
     full = changed | np.isnan(previous.bounds)
     if full.all():
         return top_k(matrix, keep, chunk, workers)
