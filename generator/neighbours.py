@@ -70,6 +70,8 @@ def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) 
     """Rounded scores of the pairs (rows[i], cols[i]), rows ascending, bit for bit as in a
     full product: a few rows at a time, against the union of their columns."""
     out = np.empty(len(rows))
+    if not len(rows):
+        return out
     starts = np.searchsorted(rows, np.unique(rows)[::PAIR_ROWS])
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
         mine, theirs = (np.unique(a[start:stop], return_inverse=True) for a in (rows, cols))
