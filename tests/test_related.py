@@ -391,3 +391,27 @@ def test_rows_that_only_drifted_are_checked_against_their_bound_not_recomputed(m
         assert got == related.related_papers(papers), (step, name)
         assert (drift > 0).sum() > len(papers) // 10, (step, name)  # many rows moved...
         assert in_full < len(papers) // 2, (step, name)  # ...most were not compared with every row
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_updates_of_tiny_catalogues(count):
+    base = SMALL[:count]
+    _, state = related.update(base)
+    for papers in (
+        SMALL[: count + 1],
+        SMALL[1:count],
+        [dataclass_replace(base[0], body_md="LoRA retrieval."), *base[1:]],
+    ):
+        got, _ = related.update(papers, state)
+        assert got == related.related_papers(papers)
+
+
+def test_pair_scores_are_the_bits_of_a_full_product():
+    vectors = related.vectorise(tie_papers())
+    matrix = vectors.matrix
+    full = np.round((matrix @ matrix.T).toarray(), related.DECIMALS)
+    rng = np.random.default_rng(3)
+    rows = np.sort(rng.integers(0, matrix.shape[0], 500))
+    cols = rng.integers(0, matrix.shape[0], 500)
+    assert np.array_equal(neighbours._pair_scores(matrix, rows, cols), full[rows, cols])
+    assert len(neighbours._pair_scores(matrix, rows[:0], cols[:0])) == 0
