@@ -106,18 +106,23 @@ def prepare(n: int, work: Path) -> Path:
     return root
 
 
+EDIT_WORDS = ("retrieval", "alignment", "quantization", "reasoning", "distillation")
+
+
 def edit(paper: Path, original: str, k: int) -> None:
-    """Change one paper's abstract (a different sentence each time)."""
-    paper.write_text(original.rstrip("\n") + f" Benchmark edit {k}.\n", encoding="utf-8")
+    """Change one paper's abstract: a sentence with a different common word each time, so
+    that the words the related papers and the search index count change too."""
+    sentence = f" Benchmark edit: {EDIT_WORDS[k % len(EDIT_WORDS)]} {k}.\n"
+    paper.write_text(original.rstrip("\n") + sentence, encoding="utf-8")
 
 
 def bench_papercat(root: Path, runs: int) -> dict:
     build = [sys.executable, "-m", "generator", "--root", str(root), "build", "--profile"]
-    env_site, cache = root / "site", root / ".cache"
+    env_site, cache, spare = root / "site", root / ".cache", root / ".site.spare"
 
     def cold() -> dict:
-        shutil.rmtree(env_site, ignore_errors=True)
-        shutil.rmtree(cache, ignore_errors=True)
+        for folder in (env_site, cache, spare):
+            shutil.rmtree(folder, ignore_errors=True)
         return run(build, cwd=REPO)
 
     cold()  # warm-up
@@ -136,7 +141,7 @@ def bench_papercat(root: Path, runs: int) -> dict:
                 edit_runs.append(result)
         incremental = tree_digest(env_site)
         with tempfile.TemporaryDirectory(dir=root) as clean:
-            run([*build[:-2], "build", "--output", f"{clean}/site"], cwd=REPO)
+            run([*build[:-2], "build", "--no-cache", "--output", f"{clean}/site"], cwd=REPO)
             identical = tree_digest(Path(clean) / "site")[0] == incremental[0]
     finally:
         paper.write_text(original, encoding="utf-8")
