@@ -212,8 +212,13 @@ def build(
         )
         index = stack.enter_context(files)
         stages.done("search index (started)")  # made in another process meanwhile
-        derived = dataclasses.replace(derived, related=related.result())
-        stages.done("waiting for related papers")
+
+        def related_papers() -> dict:  # paper pages need them: the other pages render before
+            stages.done("render + write other pages")
+            found = related.result()
+            stages.done("waiting for related papers")
+            return found
+
         env = render.make_environment(project.templates, cache.folder("templates"))
         topics, tags = derived.topics, derived.tags
         pages, rendered = render.render_site(
@@ -227,8 +232,9 @@ def build(
             version,
             jobs,
             stages.progress.counter("files"),  # pages and .bib files
+            related_papers,
         )
-        stages.done("render + write pages")
+        stages.done("render + write paper pages")
         for staged in index.result():
             writer.record(staged)
         stages.done("waiting for search index")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -216,8 +217,12 @@ def render_site(
     version: str = "",
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
+    related: Callable[[], dict] | None = None,
 ) -> tuple[int, int]:
     """Render every page and data file of the site into `writer`; return (pages, pages rendered).
+
+    Paper pages come last, after `related()` (default: derived.related) gives the related
+    papers, which may still be computed elsewhere while the other pages render.
 
     Each page gets a key: a digest of `version` (the generator and templates), its template
     and its context. A page whose key and path match `previous` (the last build's manifest,
@@ -294,21 +299,8 @@ def render_site(
             ],
         }
 
+    paper_pages_at = len(sitemap)  # paper pages are listed here in the sitemap
     for paper in catalogue.papers:
-        related = derived.related.get(paper.slug, ())
-        inputs = (  # all paper_context reads: the paper (its digest covers the topics) and these
-            paper.digest,
-            derived.bibtex.get(paper.slug, ""),
-            [(views[other].key, score, terms) for other, score, terms in related],
-        )
-        page(
-            f"papers/{paper.slug}/index.html",
-            "paper.html",
-            paper.title,
-            lastmod=paper.added,
-            lazy=(repr(inputs), lambda paper=paper: paper_context(paper)) if paper.digest else None,
-            **({} if paper.digest else paper_context(paper)),
-        )
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
             key = digest(version, entry)
@@ -371,15 +363,43 @@ def render_site(
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
 
-    def render(n: int) -> tuple[str, list, bool]:  # in a worker: render, then write if changed
-        path, template, context, key = pending[n]
-        if not template:
-            return writer.stage(path, context, key)
-        return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
+    def render_pending(offset: int) -> tuple[int, int]:
+        """Render and write the files queued so far, in workers: (pages rendered, files)."""
+        queued = list(pending)
+        pending.clear()
 
-    for staged in parallel.map_ordered(render, range(len(pending)), jobs, report):
-        writer.record(staged)
-    rendered = sum(1 for _, template, _, _ in pending if template)
+        def render(n: int) -> tuple[str, list, bool]:  # in a worker: render, then write if changed
+            path, template, context, key = queued[n]
+            if not template:
+                return writer.stage(path, context, key)
+            return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
+
+        progress = report and (lambda done, total: report(offset + done, offset + total))
+        for staged in parallel.map_ordered(render, range(len(queued)), jobs, progress):
+            writer.record(staged)
+        return sum(1 for _, template, _, _ in queued if template), len(queued)
+
+    rendered, files = render_pending(0)
+    derived = dataclasses.replace(derived, related=related()) if related else derived
+    listed = len(sitemap)
+    for paper in catalogue.papers:
+        inputs = (  # all paper_context reads: the paper (its digest covers the topics) and these
+            paper.digest,
+            derived.bibtex.get(paper.slug, ""),
+            [(views[other].key, score, terms) for other, score, terms in derived.related.get(paper.slug, ())],
+        )
+        page(
+            f"papers/{paper.slug}/index.html",
+            "paper.html",
+            paper.title,
+            lastmod=paper.added,
+            lazy=(repr(inputs), lambda paper=paper: paper_context(paper)) if paper.digest else None,
+            **({} if paper.digest else paper_context(paper)),
+        )
+    paper_entries = sitemap[listed:]
+    del sitemap[listed:]
+    sitemap[paper_pages_at:paper_pages_at] = paper_entries
+    rendered += render_pending(files)[0]
     pages = rendered + sum(1 for out in outputs if out.path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     if derived.bibliography:

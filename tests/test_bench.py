@@ -36,6 +36,6 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     assert figures["edit_identical_to_clean"] is True
     assert figures["output_files"] > 300  # pages, .bib files, feeds, index, static files
     assert figures["no_change"]["median"] > 0 and figures["cold"]["peak_mib"] > 0
-    assert "render + write pages" in figures["cold"]["stages"]
+    assert "render + write paper pages" in figures["cold"]["stages"]
     original = sorted((tmp_path / "catalogue-150" / "content" / "papers").glob("*.md"))
     assert len(original) == 150 and "Benchmark edit" not in "".join(p.read_text() for p in original)

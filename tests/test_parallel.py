@@ -29,7 +29,7 @@ def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_every
     monkeypatch.setattr(parallel, "_forkable", lambda: forked.append(forkable()) or forked[-1])
     project = make_project({**PAPERS, **MORE})
     build(project, use_cache=False, jobs=2)
-    assert forked == [True] * 4  # papers; related papers and the search index (in the background); pages
+    assert forked == [True] * 5  # papers; related papers, search index (in the background); two page passes
     serial = Project(project.root, project.content, project.templates, tmp_path / "serial")
     build(serial, use_cache=False, jobs=1)
     assert tree_digest(project.output) == tree_digest(serial.output)
