@@ -495,7 +495,7 @@ def update(
         state = dataclasses.replace(previous, tokens=tokens)  # e.g. only a number or a link changed
         return _related(tokens.slugs, previous.neighbours.first(k), list(previous.reasons)), state
     vectors = vectors_of(tokens)
-    if previous is None or previous.k != k:
+    if previous is None or previous.k != k or not previous.tokens.slugs:
         found = top_k(vectors.matrix, k + EXTRA)
         first = found.first(k)
         reasons = _reasons(vectors, *first[:2])

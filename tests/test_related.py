@@ -393,15 +393,12 @@ def test_rows_that_only_drifted_are_checked_against_their_bound_not_recomputed(m
         assert in_full < len(papers) // 2, (step, name)  # ...most were not compared with every row
 
 
-@pytest.mark.parametrize("count", [1, 2, 3, 4])
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
 def test_updates_of_tiny_catalogues(count):
     base = SMALL[:count]
     _, state = related.update(base)
-    for papers in (
-        SMALL[: count + 1],
-        SMALL[1:count],
-        [dataclass_replace(base[0], body_md="LoRA retrieval."), *base[1:]],
-    ):
+    edited = [dataclass_replace(p, body_md="LoRA retrieval.") for p in base[:1]] + base[1:]
+    for papers in (SMALL[: count + 1], SMALL[1:count], edited, [], SMALL):
         got, _ = related.update(papers, state)
         assert got == related.related_papers(papers)
 
