@@ -14,7 +14,7 @@ from pathlib import Path
 from . import check, cite, config, feeds, load, metadata, parallel, render, search, taxonomy, validate, write
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
-from .errors import BuildFailed, ContentError, UsageError
+from .errors import BuildFailed, ContentError, UsageError, plural
 from .model import Catalogue, Paper, sort_papers
 from .progress import Progress
 
@@ -55,15 +55,15 @@ class BuildResult:
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
         text = (
-            f"built {self.papers} papers, {self.topics} topics, {self.tags} tags: "
-            f"{self.pages} pages in {self.seconds:.2f} s"
+            f"built {plural(self.papers, 'paper')}, {plural(self.topics, 'topic')}, "
+            f"{plural(self.tags, 'tag')}: {plural(self.pages, 'page')} in {self.seconds:.2f} s"
         )
         if self.rendered is not None and self.rendered < self.pages:
             text += f" ({self.rendered} rendered, the rest unchanged)"
         if self.files_written or self.files_unchanged:
-            text += f"; wrote {self.files_written} files, {self.files_unchanged} unchanged"
+            text += f"; wrote {plural(self.files_written, 'file')}, {self.files_unchanged} unchanged"
         if self.warnings:
-            text += f" ({self.warnings} warnings: run `make check` to see them)"
+            text += f" ({plural(self.warnings, 'warning')}: run `make check` to see them)"
         return text
 
     def profile(self) -> str:
@@ -182,7 +182,11 @@ def build(
     cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
-    write.check_output_dir(project.output, [project.root, project.content, project.templates])
+    write.check_output_dir(
+        project.output,
+        [project.root, project.content, project.templates],
+        (project.content, project.templates),
+    )
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
@@ -204,7 +208,7 @@ def build(
         papers = catalogue.papers
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
-        writer = stack.enter_context(write.SiteWriter(project.output, previous))
+        writer = stack.enter_context(write.SiteWriter(project.output, previous, reuse=use_cache))
         derived = _derive(catalogue, cache, stages, previous, version)
         big = len(papers) >= parallel.MIN_ITEMS
         files = BackgroundFiles(

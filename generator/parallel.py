@@ -27,12 +27,16 @@ CHUNK = 200
 _work: Callable | None = None  # set before forking; read in the workers
 
 
+_warned: set[str] = set()  # PAPERCAT_JOBS values already warned about
+
+
 def default_jobs() -> int:
     """Worker processes to use: PAPERCAT_JOBS if set, else the cores this process may use."""
     setting = os.environ.get("PAPERCAT_JOBS", "")
     if setting.isdigit() and int(setting) > 0:
         return int(setting)
-    if setting:
+    if setting and setting not in _warned:
+        _warned.add(setting)
         log.warning("ignoring PAPERCAT_JOBS=%r: not a positive whole number", setting)
     try:
         return len(os.sched_getaffinity(0))

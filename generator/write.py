@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
@@ -35,13 +36,22 @@ def safe_relative(path: str) -> PurePosixPath:
 MARKER = ".papercat-site"  # written into every build: only such folders are ever replaced
 
 
-def check_output_dir(site_dir: Path, protected: list[Path]) -> None:
-    """Refuse an output folder that holds the project, or files papercat did not write."""
+def check_output_dir(site_dir: Path, protected: list[Path], sources: tuple[Path, ...] = ()) -> None:
+    """Refuse an output folder that holds the project, lies inside the sources (content/,
+    templates/), is a symbolic link, or holds files papercat did not write."""
+    if site_dir.is_symlink():
+        raise UsageError(
+            f"refusing to use {site_dir} as the output folder: it is a symbolic link, which a build "
+            "would replace by a folder; pass the folder it points to as --output"
+        )
     target = site_dir.resolve()
     for folder in protected:
         folder = folder.resolve()
         if target == folder or folder.is_relative_to(target):
             raise UsageError(f"refusing to use {site_dir} as the output folder: it would replace {folder}")
+    for folder in sources:
+        if target.is_relative_to(folder.resolve()):
+            raise UsageError(f"refusing to write the site inside {folder}: choose a folder outside it")
     if target.is_file() or (target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file()):
         raise UsageError(
             f"refusing to replace {site_dir}: it exists and was not built by papercat "
@@ -55,10 +65,12 @@ MANIFEST = ".papercat-manifest.json"  # path -> [sha256, size, key] of every fil
 class Previous:
     """The last build's manifest: which files it wrote, with what bytes, from what inputs."""
 
-    def __init__(self, site_dir: Path) -> None:
+    def __init__(self, site_dir: Path, read: bool = True) -> None:
         self.site_dir = site_dir.absolute()
         self.files: dict[str, list] = {}
         self._intact: dict[tuple[str, int], bool] = {}  # a build looks at each file up to three times
+        if not read:  # as if there were no last build
+            return
         try:
             data = json.loads((self.site_dir / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -144,26 +156,38 @@ class SiteWriter:
     the next one deletes. Its files that match this build stay as they are.
     """
 
-    def __init__(self, site_dir: Path, previous: Previous | None = None) -> None:
+    def __init__(self, site_dir: Path, previous: Previous | None = None, reuse: bool = True) -> None:
         self.site_dir = site_dir.absolute()
         self.site_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(self.site_dir)
-        same = previous is not None and previous.site_dir == self.site_dir
-        self.previous = previous if same else Previous(self.site_dir)
-        self.tmp = tempfile.mkdtemp(prefix=self.site_dir.name + ".tmp-", dir=self.site_dir.parent)
+        self._lock = _lock(self.site_dir.parent)  # one build at a time writes here
+        try:
+            remove_leftovers(self.site_dir)
+            same = previous is not None and previous.site_dir == self.site_dir
+            self.previous = previous if same else Previous(self.site_dir, read=reuse)
+            self.tmp = tempfile.mkdtemp(prefix=self.site_dir.name + ".tmp-", dir=self.site_dir.parent)
+        except BaseException:
+            _unlock(self._lock)
+            raise
         self.entries: dict[str, list] = {}
         self.written = 0
         self._made: set[str] = {""}
         self._unchanged: list[str] = []  # recorded, not written: linked from the old site on finish
-        self.spare = self._claim_spare()  # path -> manifest entry of the files already in tmp
+        self.reuse = reuse
+        if not reuse and (spare_dir(self.site_dir) / MARKER).is_file():
+            _remove_soon(spare_dir(self.site_dir))  # a clean build trusts no earlier tree
+        self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
         spare = spare_dir(self.site_dir)
-        files = Previous(spare).files if spare.is_dir() else {}
-        if spare.is_dir() and not files:
-            _remove_soon(spare)  # not a tree we can trust
-        if not files:
+        if not (spare / MARKER).is_file():  # none, or not ours: left alone
+            return {}
+        files = Previous(spare).files
+        writable = all(
+            os.access(spare / folder, os.W_OK) for folder in {"", *(p.split("/")[0] for p in files)}
+        )
+        if not files or not writable:
+            _remove_soon(spare)  # not a tree we can trust, or write into
             return {}
         try:
             os.rename(spare, self.tmp)  # replaces the empty folder; fails if another build took it
@@ -176,7 +200,8 @@ class SiteWriter:
 
     def __exit__(self, kind, *_) -> None:
         if kind is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            _rmtree(self.tmp)
+        self._release()
 
     def stage(self, path: str, data: bytes | None, key: str = "") -> tuple[str, list, bool]:
         """Write one file into the new tree if it changed: (path, manifest entry, written?)."""
@@ -227,8 +252,10 @@ class SiteWriter:
             not self.written
             and self.entries == old.files
             and all(old.intact(p, e[1]) for p, e in old.files.items())
+            and not _strays(self.site_dir, self.entries)
         ):
             self._put_back()
+            self._release()
             return WriteResult(0, total)
         if self.spare:
             self._tidy_spare()
@@ -247,8 +274,13 @@ class SiteWriter:
             json.dumps(manifest, sort_keys=True, separators=(",", ":")), encoding="utf-8"
         )
         os.chmod(tmp, 0o755)
-        _swap(tmp, self.site_dir)
+        _swap(tmp, self.site_dir, keep=self.reuse)
+        self._release()
         return WriteResult(self.written, total - self.written)
+
+    def _release(self) -> None:
+        _unlock(self._lock)
+        self._lock = -1
 
     def _put_back(self) -> None:
         """Nothing changed: the spare tree (if claimed) waits for the next build."""
@@ -256,28 +288,80 @@ class SiteWriter:
             with contextlib.suppress(OSError):
                 os.rename(self.tmp, spare_dir(self.site_dir))
                 return
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        _rmtree(self.tmp)
 
     def _tidy_spare(self) -> None:
         """Remove what the spare tree has and this build does not: files, then empty folders."""
         keep = {MARKER, MANIFEST, *self.entries}
+        files: list[str] = []
         folders: list[str] = []
-
-        def walk(folder: str) -> None:
-            with os.scandir(os.path.join(self.tmp, folder)) as entries:
-                for item in entries:
-                    path = f"{folder}/{item.name}" if folder else item.name
-                    if item.is_dir(follow_symlinks=False):
-                        walk(path)
-                        folders.append(path)
-                    elif path not in keep:
-                        os.unlink(item.path)
-
-        walk("")
+        _walk(self.tmp, "", files, folders)
+        for path in files:
+            if path not in keep:
+                os.unlink(os.path.join(self.tmp, path))
         for folder in folders:  # deepest first
             with contextlib.suppress(OSError):  # not empty
                 os.rmdir(os.path.join(self.tmp, folder))
                 self._made.discard(folder)
+
+
+def _walk(root: str, folder: str, files: list[str], folders: list[str]) -> None:
+    """Every file and folder under root/folder, as paths relative to root (folders deepest first)."""
+    with os.scandir(os.path.join(root, folder)) as entries:
+        for item in entries:
+            path = f"{folder}/{item.name}" if folder else item.name
+            if item.is_dir(follow_symlinks=False):
+                _walk(root, path, files, folders)
+                folders.append(path)
+            else:
+                files.append(path)
+
+
+def _strays(site_dir: Path, entries: dict) -> bool:
+    """Whether site_dir holds files or folders that no build wrote (a clean build has none)."""
+    files: list[str] = []
+    folders: list[str] = []
+    try:
+        _walk(str(site_dir), "", files, folders)
+    except OSError:
+        return True
+    wanted = {folder for path in entries for folder in _parents(path)}
+    return set(files) != {MARKER, MANIFEST, *entries} or set(folders) != wanted
+
+
+def _parents(path: str) -> list[str]:
+    """'a/b/c.html' -> ['a', 'a/b']."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _rmtree(path: str | Path) -> None:
+    """shutil.rmtree, making read-only folders writable as it goes; what still fails stays."""
+
+    def retry(func, name, _exc) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(name), 0o700)
+            if func in (os.rmdir, os.unlink, os.remove):
+                func(name)
+
+    shutil.rmtree(path, onerror=retry)
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive lock on a folder (flock); waits for another build to finish."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # no locking here: go on without
+        pass
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)  # also for forked children that still hold the descriptor
+            os.close(fd)
 
 
 def _same_size(path: str, size: int) -> bool:
@@ -304,8 +388,9 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def _swap(new: Path, site_dir: Path) -> None:
-    """Put `new` in place of `site_dir` in one atomic step; then remove the old tree.
+def _swap(new: Path, site_dir: Path, keep: bool = True) -> None:
+    """Put `new` in place of `site_dir` in one atomic step; then keep the old tree as the
+    spare for the next build (`keep`), or remove it.
 
     Where the kernel or file system cannot exchange, fall back to two renames (a moment
     without `site_dir`, but the old tree survives beside it until the new one is in place).
@@ -314,13 +399,16 @@ def _swap(new: Path, site_dir: Path) -> None:
         os.rename(new, site_dir)
         return
     if _exchange(new, site_dir):
-        _keep_spare(new, site_dir)  # `new` now holds the previous site
-        return
-    old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
-    os.rmdir(old)
-    os.rename(site_dir, old)
-    os.rename(new, site_dir)
-    _keep_spare(old, site_dir)
+        old = new  # it holds the previous site now
+    else:
+        old = Path(tempfile.mkdtemp(prefix=site_dir.name + ".old-", dir=site_dir.parent))
+        os.rmdir(old)
+        os.rename(site_dir, old)
+        os.rename(new, site_dir)
+    if keep:
+        _keep_spare(old, site_dir)
+    else:
+        _remove_soon(old)
 
 
 def _keep_spare(old: Path, site_dir: Path) -> None:
@@ -346,13 +434,13 @@ def _remove_soon(folder: Path) -> None:
             try:
                 if os.fork() == 0:
                     os.setsid()
-                    shutil.rmtree(folder, ignore_errors=True)
+                    _rmtree(folder)
             finally:
                 os._exit(0)
         if pid > 0:
             os.waitpid(pid, 0)
             return
-    shutil.rmtree(folder, ignore_errors=True)
+    _rmtree(folder)
 
 
 def remove_leftovers(site_dir: Path) -> None:
@@ -360,9 +448,9 @@ def remove_leftovers(site_dir: Path) -> None:
     site_dir = site_dir.absolute()
     if site_dir.parent.is_dir():
         for stale in site_dir.parent.glob(site_dir.name + ".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+            _rmtree(stale)
         for stale in site_dir.parent.glob(site_dir.name + ".old-*"):
             if not site_dir.exists():  # interrupted between the two fallback renames: restore
                 os.rename(stale, site_dir)
             else:
-                shutil.rmtree(stale, ignore_errors=True)
+                _rmtree(stale)

@@ -469,3 +469,68 @@ def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
     build(clean, use_cache=False)
     assert tree_digest(project.output) == tree_digest(clean.output)
+
+
+def test_no_cache_rewrites_files_changed_by_hand_and_a_no_change_build_drops_strays(make_project, tmp_path):
+    project = make_project(PAPERS)
+    build(project)
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    robots = project.output / "robots.txt"
+    robots.write_text(robots.read_text().replace("User-agent", "User-AGENT"))  # same size
+    build(project, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    write_tree(project.output, {"junk.html": "stray", "extra/page.html": "stray"})
+    result = build(project)  # nothing changed in the content
+    assert result.rendered == 0
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert folders(project.output) == folders(clean.output)
+
+
+def test_an_output_folder_that_is_a_link_or_inside_the_sources_is_refused(make_project, tmp_path):
+    project = make_project(PAPERS)
+    real = tmp_path / "real"
+    real.mkdir()
+    link = project.root / "site"
+    link.symlink_to(real)
+    with pytest.raises(UsageError, match="symbolic link"):
+        build(project)
+    assert link.is_symlink() and not any(real.iterdir())
+    for inside in (project.content / "site", project.templates / "site"):
+        with pytest.raises(UsageError, match="inside"):
+            build(Project(project.root, project.content, project.templates, inside))
+
+
+def test_builds_at_the_same_time_wait_for_each_other(make_project, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    project = make_project(PAPERS)
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "generator", "--root", str(project.root), "build"]
+    for round_ in range(3):
+        paper = project.content / "papers" / "old-paper.md"
+        paper.write_text(paper.read_text().replace("Fine-tuning", f"Fine-tuning {round_}", 1))
+        runs = [
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(3)
+        ]
+        for run in runs:
+            _, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err.decode()
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert no_leftovers(project.root)
+
+
+def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project):
+    project = make_project(PAPERS)
+    mine = write_tree(project.root / ".site.spare", {"notes.txt": "mine"})
+    build(project)
+    paper = project.content / "papers" / "old-paper.md"
+    paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    assert (mine / "notes.txt").read_text() == "mine"

@@ -25,7 +25,7 @@ def test_build_prints_a_summary_line(make_project):
     shutil.copytree(REPO / "templates", project.root / "templates")
     done = run("--root", str(project.root), "build")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("built 1 papers, 3 topics, 0 tags:")
+    assert done.stdout.startswith("built 1 paper, 3 topics, 0 tags:")
     assert "pages in" in done.stdout
 
 
