@@ -272,8 +272,8 @@ class RelatedPapers:
     def start(self, papers: list[Paper]) -> None:
         by_slug = sorted(papers, key=lambda p: p.slug)
         self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
-        self.found = self.cache.get("related", self.key)
-        if self.found is None:
+        self.found = self.cache.get("related", self.key, dict)
+        if self.found is None or self.cache.lacks_file(RELATED_STATE):  # the state is made anew too
             big = len(papers) >= parallel.MIN_ITEMS
             self.job = parallel.Background(
                 lambda: _related_papers(papers, self.cache), self.jobs if big else 1
@@ -363,12 +363,14 @@ def _derive(
         "citation-keys",
         digest(repr([(p.slug, p.authors, p.date, p.title, p.added) for p in papers])),  # all that keys read
         lambda: cite.citation_keys(papers),
+        kind=dict,
     )
     bibtex = {
         p.slug: cache.memo(
             "bibtex",
             digest(repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
             lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
+            kind=str,
         )
         for p in papers
     }

@@ -9,6 +9,7 @@ as one without (tested); a cache that cannot be read or written is ignored, with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -79,7 +80,7 @@ class Cache:
         self.stored: dict[tuple[str, str], bytes] = {}
         self.new: dict[tuple[str, str], bytes] = {}
         self.used: set[tuple[str, str]] = set()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.damaged_entries = 0
         self.damaged = False  # a damaged cache file is replaced by a new one on save
         if self.path and self.path.is_file():
             try:
@@ -98,15 +99,19 @@ class Cache:
         """A cache that remembers nothing (every memo computes)."""
         return cls(None, "")
 
-    def get(self, stage: str, key: str):
-        """The stored result for (stage, key), or None."""
+    def get(self, stage: str, key: str, kind: type | tuple[type, ...] = object):
+        """The stored result for (stage, key), or None (also if it is not of `kind`)."""
         item = (stage, key)
         data = self.stored.get(item)
         if data is not None:
             try:
                 value = pickle.loads(data)
+                if not isinstance(value, kind):
+                    raise TypeError(f"a {type(value).__name__}, not a {getattr(kind, '__name__', kind)}")
             except Exception as exc:  # noqa: BLE001  any damage: recompute (unused entries are dropped on save)
-                log.warning("ignoring a damaged entry of the build cache %s (%s)", self.path, exc)
+                if not self.damaged_entries:
+                    log.warning("ignoring a damaged entry of the build cache %s (%s)", self.path, exc)
+                self.damaged_entries += 1
             else:
                 self.used.add(item)
                 self.hits += 1
@@ -121,11 +126,18 @@ class Cache:
             self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             self.used.add(item)
 
-    def memo(self, stage: str, key: str, compute: Callable[[], T], keep: Callable[[T], bool] = bool) -> T:
+    def memo(
+        self,
+        stage: str,
+        key: str,
+        compute: Callable[[], T],
+        keep: Callable[[T], bool] = bool,
+        kind: type | tuple[type, ...] = object,
+    ) -> T:
         """The stored result for (stage, key), else compute() (stored when `keep` says so)."""
         if self.path is None:
             return compute()
-        value = self.get(stage, key)
+        value = self.get(stage, key, kind)
         if value is None:
             value = compute()
             if keep(value):
@@ -135,6 +147,10 @@ class Cache:
     def folder(self, name: str) -> Path | None:
         """A folder of the cache for a library's own files (None when disabled)."""
         return None if self.path is None else self.path.parent / name
+
+    def lacks_file(self, name: str) -> bool:
+        """Whether a file that save_file would keep is missing (never, when the cache is disabled)."""
+        return self.path is not None and not (self.path.parent / f"{name}.pickle").is_file()
 
     def load_file(self, name: str):
         """A large value kept in its own file `<name>.pickle` by save_file, or None.
@@ -173,13 +189,16 @@ class Cache:
                 pickle.dump((self.version, value), file, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(part, path)
         except OSError as exc:
-            part.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                part.unlink()
             log.warning("could not save the build cache %s: %s", path, exc)
 
     def save(self) -> None:
         """Write new entries and drop unused ones (no-op when nothing changed)."""
         if self.path is None:
             return
+        if self.damaged_entries > 1:
+            log.warning("%d damaged entries of the build cache were made anew", self.damaged_entries)
         stale = [item for item in self.stored if item not in self.used]
         if not self.new and not stale and not self.damaged:
             return

@@ -75,7 +75,7 @@ def content_warnings(
                 )
             )
     similar = cache.memo(
-        "similar-titles", identity_digest(papers), lambda: similar_title_warnings(papers), ALWAYS
+        "similar-titles", identity_digest(papers), lambda: similar_title_warnings(papers), ALWAYS, kind=list
     )
     return warnings + similar
 

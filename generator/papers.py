@@ -31,6 +31,13 @@ def _process(
     ), errors
 
 
+def _checked(result):
+    """A remembered (paper, errors) as process_documents keeps them, or None."""
+    if result is not None and len(result) == 2 and isinstance(result[0], Paper) and result[1] == []:
+        return result
+    return None
+
+
 def process_documents(
     docs: list[RawDocument],
     topics: tuple[Topic, ...],
@@ -45,7 +52,7 @@ def process_documents(
     topic_index = TopicIndex.of(topics)
     topics_key = digest(repr(topics))
     keys = [digest(doc.path, doc.text, topics_key) for doc in docs]
-    results = [cache.get("document", key) for key in keys]
+    results = [_checked(cache.get("document", key, tuple)) for key in keys]
     todo = [i for i, result in enumerate(results) if result is None]
     converter = markup.make_converter()
     done = parallel.map_ordered(

@@ -99,7 +99,9 @@ def validate(docs: list[RawDocument], topics: tuple[Topic, ...]):
 def cross_file_errors(papers: list[Paper], cache: Cache | None = None) -> list[ContentError]:
     """Duplicates and tag collisions (the title and id checks remembered by `cache`)."""
     cache = cache or Cache.disabled()
-    duplicates = cache.memo("duplicates", identity_digest(papers), lambda: check_duplicates(papers), ALWAYS)
+    duplicates = cache.memo(
+        "duplicates", identity_digest(papers), lambda: check_duplicates(papers), ALWAYS, kind=list
+    )
     return duplicates + check_tag_collisions(papers)
 
 

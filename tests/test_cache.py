@@ -211,3 +211,39 @@ def test_related_papers_start_from_the_last_builds_state(make_project, tmp_path,
         build(project)
     assert given[-1] is None and "related-state.pickle" in caplog.text
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-2")
+
+
+def test_cache_entries_of_the_wrong_kind_are_made_anew_with_one_warning(make_project, tmp_path, caplog):
+    import pickle
+    import sqlite3
+
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    database = project.root / ".cache" / "papercat.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE entries SET value = ?", (pickle.dumps(42),))  # valid pickles, wrong things
+    db.close()
+    shutil.rmtree(project.output)
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert caplog.text.count("ignoring a damaged entry") == 1
+    assert "damaged entries of the build cache were made anew" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+
+
+def test_a_cache_folder_that_is_a_file_only_costs_a_warning(make_project, tmp_path, caplog):
+    project = make_project(PAPERS)
+    (project.root / ".cache").write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert "build cache" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+
+
+def test_a_missing_related_state_is_made_again_by_a_build_with_no_change(make_project):
+    project = make_project(PAPERS)
+    build(project)
+    state = project.root / ".cache" / "related-state.pickle"
+    state.unlink()
+    build(project)
+    assert state.is_file()
