@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf site .cache $(VENV) .pytest_cache
+	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache
