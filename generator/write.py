@@ -347,6 +347,21 @@ def _rmtree(path: str | Path) -> None:
     shutil.rmtree(path, onerror=retry)
 
 
+_held: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child: let go of the parent's lock descriptors, so that the lock ends with
+    the parent even if the child outlives it (the parent's own descriptor keeps it held)."""
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 def _lock(folder: Path) -> int:
     """An exclusive lock on a folder (flock); waits for another build to finish."""
     fd = os.open(folder, os.O_RDONLY)
@@ -354,13 +369,15 @@ def _lock(folder: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:  # no locking here: go on without
         pass
+    _held.add(fd)
     return fd
 
 
 def _unlock(fd: int) -> None:
-    if fd >= 0:
+    if fd in _held:
+        _held.discard(fd)
         with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)  # also for forked children that still hold the descriptor
+            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
 

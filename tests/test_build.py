@@ -534,3 +534,21 @@ def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project):
     paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
     build(project)
     assert (mine / "notes.txt").read_text() == "mine"
+
+
+def test_forked_children_do_not_keep_the_build_lock(tmp_path):
+    import os
+
+    from generator import write
+
+    fd = write._lock(tmp_path)
+    try:
+        pid = os.fork()
+        if pid == 0:  # a child that outlived its build must not hold the lock
+            os._exit(0 if not write._held else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert fd in write._held
+    finally:
+        write._unlock(fd)
+    assert not write._held
