@@ -402,8 +402,7 @@ def render_site(
     rendered += render_pending(files)[0]
     pages = rendered + sum(1 for out in outputs if out.path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
-    if derived.bibliography:
-        outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))
+    outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))  # linked from every page
     outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))
     outputs.append(
         keyed(

@@ -52,6 +52,11 @@ def check_output_dir(site_dir: Path, protected: list[Path], sources: tuple[Path,
     for folder in sources:
         if target.is_relative_to(folder.resolve()):
             raise UsageError(f"refusing to write the site inside {folder}: choose a folder outside it")
+    for folder in target.parents:
+        if (folder / MARKER).is_file():
+            raise UsageError(f"refusing to write the site inside {folder}, the output of another build")
+    if target.name.endswith(".spare") or ".tmp-" in target.name or ".old-" in target.name:
+        raise UsageError(f"refusing to use {site_dir}: a build keeps its own folders under such names")
     if target.is_file() or (target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file()):
         raise UsageError(
             f"refusing to replace {site_dir}: it exists and was not built by papercat "

@@ -552,3 +552,33 @@ def test_forked_children_do_not_keep_the_build_lock(tmp_path):
     finally:
         write._unlock(fd)
     assert not write._held
+
+
+def test_an_output_folder_inside_another_build_or_under_a_reserved_name_is_refused(make_project, tmp_path):
+    project = make_project(PAPERS)
+    build(project)
+    for bad in (project.output / "sub", project.root / ".site.spare", project.root / "site.tmp-x"):
+        with pytest.raises(UsageError, match="refusing"):
+            build(Project(project.root, project.content, project.templates, bad))
+    assert not (project.output / "sub").exists()
+
+
+def test_an_empty_catalogue_still_has_the_bibliography_its_pages_link_to(make_project):
+    project = make_project({})
+    (project.content / "papers").mkdir(exist_ok=True)
+    result = build(project)
+    assert result.papers == 0
+    assert (project.output / "papers.bib").read_text() == ""
+    assert 'href="papers.bib"' in (project.output / "index.html").read_text()
+
+
+def test_failure_counts_name_only_paper_files_that_were_checked(make_project):
+    project = make_project(PAPERS, topics="- slug: [broken\n")
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    assert "rejected" not in caught.value.report()  # papers were not checked: topics.yml first
+    project = make_project(PAPERS)
+    shutil.rmtree(project.content / "papers")
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    assert "papers folder is missing" in caught.value.report() and "rejected" not in caught.value.report()
