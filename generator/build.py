@@ -183,11 +183,7 @@ def build(
     cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
-    write.check_output_dir(
-        project.output,
-        [project.root, project.content, project.templates],
-        (project.content, project.templates),
-    )
+    write.check_output_dir(project.output, project.root, (project.content, project.templates))
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree

@@ -36,16 +36,16 @@ def safe_relative(path: str) -> PurePosixPath:
 MARKER = ".papercat-site"  # written into every build: only such folders are ever replaced
 
 
-def check_output_dir(site_dir: Path, protected: list[Path], sources: tuple[Path, ...] = ()) -> None:
-    """Refuse an output folder that holds the project, lies inside the sources (content/,
-    templates/), is a symbolic link, or holds files papercat did not write."""
+def check_output_dir(site_dir: Path, root: Path, sources: tuple[Path, ...] = ()) -> None:
+    """Refuse an output folder that holds the project `root` or the sources (content/,
+    templates/), lies inside them, is a symbolic link, or holds files papercat did not write."""
     if site_dir.is_symlink():
         raise UsageError(
             f"refusing to use {site_dir} as the output folder: it is a symbolic link, which a build "
             "would replace by a folder; pass the folder it points to as --output"
         )
     target = site_dir.resolve()
-    for folder in protected:
+    for folder in (root, *sources):
         folder = folder.resolve()
         if target == folder or folder.is_relative_to(target):
             raise UsageError(f"refusing to use {site_dir} as the output folder: it would replace {folder}")
@@ -179,7 +179,7 @@ class SiteWriter:
         self._unchanged: list[str] = []  # recorded, not written: linked from the old site on finish
         self.reuse = reuse
         if not reuse and (spare_dir(self.site_dir) / MARKER).is_file():
-            _remove_soon(spare_dir(self.site_dir))  # a clean build trusts no earlier tree
+            _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
@@ -192,7 +192,7 @@ class SiteWriter:
             os.access(spare / folder, os.W_OK) for folder in {"", *(p.split("/")[0] for p in files)}
         )
         if not files or not writable:
-            _remove_soon(spare)  # not a tree we can trust, or write into
+            _discard(spare, self.site_dir)  # not a tree we can trust, or write into
             return {}
         try:
             os.rename(spare, self.tmp)  # replaces the empty folder; fails if another build took it
@@ -439,6 +439,18 @@ def _keep_spare(old: Path, site_dir: Path) -> None:
         os.rename(old, spare_dir(site_dir))  # fails if a spare is there already
     except OSError:
         _remove_soon(old)
+
+
+def _discard(spare: Path, site_dir: Path) -> None:
+    """Delete a spare tree soon, moved aside first: its name is free at once for the tree this
+    build swaps out, which a deleter still walking the old name would otherwise reach."""
+    aside = tempfile.mkdtemp(prefix=site_dir.name + ".tmp-", dir=site_dir.parent)  # a leftover if killed
+    try:
+        os.rename(spare, aside)  # replaces the empty folder
+    except OSError:
+        os.rmdir(aside)
+        return
+    _remove_soon(Path(aside))
 
 
 def _remove_soon(folder: Path) -> None:

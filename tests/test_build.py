@@ -465,10 +465,13 @@ def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
     (spare / "index.html").unlink()
     (spare / "index.html").write_text("stale")
     paper.write_text(paper.read_text().replace("studied with care", "studied at length"))
+    replaced = tree_digest(project.output)
     build(project)
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
     build(clean, use_cache=False)
     assert tree_digest(project.output) == tree_digest(clean.output)
+    assert no_leftovers(project.root)  # the untrusted tree is deleted (in the background)...
+    assert tree_digest(spare) == replaced  # ...and not the tree this build swapped out in its place
 
 
 def test_no_cache_rewrites_files_changed_by_hand_and_a_no_change_build_drops_strays(make_project, tmp_path):
