@@ -50,9 +50,13 @@ class Neighbours:
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, columns, scores) of each row's k best."""
-        rank = np.arange(len(self.rows)) - np.searchsorted(self.rows, self.rows)
-        chosen = rank < k
+        chosen = _rank(self.rows) < k
         return self.rows[chosen], self.cols[chosen], self.scores[chosen]
+
+
+def _rank(rows: np.ndarray) -> np.ndarray:
+    """The position of each entry within its row, for entries sorted by row."""
+    return np.arange(len(rows)) - np.searchsorted(rows, rows)
 
 
 def _empty(n: int) -> Neighbours:
@@ -84,14 +88,18 @@ def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> tuple[np.nd
     """Candidates sorted by row, then score (best first), then smaller column; and their rank."""
     order = np.lexsort((cols, -values, rows))
     rows, cols, values = rows[order], cols[order], values[order]
-    return rows, cols, values, np.arange(len(rows)) - np.searchsorted(rows, rows)
+    return rows, cols, values, _rank(rows)
 
 
 def _rows_top_k(
     matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, keep: int
 ) -> tuple[np.ndarray, ...]:
     """Top `keep` of some rows (ascending) against all rows, and their bounds."""
-    scores = _scores(matrix, transposed, rows)
+    return _block_top_k(_scores(matrix, transposed, rows), rows, keep)
+
+
+def _block_top_k(scores: np.ndarray, rows: np.ndarray, keep: int) -> tuple[np.ndarray, ...]:
+    """_rows_top_k from the rows' block of scores (which it overwrites)."""
     local = np.arange(len(rows))
     scores[local, rows] = -1.0  # never the paper itself
     negated = np.negative(scores)
@@ -120,13 +128,17 @@ def _map(func, chunks: list, workers: int | None) -> list:
         return list(pool.map(func, chunks))
 
 
-def _compute(matrix, rows: np.ndarray, keep: int, chunk: int | None, workers: int | None):
-    transposed = matrix.T.tocsr()
+def _compute(matrix, transposed, rows: np.ndarray, keep: int, chunk: int | None, workers: int | None):
     parts = _map(
         lambda some: _rows_top_k(matrix, transposed, some, keep),
         _chunks(rows, matrix.shape[0], chunk),
         workers,
     )
+    return _joined(parts)
+
+
+def _joined(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """(rows, columns, scores, bounds) of parts, one after the other."""
     if not parts:
         none = np.zeros(0, dtype=np.int64)
         return none, none, np.zeros(0), np.zeros(0)
@@ -145,7 +157,7 @@ def top_k(
     keep = min(keep, n - 1)
     if keep <= 0:
         return _empty(n)
-    rows, cols, scores, bounds = _compute(matrix, np.arange(n), keep, chunk, workers)
+    rows, cols, scores, bounds = _compute(matrix, matrix.T.tocsr(), np.arange(n), keep, chunk, workers)
     return Neighbours(rows, cols, scores, bounds)
 
 
@@ -182,12 +194,14 @@ def update_top_k(
     alive = (previous.cols >= 0) & ~full[previous.rows] & ~changed[np.maximum(previous.cols, 0)]
     rows, cols = previous.rows[alive], previous.cols[alive]
     parts = [(rows, cols, _pair_scores(matrix, rows, cols))]
+    done = []  # the changed rows' own top `keep`, from the same blocks of scores
     for some in _chunks(moved, n, chunk):
         scores = _scores(matrix, transposed, some)
         others = np.tile(np.arange(n), len(some))
         mine = np.repeat(some, n)
         keep_pair = ~full[others]
         parts.append((others[keep_pair], mine[keep_pair], scores.ravel()[keep_pair]))
+        done.append(_block_top_k(scores, some, keep))
     r, c, v, rank = _best(*(np.concatenate(column) for column in zip(*parts, strict=True)))
     listed = v >= MIN_SCORE  # come first within a row
     count = np.bincount(r[listed], minlength=n)
@@ -201,9 +215,10 @@ def update_top_k(
     best_outside = np.full(n, -np.inf)
     np.maximum.at(best_outside, r[outside], v[outside] + SLACK)
     bounds = np.where(safe, np.maximum(bound, best_outside), np.nan)
-    redo = np.flatnonzero(~safe)
-    done_rows, done_cols, done_scores, done_bounds = _compute(matrix, redo, keep, chunk, workers)
-    bounds[redo] = done_bounds
+    redo = np.flatnonzero(~safe & ~changed)
+    done.append(_compute(matrix, transposed, redo, keep, chunk, workers))
+    done_rows, done_cols, done_scores, done_bounds = _joined(done)
+    bounds[np.concatenate((moved, redo))] = done_bounds  # one bound per row, in the order computed
     rows = np.concatenate((r[chosen], done_rows))
     order = np.argsort(rows, kind="stable")  # each row comes from one part, best first
     cols = np.concatenate((c[chosen], done_cols))[order]

@@ -317,6 +317,7 @@ def test_an_update_after_any_edit_equals_computing_afresh(k, extra, monkeypatch)
         mine, theirs = new_state.neighbours.first(k), fresh_state.neighbours.first(k)
         for a, b in zip(mine, theirs, strict=True):
             assert np.array_equal(a, b), name
+        assert_bounds_hold(related.vectors_of(new_state.tokens).matrix, new_state.neighbours)
         again, _ = related.update(base, new_state, k)  # and back
         assert again == related.related_papers(base, k), name
 
@@ -327,10 +328,10 @@ def test_a_small_edit_compares_only_the_rows_it_moved(monkeypatch):
     papers = edits(base)["a word only this paper has"]
     expected = related.related_papers(papers)
     compared = []
-    real = neighbours._rows_top_k
+    real = neighbours._block_top_k  # every row compared with all goes through it
     monkeypatch.setattr(neighbours, "top_k", lambda *a, **k: pytest.fail("recomputed every row"))
     monkeypatch.setattr(
-        neighbours, "_rows_top_k", lambda m, t, rows, k: compared.append(len(rows)) or real(m, t, rows, k)
+        neighbours, "_block_top_k", lambda s, rows, k: compared.append(len(rows)) or real(s, rows, k)
     )
     got, new_state = related.update(papers, state)
     assert got == expected
@@ -376,9 +377,9 @@ def test_rows_that_only_drifted_are_checked_against_their_bound_not_recomputed(m
     base = synthetic(600, seed=4)
     _, state = related.update(base)
     computed = []
-    real = neighbours._compute
+    real = neighbours._block_top_k  # every row compared with all goes through it
     monkeypatch.setattr(
-        neighbours, "_compute", lambda m, rows, *a: computed.append(len(rows)) or real(m, rows, *a)
+        neighbours, "_block_top_k", lambda s, rows, k: computed.append(len(rows)) or real(s, rows, k)
     )
     papers = base
     for step, name in enumerate(["a common word more", "title", "added", "removed", "a common word more"]):
@@ -391,6 +392,17 @@ def test_rows_that_only_drifted_are_checked_against_their_bound_not_recomputed(m
         assert got == related.related_papers(papers), (step, name)
         assert (drift > 0).sum() > len(papers) // 10, (step, name)  # many rows moved...
         assert in_full < len(papers) // 2, (step, name)  # ...most were not compared with every row
+        assert_bounds_hold(related.vectors_of(state.tokens).matrix, state.neighbours)
+
+
+def assert_bounds_hold(matrix, found) -> None:
+    """No row outside a row's list scores above that row's bound (what the next update trusts)."""
+    dense = matrix.toarray() @ matrix.toarray().T
+    listed = np.zeros(dense.shape, dtype=bool)
+    listed[found.rows, found.cols] = True
+    np.fill_diagonal(listed, True)
+    outside = np.where(listed, -np.inf, dense).max(axis=1, initial=-1.0)
+    assert (outside <= found.bounds + 1e-12).all()
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
