@@ -297,8 +297,12 @@ class BackgroundFiles:
     """
 
     def __init__(self, files: list, previous: write.Previous | None, writer: write.SiteWriter, jobs) -> None:
-        self.kept = [(path, key) for path, key, _ in files if write.reusable(previous, path, key)]
-        todo = [(path, key, make) for path, key, make in files if not write.reusable(previous, path, key)]
+        self.kept, todo = [], []
+        for path, key, make in files:
+            if write.reusable(previous, path, key):
+                self.kept.append((path, key))
+            else:
+                todo.append((path, key, make))
         self.job = parallel.Background(lambda: [writer.stage(p, make(), key) for p, key, make in todo], jobs)
         self.writer = writer
 

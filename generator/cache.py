@@ -148,9 +148,12 @@ class Cache:
         """A folder of the cache for a library's own files (None when disabled)."""
         return None if self.path is None else self.path.parent / name
 
+    def _file(self, name: str) -> Path:
+        return self.path.parent / f"{name}.pickle"
+
     def lacks_file(self, name: str) -> bool:
         """Whether a file that save_file would keep is missing (never, when the cache is disabled)."""
-        return self.path is not None and not (self.path.parent / f"{name}.pickle").is_file()
+        return self.path is not None and not self._file(name).is_file()
 
     def load_file(self, name: str):
         """A large value kept in its own file `<name>.pickle` by save_file, or None.
@@ -160,7 +163,7 @@ class Cache:
         """
         if self.path is None:
             return None
-        path = self.path.parent / f"{name}.pickle"
+        path = self._file(name)
         try:
             with path.open("rb") as file:
                 version, value = pickle.load(file)
@@ -181,7 +184,7 @@ class Cache:
         """Keep `value` for load_file, replacing the file atomically."""
         if self.path is None:
             return
-        path = self.path.parent / f"{name}.pickle"
+        path = self._file(name)
         part = path.with_name(f"{path.name}.{os.getpid()}.part")
         try:
             self._make_folder()

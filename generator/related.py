@@ -12,9 +12,11 @@ contributed most to the similarity (the product of the two papers' weights), spe
 catalogue spells them most ("LoRA", "adapters", "low-rank").
 
 A build hands its `State` to the next: what each paper's text counted (`Tokens`) and the
-neighbours found. Then only the papers whose title, abstract or tags changed are read again,
-and only the rows whose vectors changed (those papers, and the papers sharing a term whose
-weight moved) are compared with everyone; the result is the same as computing afresh.
+neighbours found, with bounds. Then only the papers whose title, abstract or tags changed are
+read again and compared with everyone; a paper whose vector only drifted (a term's weight
+moved) keeps its neighbours when their bound proves it (neighbours.update_top_k). Reasons are
+worked out again only where a pair's vectors or the spelling of a term changed. The result
+is the same as computing afresh (tested).
 
 Everything is deterministic: papers are sorted by slug first, scores are rounded to four
 decimals before ranking, ties go to the smaller slug, and score(a, b) == score(b, a) exactly.
