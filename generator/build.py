@@ -323,8 +323,7 @@ def _background_files(catalogue: Catalogue, derived: render.Derived, version: st
     abstracts = derived.abstracts
     files = []
     for path, inputs in search.tier_inputs(catalogue, abstracts).items():
-        # the abstracts tier by its texts alone: the terms follow from them
-        key = digest(version, path, *(inputs[0] if path == "search/abstracts.json" else [repr(inputs)]))
+        key = digest(version, path, *search.tier_key_parts(path, inputs))
         files.append(
             (path, key, lambda path=path, inputs=inputs: render.to_json(search.make_tier(path, inputs)))
         )

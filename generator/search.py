@@ -139,6 +139,12 @@ def tier_inputs(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, tu
     }
 
 
+def tier_key_parts(path: str, inputs: tuple) -> list[str]:
+    """What a tier's key is made of: its inputs, and for the abstracts only their texts (the
+    terms known beside them follow from the texts)."""
+    return list(inputs[0]) if path == "search/abstracts.json" else [repr(inputs)]
+
+
 def abstract_terms(text: str) -> str:
     """The search-index terms of an abstract's plain text, each after a "\n" (terms have none)."""
     return "".join("\n" + term for term in terms(_clean(text)))
