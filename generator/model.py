@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,10 @@ class Paper:
     body_terms: str | None = None  # its search-index terms, each after a "\n" (search.abstract_terms)
     digest: str = ""  # of the source file and the topics it was checked against ("": unknown)
     positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
+    year: int | None = field(init=False, compare=False)  # of the date, when known; set from it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "year", int(self.date[:4]) if self.date else None)  # read by every listing
 
     def where(self, key: str) -> tuple[int, int]:
         """1-based (line, col) of a field's value in the source file; (1, 1) if unknown."""
@@ -58,11 +62,6 @@ class Paper:
             if name == key:
                 return line, col
         return 1, 1
-
-    @property
-    def year(self) -> int | None:
-        """Publication year, when a date is known."""
-        return int(self.date[:4]) if self.date else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
@@ -78,25 +78,50 @@ def _root(path: str) -> str:
     return "../" * path.count("/")
 
 
-class View(dict):
-    """A template's view of one paper; its repr is a digest of its items, for page keys."""
+class View(Mapping):
+    """A template's view of one paper; its repr is a digest of its items, for page keys.
 
-    __slots__ = ("key",)
+    Given a key, the items may come from `make`, called when a template first reads one: a
+    rebuild keys every page but renders few, so most views are never made.
+    """
 
-    def __init__(self, items: dict, key: str | None = None) -> None:
-        super().__init__(items)
+    __slots__ = ("key", "_items", "_make")
+
+    def __init__(self, items: dict | None = None, key: str | None = None, make=None) -> None:
+        if items is None and not key:
+            items = make()
+        self._items, self._make = items, make
         self.key = key or digest(repr(items))
+
+    def _made(self) -> dict:
+        if self._items is None:
+            self._items, self._make = self._make(), None
+        return self._items
+
+    def __getitem__(self, name: str):
+        return self._made()[name]
+
+    def __iter__(self):
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
 
     def __repr__(self) -> str:
         return f"View({self.key})"
 
     def extended(self, **extra) -> View:
         """This view with more items (e.g. a related paper's score)."""
-        return View({**self, **extra}, f"{self.key} {extra!r}")
+        return View(key=f"{self.key} {extra!r}", make=lambda: {**self._made(), **extra})
 
 
 def paper_view(paper: Paper, topic_names: dict[str, str]) -> View:
     """What templates need of one paper: plain values, links and chips, nothing raw."""
+    # the digest covers the file and the topics: all the view shows
+    return View(key=paper.digest or None, make=lambda: _paper_items(paper, topic_names))
+
+
+def _paper_items(paper: Paper, topic_names: dict[str, str]) -> dict:
     links = []
     if paper.arxiv:
         links.append(("arXiv", f"https://arxiv.org/abs/{paper.arxiv}"))
@@ -111,24 +136,21 @@ def paper_view(paper: Paper, topic_names: dict[str, str]) -> View:
             ("Find on arXiv", f"https://arxiv.org/search/?query={query}&searchtype=title"),
             ("Find on Google Scholar", f"https://scholar.google.com/scholar?q={query}"),
         ]
-    return View(
-        {
-            "slug": paper.slug,
-            "title": paper.title,
-            "url": f"papers/{paper.slug}/",
-            "authors": paper.authors,
-            "date": format_date(paper.date),
-            "date_iso": paper.date or "",
-            "year": paper.year,
-            "added": format_date(paper.added),
-            "added_iso": paper.added.isoformat(),
-            "links": links,
-            "topics": [{"name": topic_names[t], "url": f"topics/{t}/"} for t in paper.topics],
-            "tags": [{"name": t, "url": f"tags/{t}/"} for t in paper.tags],
-            "body_html": Markup(paper.body_html),  # sanitised by markup.sanitise
-        },
-        paper.digest or None,  # the digest covers the file and the topics: all the view shows
-    )
+    return {
+        "slug": paper.slug,
+        "title": paper.title,
+        "url": f"papers/{paper.slug}/",
+        "authors": paper.authors,
+        "date": format_date(paper.date),
+        "date_iso": paper.date or "",
+        "year": paper.year,
+        "added": format_date(paper.added),
+        "added_iso": paper.added.isoformat(),
+        "links": links,
+        "topics": [{"name": topic_names[t], "url": f"topics/{t}/"} for t in paper.topics],
+        "tags": [{"name": t, "url": f"tags/{t}/"} for t in paper.tags],
+        "body_html": Markup(paper.body_html),  # sanitised by markup.sanitise
+    }
 
 
 def term_view(page: TermPage) -> dict:
@@ -232,7 +254,6 @@ def render_site(
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
-    all_views = [views[p.slug] for p in catalogue.papers]
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
     env.globals["listed_paper"] = _memoised_item(env)
@@ -263,12 +284,14 @@ def render_site(
 
     latest = newest(catalogue.papers)
 
-    for path, chunk, pager in paginate("", all_views):  # newest `added` first
+    for path, chunk, pager in paginate("", catalogue.papers):  # newest `added` first
         groups: list[dict] = []
-        for view in chunk:
-            if not groups or groups[-1]["added_iso"] != view["added_iso"]:
-                groups.append({"added": view["added"], "added_iso": view["added_iso"], "papers": []})
-            groups[-1]["papers"].append(view)
+        for paper in chunk:
+            if not groups or groups[-1]["added_iso"] != paper.added.isoformat():
+                groups.append(
+                    {"added": format_date(paper.added), "added_iso": paper.added.isoformat(), "papers": []}
+                )
+            groups[-1]["papers"].append(views[paper.slug])
         page(
             path,
             "index.html",

@@ -304,7 +304,10 @@ class SiteWriter:
         for path in files:
             if path not in keep:
                 os.unlink(os.path.join(self.tmp, path))
+        holding = {path.rpartition("/")[0] for path in self.entries}  # will have files: keep
         for folder in folders:  # deepest first
+            if folder in holding:
+                continue
             with contextlib.suppress(OSError):  # not empty
                 os.rmdir(os.path.join(self.tmp, folder))
                 self._made.discard(folder)
