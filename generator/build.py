@@ -8,9 +8,10 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cache as cache_mod
 from . import check, cite, config, feeds, load, metadata, parallel, render, search, taxonomy, validate, write
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
@@ -35,6 +36,27 @@ class Project:
     def at(cls, root: Path, output: Path | None = None) -> Project:
         """The standard layout below `root`."""
         return cls(root, root / "content", root / "templates", output or root / "site")
+
+
+@dataclass
+class Warm:
+    """What a long-lived process (`serve`) keeps from one build to the next: the build cache,
+    with its values as objects, and the paper files as last read (see load.load_documents)."""
+
+    cache: Cache | None = None
+    files: dict = field(default_factory=dict)
+
+    def forget(self, paths) -> None:
+        """Read these files again, whatever their stat says (the watcher saw them change)."""
+        for path in paths:
+            self.files.pop(Path(path).name, None)
+
+    def cache_for(self, project: Project) -> Cache:
+        folder, version = project.root / ".cache", code_version()
+        kept = self.cache
+        if kept is None or kept.path != folder / cache_mod.FILE_NAME or kept.version != version:
+            self.cache = Cache(folder, version, keep_objects=True)
+        return self.cache.begin()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +105,14 @@ def load_catalogue(
     jobs: int | None = None,
     on_papers: Callable[[list[Paper]], None] | None = None,
     progress: Progress | None = None,
+    known: dict | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
     Papers come with their abstracts rendered (body_html, body_text). With `strict`,
     warnings count as errors. `jobs` worker processes share the per-paper work.
     `on_papers` sees the papers that passed the per-file checks before the cross-file ones run.
+    `known`: the paper files as last read, by load.load_documents.
     """
     label = project.root
     site, errors = config.load_site_config(
@@ -97,7 +121,7 @@ def load_catalogue(
     topics, topic_errors = config.load_topics(
         project.content / "topics.yml", load.display_path(project.content / "topics.yml", label)
     )
-    docs, load_errors = load.load_documents(project.content / "papers", label)
+    docs, load_errors = load.load_documents(project.content / "papers", label, known)
     papers_dir = (project.content / "papers").resolve()
     load_errors += [
         e
@@ -171,16 +195,23 @@ def build(
     use_cache: bool = True,
     jobs: int | None = None,
     progress: Progress | None = None,
+    warm: Warm | None = None,
 ) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails.
 
     Work that depends only on its inputs is remembered in `.cache/` (see cache.py), and pages
     whose inputs did not change are kept from the last build; `use_cache=False` does neither.
     `jobs` processes share the work (default: one per core). The site is the same either way.
+    A process that builds again and again keeps `warm` for the next build.
     """
     started = time.perf_counter()
     stages = Stages(progress)
-    cache = Cache(project.root / ".cache", code_version()) if use_cache else Cache.disabled()
+    if not use_cache:
+        cache = Cache.disabled()
+    elif warm is not None:
+        cache = warm.cache_for(project)
+    else:
+        cache = Cache(project.root / ".cache", code_version())
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, project.root, (project.content, project.templates))
@@ -196,6 +227,7 @@ def build(
             jobs=jobs,
             on_papers=related.start,
             progress=progress,
+            known=warm.files if warm is not None and use_cache else None,
         )
         stages.done("load + check + markdown")
         # The catalogue lives until the end: keep the garbage collector from scanning it again
@@ -368,7 +400,7 @@ def _derive(
     bibtex = {
         p.slug: cache.memo(
             "bibtex",
-            digest(repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
+            digest(p.digest or repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
             lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
             kind=str,
         )

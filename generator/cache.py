@@ -72,9 +72,12 @@ class Cache:
     """Stage results by (stage, key); `memo` computes and stores what is missing.
 
     Entries not used by a build are dropped when it saves, so the cache holds one build's worth.
+    With `keep_objects` (a long-lived process such as `serve`), the values found or made are
+    also kept as objects, so that the next build (see `begin`) skips unpickling them: values
+    from the cache are shared, and never modified.
     """
 
-    def __init__(self, folder: Path | None, version: str) -> None:
+    def __init__(self, folder: Path | None, version: str, keep_objects: bool = False) -> None:
         self.path = folder / FILE_NAME if folder else None
         self.version = version
         self.stored: dict[tuple[str, str], bytes] = {}
@@ -82,6 +85,7 @@ class Cache:
         self.used: set[tuple[str, str]] = set()
         self.hits = self.misses = self.damaged_entries = 0
         self.damaged = False  # a damaged cache file is replaced by a new one on save
+        self.objects: dict[tuple[str, str], object] | None = {} if keep_objects else None
         if self.path and self.path.is_file():
             try:
                 with closing(sqlite3.connect(self.path)) as db:
@@ -99,9 +103,21 @@ class Cache:
         """A cache that remembers nothing (every memo computes)."""
         return cls(None, "")
 
+    def begin(self) -> Cache:
+        """Start another build with this cache: count its uses afresh."""
+        self.used = set()
+        self.hits = self.misses = self.damaged_entries = 0
+        return self
+
     def get(self, stage: str, key: str, kind: type | tuple[type, ...] = object):
         """The stored result for (stage, key), or None (also if it is not of `kind`)."""
         item = (stage, key)
+        if self.objects is not None:
+            value = self.objects.get(item)
+            if value is not None and isinstance(value, kind):
+                self.used.add(item)
+                self.hits += 1
+                return value
         data = self.stored.get(item)
         if data is not None:
             try:
@@ -115,6 +131,8 @@ class Cache:
             else:
                 self.used.add(item)
                 self.hits += 1
+                if self.objects is not None:
+                    self.objects[item] = value
                 return value
         self.misses += 1
         return None
@@ -125,6 +143,8 @@ class Cache:
             item = (stage, key)
             self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             self.used.add(item)
+            if self.objects is not None:
+                self.objects[item] = value
 
     def memo(
         self,
@@ -203,6 +223,8 @@ class Cache:
         if self.damaged_entries > 1:
             log.warning("%d damaged entries of the build cache were made anew", self.damaged_entries)
         stale = [item for item in self.stored if item not in self.used]
+        if self.objects is not None:
+            self.objects = {item: value for item, value in self.objects.items() if item in self.used}
         if not self.new and not stale and not self.damaged:
             return
         try:

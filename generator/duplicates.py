@@ -107,11 +107,15 @@ def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
     )
 
 
+def paper_identity(paper: Paper) -> str:
+    """A digest of what the cross-file title and id checks read of one paper (not its abstract)."""
+    p = paper
+    return digest(repr((p.path, p.slug, p.title, p.arxiv, p.doi, p.same_as, p.added, p.positions)))
+
+
 def identity_digest(papers: list[Paper]) -> str:
     """What the cross-file title and id checks read of every paper (a cache key)."""
-    return digest(
-        repr([(p.path, p.slug, p.title, p.arxiv, p.doi, p.same_as, p.added, p.positions) for p in papers])
-    )
+    return digest(*(p.identity or paper_identity(p) for p in papers))
 
 
 def check_duplicates(papers: list[Paper]) -> list[ContentError]:

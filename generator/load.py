@@ -20,8 +20,25 @@ class RawDocument:
     text: str
 
 
-def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument], list[ContentError]]:
-    """Read every `*.md` in papers_dir (sorted); unreadable files become errors, not skips."""
+def load_documents(
+    papers_dir: Path, label_root: Path, known: dict | None = None
+) -> tuple[list[RawDocument], list[ContentError]]:
+    """Read every `*.md` in papers_dir (sorted); unreadable files become errors, not skips.
+
+    `known` (kept by a long-lived process between builds) maps file names to the (stat
+    signature, document) of their last reading: a file whose signature is unchanged is not
+    read again. It is updated to this reading.
+    """
+    seen: dict[str, tuple] = {}
+    try:
+        return _load_documents(papers_dir, label_root, known, seen)
+    finally:
+        if known is not None:
+            known.clear()
+            known.update(seen)
+
+
+def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen: dict):
     docs: list[RawDocument] = []
     errors: list[ContentError] = []
     if papers_dir.is_symlink():
@@ -76,6 +93,14 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
                 )
             )
             continue
+        if known is not None:
+            info = entry.stat(follow_symlinks=False)
+            signature = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            last = known.get(name)
+            if last is not None and last[0] == signature:
+                docs.append(last[1])
+                seen[name] = last
+                continue
         with open(entry.path, "rb") as file:
             data = file.read()
         try:
@@ -89,6 +114,8 @@ def load_documents(papers_dir: Path, label_root: Path) -> tuple[list[RawDocument
             )
             continue
         docs.append(RawDocument(label, name[:-3], text))
+        if known is not None:
+            seen[name] = (signature, docs[-1])
     return docs, errors
 
 

@@ -50,6 +50,7 @@ class Paper:
     body_text: str = ""  # the plain text of body_html
     body_terms: str | None = None  # its search-index terms, each after a "\n" (search.abstract_terms)
     digest: str = ""  # of the source file and the topics it was checked against ("": unknown)
+    identity: str = ""  # duplicates.paper_identity: what the cross-file checks read ("": not worked out)
     positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
     year: int | None = field(init=False, compare=False)  # of the date, when known; set from it
 

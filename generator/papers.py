@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from . import markup, parallel, search
+from . import duplicates, markup, parallel, search
 from .cache import Cache, digest
 from .errors import ContentError
 from .load import RawDocument
@@ -27,7 +27,12 @@ def _process(
     html = markup.render_markdown(converter, paper.body_md)
     text = markup.plain_text(html)
     return dataclasses.replace(
-        paper, body_html=html, body_text=text, body_terms=search.abstract_terms(text), digest=key
+        paper,
+        body_html=html,
+        body_text=text,
+        body_terms=search.abstract_terms(text),
+        digest=key,
+        identity=duplicates.paper_identity(paper),
     ), errors
 
 

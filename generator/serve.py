@@ -17,7 +17,7 @@ from pathlib import Path
 
 import watchfiles
 
-from .build import Project, build
+from .build import Project, Warm, build
 from .errors import BuildFailed, UsageError
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,10 @@ class BuildState:
             self.changed.notify_all()
 
 
-def rebuild(project: Project, state: BuildState) -> bool:
+def rebuild(project: Project, state: BuildState, warm: Warm | None = None) -> bool:
     """Build once; report to the terminal and to open pages. True if it succeeded."""
     try:
-        build(project)  # logs its own summary line
+        build(project, warm=warm)  # logs its own summary line
     except (BuildFailed, UsageError) as exc:
         report = exc.report() if isinstance(exc, BuildFailed) else str(exc)
         log.error("build failed; still serving the last good site\n%s", report)
@@ -120,12 +120,13 @@ def make_handler(site_dir: Path, state: BuildState):
     return Handler
 
 
-def watch_loop(project: Project, state: BuildState, stop: threading.Event) -> None:
+def watch_loop(project: Project, state: BuildState, stop: threading.Event, warm: Warm) -> None:
     """Rebuild whenever content/ or templates/ change, until `stop` is set."""
-    for _changes in watchfiles.watch(
+    for changes in watchfiles.watch(
         project.content, project.templates, stop_event=stop, debounce=200, step=50
     ):
-        rebuild(project, state)
+        warm.forget(path for _, path in changes)
+        rebuild(project, state, warm)
 
 
 def serve(
@@ -137,12 +138,13 @@ def serve(
 ) -> None:
     """Build, then serve and watch until interrupted (or `stop` is set)."""
     state = BuildState()
-    rebuild(project, state)
+    warm = Warm()  # the next builds start from what this one read and made
+    rebuild(project, state, warm)
     project.output.mkdir(parents=True, exist_ok=True)
     server = http.server.ThreadingHTTPServer((host, port), make_handler(project.output, state))
     server.daemon_threads = True
     stop = stop or threading.Event()
-    watcher = threading.Thread(target=watch_loop, args=(project, state, stop), daemon=True)
+    watcher = threading.Thread(target=watch_loop, args=(project, state, stop, warm), daemon=True)
     watcher.start()
     log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1])
     if ready:

@@ -19,18 +19,18 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import UsageError
 from .model import OutputFile
 
 
-def safe_relative(path: str) -> PurePosixPath:
-    """Reject output paths that are absolute or climb out of the site folder."""
-    rel = PurePosixPath(path)
-    if rel.is_absolute() or not rel.parts or ".." in rel.parts or "\\" in path:
+def safe_relative(path: str) -> str:
+    """Reject output paths that are absolute or climb out of the site folder (or name none)."""
+    parts = path.split("/")
+    if path.startswith("/") or "\\" in path or ".." in parts or not any(p not in ("", ".") for p in parts):
         raise ValueError(f"refusing to write outside the site folder: {path!r}")
-    return rel
+    return path
 
 
 MARKER = ".papercat-site"  # written into every build: only such folders are ever replaced

@@ -8,8 +8,10 @@ import shutil
 import pytest
 
 from generator import cache as cache_module
-from generator.build import Project, build
+from generator import load
+from generator.build import Project, Warm, build
 from generator.cache import Cache
+from generator.errors import BuildFailed
 
 from .conftest import REPO, paper_text
 from .test_build import PAPERS, tree_digest
@@ -33,8 +35,13 @@ def clean_build(project: Project, tmp_path, name: str) -> dict[str, str]:
     return tree_digest(clean.output)
 
 
-def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_project, tmp_path):
+@pytest.mark.parametrize("warm", [False, True], ids=["new process", "warm process"])
+def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_project, tmp_path, warm):
+    """Each build after an edit equals a clean build: in a new process each time (`build`),
+    and in one that keeps its reading and cache objects between builds (`serve`), which is
+    also told nothing of what changed: it must notice by itself."""
     project = make_project({**PAPERS, **MORE})
+    kept = Warm() if warm else None
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
     project = Project(project.root, project.content, templates, project.output)
@@ -64,12 +71,20 @@ def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_proj
             ),
         ),
     ]
-    build(project)
+    build(project, warm=kept)
     for step, (what, change) in enumerate(edits):
         change()
-        result = build(project)
+        result = build(project, warm=kept)
         assert tree_digest(project.output) == clean_build(project, tmp_path, f"clean-{step}"), what
         assert result.files_written > 0, what
+        if what == "added":  # a file broken, then mended: the failed build leaves nothing behind
+            broken = papers / "extra-1.md"
+            text = broken.read_text()
+            broken.write_text(text.replace("title:", "titel:"))
+            with pytest.raises(BuildFailed):
+                build(project, warm=kept)
+            broken.write_text(text)
+            assert build(project, warm=kept).files_written == 0, "mended"
     site = (project.output / "index.html").read_text()
     assert "Renamed Catalogue" in site and "Fine tuning" in (project.output / "topics/index.html").read_text()
 
@@ -247,3 +262,32 @@ def test_a_missing_related_state_is_made_again_by_a_build_with_no_change(make_pr
     state.unlink()
     build(project)
     assert state.is_file()
+
+
+def test_a_warm_cache_hands_back_its_objects_and_drops_unused_ones(tmp_path):
+    cache = Cache(tmp_path / ".cache", "v1", keep_objects=True)
+    value = ("a", ["b"])
+    cache.put("stage", "k1", value)
+    cache.put("stage", "k2", "other")
+    cache.save()
+    again = cache.begin()
+    assert again.get("stage", "k1", tuple) is value  # not unpickled anew
+    assert again.get("stage", "k1", dict) is None  # the kind is still checked
+    again.save()  # k2 was not used: gone from the objects and from the file
+    assert again.begin().get("stage", "k2") is None
+    assert Cache(tmp_path / ".cache", "v1").get("stage", "k1", tuple) == value
+
+
+def test_documents_are_read_again_only_when_their_stat_changes(tmp_path):
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "a.md").write_text("one")
+    (papers / "b.md").write_text("two")
+    known: dict = {}
+    first, _ = load.load_documents(papers, tmp_path, known)
+    (papers / "b.md").write_text("TWO")  # same size, written at once: the stat still differs
+    second, _ = load.load_documents(papers, tmp_path, known)
+    assert second[0] is first[0] and second[1].text == "TWO"
+    (papers / "a.md").unlink()
+    third, _ = load.load_documents(papers, tmp_path, known)
+    assert [d.stem for d in third] == ["b"] and set(known) == {"b.md"}
