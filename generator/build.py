@@ -46,6 +46,12 @@ class Warm:
     cache: Cache | None = None
     files: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Imported once here, not by every build's related-papers process (0.2 s or more).
+        from scipy import sparse  # noqa: F401
+
+        from . import related  # noqa: F401
+
     def forget(self, paths) -> None:
         """Read these files again, whatever their stat says (the watcher saw them change)."""
         for path in paths:
