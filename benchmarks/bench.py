@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -129,8 +130,9 @@ def bench_papercat(root: Path, runs: int) -> dict:
     cold_runs = [cold() for _ in range(runs)]
     run(build, cwd=REPO)
     same_runs = [run(build, cwd=REPO) for _ in range(runs + 1)][1:]
-    papers = sorted((root / "content" / "papers").glob("*.md"))
-    paper = papers[len(papers) // 2]
+    paper = edited_paper(root)
+    serve = run([sys.executable, str(HERE / "serve_edits.py"), str(root), str(paper), str(runs)], cwd=REPO)
+    serve_runs = json.loads(serve["stdout"])
     original = paper.read_text(encoding="utf-8")
     edit_runs = []
     try:
@@ -149,10 +151,73 @@ def bench_papercat(root: Path, runs: int) -> dict:
         "cold": summarise(cold_runs),
         "no_change": summarise(same_runs),
         "one_edit": summarise(edit_runs),
+        "serve_edit": {
+            "median": statistics.median(r["seconds"] for r in serve_runs),
+            "min": min(r["seconds"] for r in serve_runs),
+            "max": max(r["seconds"] for r in serve_runs),
+            "stages": {
+                name: statistics.median(r["stages"][name] for r in serve_runs)
+                for name in serve_runs[0]["stages"]
+            },
+        },
         "output_files": incremental[1],
         "output_bytes": incremental[2],
         "edit_identical_to_clean": identical,
     }
+
+
+def edited_paper(root: Path) -> Path:
+    """The paper whose abstract the edits change: the middle one by name."""
+    papers = sorted((root / "content" / "papers").glob("*.md"))
+    return papers[len(papers) // 2]
+
+
+def bench_hugo_server(hugo: str, site: Path, root: Path, runs: int) -> dict | None:
+    """`hugo server` (its defaults: pages in memory, re-rendering those a browser shows) after the
+    same edits: the "Total in N ms" it prints per rebuild. None if it does not start."""
+    paper = site / "content" / "papers" / edited_paper(root).name
+    original = paper.read_text(encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryFile("w+") as out:
+        server = subprocess.Popen(
+            [hugo, "server", "--bind", "127.0.0.1", "--port", str(port)],
+            cwd=site,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+        def output() -> str:
+            out.seek(0)
+            return out.read()
+
+        def totals() -> list[float]:  # one per rebuild
+            return [int(ms) / 1000 for ms in re.findall(r"Total in (\d+) ms", output())]
+
+        def wait_until(done) -> bool:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and server.poll() is None:
+                if done():
+                    return True
+                time.sleep(0.2)
+            return False
+
+        try:
+            if not wait_until(lambda: "Web Server is available" in output()):  # built and serving
+                return None
+            for k in range(runs + 1):
+                time.sleep(1)  # past the watcher's batching
+                edit(paper, original, k)
+                if not wait_until(lambda k=k: len(totals()) > k):
+                    return None
+            seconds = totals()[1:]  # after the warm-up edit
+        finally:
+            server.terminate()
+            server.wait()
+            paper.write_text(original, encoding="utf-8")
+    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
 
 
 def bench_hugo(root: Path, runs: int) -> dict | None:
@@ -172,6 +237,7 @@ def bench_hugo(root: Path, runs: int) -> dict | None:
 
     once()
     result = summarise([once() for _ in range(runs)])
+    result["server_edit"] = bench_hugo_server(hugo, site, root, runs)
     result["version"] = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     return result
 
@@ -192,13 +258,26 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     out.append(line("cold build", ours["cold"]))
     out.append(line("no-change rebuild", ours["no_change"]))
     out.append(line("one-edit rebuild", ours["one_edit"]))
+    warm = ours["serve_edit"]
+    out.append(
+        f"  {'one edit, in serve':<20} {warm['median']:8.2f} s"
+        f"   (min {warm['min']:.2f}, max {warm['max']:.2f})"
+        "   the rebuild in a long-lived process, as `serve` does it"
+    )
     if hugo:
         out.append(line("hugo (plain build)", hugo))
+        server = hugo.get("server_edit")
+        if server:
+            out.append(
+                f"  {'hugo server, 1 edit':<20} {server['median']:8.2f} s   (min {server['min']:.2f}, "
+                f"max {server['max']:.2f})   its defaults: pages kept in memory, none rendered to disk"
+            )
         cold = ours["cold"]
         out.append(
             f"  ratio to hugo: cold {cold['median'] / hugo['median']:.2f}x, "
             f"one-edit {ours['one_edit']['median'] / hugo['median']:.2f}x, "
             f"peak memory {cold['peak_mib'] / hugo['peak_mib']:.2f}x"
+            + (f", serve edit to hugo server edit {warm['median'] / server['median']:.1f}x" if server else "")
         )
     elif skipped:
         out.append("  hugo: skipped (--no-hugo), no ratio")
@@ -208,7 +287,7 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
         "  edited site byte-identical to a clean build: "
         + ("yes" if ours["edit_identical_to_clean"] else "NO")
     )
-    for label, key in (("cold", "cold"), ("one-edit", "one_edit")):
+    for label, key in (("cold", "cold"), ("one-edit", "one_edit"), ("one edit in serve", "serve_edit")):
         stages = ours[key]["stages"]
         out.append(f"  stages, {label} (median):  " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     return "\n".join(out)

@@ -29,7 +29,7 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for label in ("cold build", "no-change rebuild", "one-edit rebuild", "stages, cold"):
+    for label in ("cold build", "no-change rebuild", "one-edit rebuild", "one edit, in serve", "stages, cold"):
         assert label in out
     assert "edited site byte-identical to a clean build: yes" in out
     figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["150"]["papercat"]
@@ -37,5 +37,6 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     assert figures["output_files"] > 300  # pages, .bib files, feeds, index, static files
     assert figures["no_change"]["median"] > 0 and figures["cold"]["peak_mib"] > 0
     assert "render + write paper pages" in figures["cold"]["stages"]
+    assert figures["serve_edit"]["median"] > 0 and "write" in figures["serve_edit"]["stages"]
     original = sorted((tmp_path / "catalogue-150" / "content" / "papers").glob("*.md"))
     assert len(original) == 150 and "Benchmark edit" not in "".join(p.read_text() for p in original)
