@@ -29,7 +29,13 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for label in ("cold build", "no-change rebuild", "one-edit rebuild", "one edit, in serve", "stages, cold"):
+    for label in (
+        "cold build",
+        "no-change rebuild",
+        "one-edit rebuild",
+        "one edit, in serve",
+        "stages, cold",
+    ):
         assert label in out
     assert "edited site byte-identical to a clean build: yes" in out
     figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["150"]["papercat"]
