@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .cache import digest
 from .model import Catalogue, Paper, SiteConfig, TermPage
@@ -56,9 +56,10 @@ def permalink(config: SiteConfig, paper: Paper) -> str:
     return f"{config.base_url}papers/{paper.slug}/"
 
 
-def _entry(feed: ET.Element, config: SiteConfig, paper: Paper, topic_names: Mapping[str, str]) -> None:
-    """Append one paper as an atom:entry."""
-    entry = _sub(feed, "entry")
+def _entry(config: SiteConfig, paper: Paper, topic_names: Mapping[str, str]) -> bytes:
+    """One paper as an atom:entry, serialised as it is indented inside a feed (no tail)."""
+    holder = ET.Element("feed")
+    entry = _sub(holder, "entry")
     link = permalink(config, paper)
     _sub(entry, "id", link)
     _sub(entry, "title", paper.title)
@@ -79,6 +80,9 @@ def _entry(feed: ET.Element, config: SiteConfig, paper: Paper, topic_names: Mapp
         _sub(entry, "category", term=tag, scheme=f"{config.base_url}tags/")
     if paper.body_html.strip():
         _sub(entry, "summary", paper.body_html, type="html")
+    ET.indent(holder)  # the entry is at the same depth as in the feed
+    entry.tail = None
+    return ET.tostring(entry, encoding="utf-8", xml_declaration=False)
 
 
 def atom_feed(
@@ -89,8 +93,13 @@ def atom_feed(
     feed_path: str,
     papers: Iterable[Paper],
     topic_names: Mapping[str, str],
+    entries: dict[str, bytes] | None = None,
 ) -> bytes:
-    """An Atom 1.0 document for `papers`; page_path and feed_path are relative to base_url."""
+    """An Atom 1.0 document for `papers`; page_path and feed_path are relative to base_url.
+
+    `entries` keeps each paper's serialised entry (by slug) for the other feeds of one build,
+    which show the same papers with the same config and topic names.
+    """
     shown = feed_papers(papers)
     page_url = config.base_url + page_path
     # Plain tag names under an explicit default-namespace declaration: ElementTree's own
@@ -105,11 +114,18 @@ def atom_feed(
     _sub(feed, "link", rel="alternate", href=page_url, type="text/html")
     _sub(_sub(feed, "author"), "name", config.title)
     _sub(feed, "generator", GENERATOR)
-    for paper in shown:
-        _entry(feed, config, paper, topic_names)
     ET.indent(feed)
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
-    return DECLARATION + body + b"\n"
+    if not shown:
+        return DECLARATION + body + b"\n"
+    entries = {} if entries is None else entries
+    parts = []
+    for paper in shown:  # spliced in where ElementTree would put them, with the same indents
+        if paper.slug not in entries:
+            entries[paper.slug] = _entry(config, paper, topic_names)
+        parts.append(b"\n  " + entries[paper.slug])
+    end = b"\n</feed>"
+    return DECLARATION + body.removesuffix(end) + b"".join(parts) + end + b"\n"
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,7 @@ class Feed:
 
     path: str
     args: tuple
+    entries: dict = field(default_factory=dict, compare=False, repr=False)  # shared by one build's feeds
 
     @property
     def key(self) -> str:
@@ -129,7 +146,7 @@ class Feed:
         return digest(repr(head), repr(sorted(names.items())), *(p.digest for p in shown))
 
     def make(self) -> bytes:
-        return atom_feed(*self.args)
+        return atom_feed(*self.args, entries=self.entries)
 
 
 def feeds_of(
@@ -138,8 +155,13 @@ def feeds_of(
     """Every feed of the site: the catalogue's, then topics', then tags'."""
     config = catalogue.config
     names = {t.slug: t.name for t in catalogue.topics}
+    entries: dict[str, bytes] = {}  # every feed here has the same config and topic names
     feeds = [
-        Feed("feed.xml", (config, config.title, config.description, "", "feed.xml", catalogue.papers, names))
+        Feed(
+            "feed.xml",
+            (config, config.title, config.description, "", "feed.xml", catalogue.papers, names),
+            entries,
+        )
     ]
     for folder, prefix, pages in (("topics", "", topic_pages), ("tags", "Tag: ", tag_pages)):
         for page in pages:
@@ -149,6 +171,7 @@ def feeds_of(
                 Feed(
                     f"{base}feed.xml",
                     (config, title, page.description, base, f"{base}feed.xml", page.papers, names),
+                    entries,
                 )
             )
     return feeds

@@ -293,3 +293,21 @@ def test_characters_xml_cannot_carry_are_dropped_not_emitted():
     entry = entries(root)[0]
     assert entry.findtext("a:title", namespaces=NS) == "bell and nul"
     assert entry.findtext("a:summary", namespaces=NS) == "<p>formfeed</p>"
+
+
+def test_each_feed_is_what_elementtree_writes_of_its_whole_tree():
+    """Entries are serialised once per build and spliced into every feed that shows them:
+    the result must be byte for byte what ElementTree writes of the whole feed, indented."""
+    ET.register_namespace("", NS["a"])
+    hostile = paper("hostile", title=HOSTILE, tags=("lora",), body_html="<p>a &amp; b\n<em>c</em></p>")
+    catalogue = big_catalogue(120)
+    catalogue = Catalogue(sort_papers((*catalogue.papers, hostile)), TOPICS, CONFIG)
+    feeds = feeds_of(catalogue)
+    assert len(feeds) == 1 + len(TOPICS) + 3  # and the tags lora, rlhf, survey
+    for path, data in feeds.items():
+        root = ET.fromstring(data)
+        ET.indent(root)
+        whole = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+        assert whole == data, path
+    empty = atom_feed(CONFIG, "T", "", "tags/x/", "tags/x/feed.xml", [], TOPIC_NAMES)
+    assert ET.tostring(ET.fromstring(empty), encoding="unicode").count("<entry") == 0
