@@ -214,12 +214,18 @@ def _years(papers) -> dict[int, int]:
     return dict(Counter(p.year for p in papers if p.year))
 
 
-def _memoised_item(env: jinja2.Environment):
-    """The `paper_item` macro, rendered once per paper, link prefix and options."""
-    memo: dict[tuple, Markup] = {}
+def _memoised_item(env: jinja2.Environment, kept: dict | None = None, version: str = ""):
+    """The `paper_item` macro, rendered once per paper, link prefix and options.
+
+    `kept` (from a long-lived process) holds items of earlier builds by the view's key and
+    `version` (templates and generator); the macro sees nothing but its arguments.
+    """
+    memo: dict[tuple, Markup] = {} if kept is None else kept
+    if kept and next(iter(kept))[0] != version:
+        kept.clear()  # made by other templates
 
     def listed_paper(view: dict, root: str, show_added: bool, level: int) -> Markup:
-        key = (view["slug"], root, show_added, level)
+        key = (version, getattr(view, "key", None) or view["slug"], root, show_added, level)
         if key not in memo:
             macro = env.get_template("_macros.html").module.paper_item  # loaded after the global
             memo[key] = macro(view, root, show_added, level)
@@ -240,8 +246,11 @@ def render_site(
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
     related: Callable[[], dict] | None = None,
+    items: dict | None = None,
 ) -> tuple[int, int]:
     """Render every page and data file of the site into `writer`; return (pages, pages rendered).
+
+    `items`: listing entries kept from earlier builds by a long-lived process (see _memoised_item).
 
     Paper pages come last, after `related()` (default: derived.related) gives the related
     papers, which may still be computed elsewhere while the other pages render.
@@ -256,7 +265,7 @@ def render_site(
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
-    env.globals["listed_paper"] = _memoised_item(env)
+    env.globals["listed_paper"] = _memoised_item(env, items, version)
     pending: list[tuple[str, str, dict | bytes, str]] = []  # (path, template, context, key), or bytes
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:

@@ -63,6 +63,10 @@ def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_proj
         ("site.yml", lambda: edit(project.content / "site.yml", "Test Catalogue", "Renamed Catalogue")),
         ("template", lambda: edit(templates / "paper.html", "Related papers", "Similar papers")),
         (
+            "listing entry template",
+            lambda: edit(templates / "_macros.html", 'class="paper-item"', 'class="paper-item listed"'),
+        ),
+        (
             "static file",
             lambda: edit(
                 templates / "static" / "style.css",
