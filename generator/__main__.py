@@ -13,7 +13,7 @@ import jinja2
 
 from . import build as build_mod
 from .check import escalate
-from .errors import BuildFailed, UsageError, github_annotation, plural
+from .errors import BuildFailed, UsageError, describe_failure, github_annotation, plural
 from .load import display_path
 from .progress import Progress
 
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except BuildFailed as exc:
-        print(exc.report(), file=sys.stderr)
+        print(describe_failure(exc), file=sys.stderr)
         if _github(args):
             for error in exc.errors:
                 print(github_annotation(error))
@@ -252,21 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in aftermath:
             print(aftermath[args.command], file=sys.stderr)
         return 1
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except jinja2.TemplateSyntaxError as exc:
-        print(f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}", file=sys.stderr)
-        return 1
-    except jinja2.TemplateError as exc:
-        print(f"template error: {exc}", file=sys.stderr)
+    except (UsageError, jinja2.TemplateError) as exc:
+        print(describe_failure(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a folder we cannot write, a full disk: the old site/ stays
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(describe_failure(exc), file=sys.stderr)
         if args.command == "build":
             print(
                 "build failed: the previous site/ is unchanged; check that the project folder "

@@ -86,8 +86,29 @@ class BuildFailed(Exception):
         papers = {path for path in files if path.endswith(".md")}
         if self.checked:  # nothing lost: every paper file is either valid or reported here
             valid = self.checked - len(papers)
-            lines.append(f"{len(papers)} of {plural(self.checked, 'paper file')} rejected, {valid} valid")
+            summary = f"{len(papers)} of {plural(self.checked, 'paper file')} rejected, {valid} valid"
+            if len(files) > len(papers):
+                summary += f"; {plural(len(files) - len(papers), 'other file')} with errors"
+            lines.append(summary)
         return "\n".join(lines)
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """What to tell the user about a build that raised `exc` (None: not an expected failure)."""
+    import jinja2  # here, not at the top: this module is imported by every stage
+
+    if isinstance(exc, BuildFailed):
+        return exc.report()
+    if isinstance(exc, UsageError):
+        return f"error: {exc}"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
+    if isinstance(exc, jinja2.TemplateError):
+        return f"template error: {exc}"
+    if isinstance(exc, OSError):  # a folder we cannot write, a full disk: the old site/ stays
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"error: {exc.strerror or exc}{where}"
+    return None
 
 
 class UsageError(Exception):

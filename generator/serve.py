@@ -18,7 +18,7 @@ from pathlib import Path
 import watchfiles
 
 from .build import Project, Warm, build
-from .errors import BuildFailed, UsageError
+from .errors import describe_failure
 
 log = logging.getLogger(__name__)
 RELOAD_JS = "/__papercat__/reload.js"
@@ -48,9 +48,13 @@ def rebuild(project: Project, state: BuildState, warm: Warm | None = None) -> bo
     """Build once; report to the terminal and to open pages. True if it succeeded."""
     try:
         build(project, warm=warm)  # logs its own summary line
-    except (BuildFailed, UsageError) as exc:
-        report = exc.report() if isinstance(exc, BuildFailed) else str(exc)
-        log.error("build failed; still serving the last good site\n%s", report)
+    except Exception as exc:  # noqa: BLE001  whatever failed, serve goes on and the next save rebuilds
+        report = describe_failure(exc)
+        if report is None:
+            log.exception("build failed unexpectedly; still serving the last good site")
+            report = f"build failed unexpectedly ({type(exc).__name__}: {exc}); see the terminal"
+        else:
+            log.error("build failed; still serving the last good site\n%s", report)
         state.publish(report)
         return False
     state.publish("")

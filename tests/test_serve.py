@@ -65,3 +65,31 @@ def test_edit_rebuilds_and_reloads_then_errors_keep_last_good_site(served):
     assert "Second Title" in get(url + "/papers/a-paper/")  # last good site still served
     (project.content / "papers" / "broken.md").unlink()
     assert stream.get(timeout=20) == ("reload", "")
+
+
+def test_a_template_error_is_shown_and_the_next_save_rebuilds(make_project, tmp_path):
+    import shutil
+
+    from generator.build import Project
+
+    from .conftest import REPO
+
+    base = make_project({"a-paper": paper_text("First Title")})
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    project = Project(base.root, base.content, tmp_path / "templates", base.output)
+    page = project.templates / "paper.html"
+    good = page.read_text()
+    with serving(project) as url:
+        stream = events(url)
+        page.write_text(good.replace("</article>", "{{ oops </article>", 1))
+        name, report = stream.get(timeout=20)
+        assert name == "error-report" and "paper.html" in report and "template error" in report
+        page.write_text(good.replace("</article>", "{{ no_such_value }}</article>", 1))
+        name, report = stream.get(timeout=20)
+        assert name == "error-report" and "no_such_value" in report  # an undefined name, at render
+        page.write_text(good)
+        assert stream.get(timeout=20) == ("reload", "")
+        paper = project.content / "papers" / "a-paper.md"
+        paper.write_text(paper_text("Second Title"))
+        assert stream.get(timeout=20) == ("reload", "")  # the watcher still runs
+        assert "Second Title" in get(url + "/papers/a-paper/")
