@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ContentError
 
 MAX_FILE_BYTES = 1_000_000
+# What editors leave beside a file while it is open or after saving: vim's swap files, backups
+# (x.md~), emacs's lock links (.#x.md) and autosaves (#x.md#), and the like. Never content, and
+# `serve`'s watcher (watchfiles' default filter) ignores most of them: so does the build.
+EDITOR_FILES = re.compile(r"\.sw.$|~$|^\.#|^#.*#$|^\.DS_Store$|\.___jb_...___$|^flycheck_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen
         entries = sorted(listing, key=lambda entry: entry.name)
     for entry in entries:
         name, label = entry.name, f"{folder}/{entry.name}"
-        if name == ".gitkeep":
+        if name == ".gitkeep" or EDITOR_FILES.search(name):
             continue
         if name.startswith("."):
             errors.append(
@@ -138,7 +143,7 @@ def symlinks(content_dir: Path, label_root: Path) -> list[ContentError]:
         except OSError:
             return  # as os.walk: a folder that cannot be listed is passed over
         for entry in entries:
-            if entry.is_symlink():
+            if entry.is_symlink() and not EDITOR_FILES.search(entry.name):  # emacs locks are links
                 errors.append(
                     ContentError(
                         display_path(Path(entry.path), label_root),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -585,3 +586,25 @@ def test_failure_counts_name_only_paper_files_that_were_checked(make_project):
     with pytest.raises(BuildFailed) as caught:
         build(project)
     assert "papers folder is missing" in caught.value.report() and "rejected" not in caught.value.report()
+
+
+@pytest.mark.parametrize(
+    "name", [".a-paper.md.swp", ".a-paper.md.swx", "a-paper.md~", ".#a-paper.md", "#a-paper.md#", ".DS_Store"]
+)
+def test_files_editors_leave_beside_a_paper_are_ignored(make_project, name):
+    """Saving in vim or emacs leaves swap, backup, lock and autosave files: serve's watcher
+    ignores them, so the build must too (or a save would fail until the editor closes)."""
+    project = make_project({"a-paper": paper_text("A Paper")})
+    where = project.content / "papers" / name
+    if name.startswith(".#"):  # emacs's lock: a dangling link
+        os.symlink("user@host.1234:1700000000", where)
+    else:
+        where.write_text("---\nnot: a paper\n")
+    result = build(project)
+    assert result.papers == 1
+    (project.content / "papers" / "notes.txt").write_text("x")  # anything else is still refused
+    with pytest.raises(BuildFailed) as caught:
+        build(project)
+    assert caught.value.report().splitlines()[-1] == (
+        "0 of 1 paper file rejected, 1 valid; 1 other file with errors"
+    )
