@@ -132,7 +132,8 @@ def bench_papercat(root: Path, runs: int) -> dict:
     same_runs = [run(build, cwd=REPO) for _ in range(runs + 1)][1:]
     paper = edited_paper(root)
     serve = run([sys.executable, str(HERE / "serve_edits.py"), str(root), str(paper), str(runs)], cwd=REPO)
-    serve_runs = json.loads(serve["stdout"])
+    served = json.loads(serve["stdout"])
+    serve_runs, serve_site = served["runs"], served["site_digest"]
     original = paper.read_text(encoding="utf-8")
     edit_runs = []
     try:
@@ -144,7 +145,8 @@ def bench_papercat(root: Path, runs: int) -> dict:
         incremental = tree_digest(env_site)
         with tempfile.TemporaryDirectory(dir=root) as clean:
             run([*build[:-2], "build", "--no-cache", "--output", f"{clean}/site"], cwd=REPO)
-            identical = tree_digest(Path(clean) / "site")[0] == incremental[0]
+            reference = tree_digest(Path(clean) / "site")[0]  # both end with the same last edit
+            identical, serve_identical = reference == incremental[0], reference == serve_site
     finally:
         paper.write_text(original, encoding="utf-8")
     return {
@@ -163,6 +165,7 @@ def bench_papercat(root: Path, runs: int) -> dict:
         "output_files": incremental[1],
         "output_bytes": incremental[2],
         "edit_identical_to_clean": identical,
+        "serve_edit_identical_to_clean": serve_identical,
     }
 
 
@@ -286,6 +289,8 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     out.append(
         "  edited site byte-identical to a clean build: "
         + ("yes" if ours["edit_identical_to_clean"] else "NO")
+        + ", after the edits in serve: "
+        + ("yes" if ours["serve_edit_identical_to_clean"] else "NO")
     )
     for label, key in (("cold", "cold"), ("one-edit", "one_edit"), ("one edit in serve", "serve_edit")):
         stages = ours[key]["stages"]
@@ -295,10 +300,15 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 10000], help="catalogue sizes (default: 1000 10000)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="counted runs per figure (median)")
     parser.add_argument(
-        "--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench"
+        "--work",
+        type=Path,
+        default=Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench",
+        help="scratch folder for the catalogues and results.json (default: %(default)s)",
     )
     parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo reference")
     args = parser.parse_args()

@@ -5,8 +5,9 @@
 
 Builds ROOT once and once more unchanged (what `serve` does on start), then edits PAPER's
 abstract RUNS + 1 times (the first is a warm-up), rebuilding after each with the same
-`Warm` state that serve keeps; prints JSON: the build's own seconds and stages per edit.
-The paper is restored afterwards.
+`Warm` state that serve keeps; prints JSON: the build's own seconds and stages per edit, and
+a digest of the site after the last edit (bench.py compares it with a clean build of the same
+content). The paper is restored afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench import edit  # noqa: E402
+from bench import edit, tree_digest  # noqa: E402
 
 from generator.build import Project, Warm, build  # noqa: E402
 
@@ -39,9 +40,10 @@ def main() -> None:
                 results.append(
                     {"seconds": result.seconds, "stages": dict(result.stages), "rendered": result.rendered}
                 )
+        site = tree_digest(project.output)[0]  # of the last edit's content
     finally:
         paper.write_text(original, encoding="utf-8")
-    print(json.dumps(results))
+    print(json.dumps({"runs": results, "site_digest": site}))
 
 
 if __name__ == "__main__":

@@ -37,9 +37,9 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
         "stages, cold",
     ):
         assert label in out
-    assert "edited site byte-identical to a clean build: yes" in out
+    assert "edited site byte-identical to a clean build: yes, after the edits in serve: yes" in out
     figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["150"]["papercat"]
-    assert figures["edit_identical_to_clean"] is True
+    assert figures["edit_identical_to_clean"] is True and figures["serve_edit_identical_to_clean"] is True
     assert figures["output_files"] > 300  # pages, .bib files, feeds, index, static files
     assert figures["no_change"]["median"] > 0 and figures["cold"]["peak_mib"] > 0
     assert "render + write paper pages" in figures["cold"]["stages"]
