@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import watchfiles
 
 from .build import Project, Warm, build
 from .errors import describe_failure
+from .load import EDITOR_FILES
 
 log = logging.getLogger(__name__)
 RELOAD_JS = "/__papercat__/reload.js"
@@ -47,7 +49,7 @@ class BuildState:
 def rebuild(project: Project, state: BuildState, warm: Warm | None = None) -> bool:
     """Build once; report to the terminal and to open pages. True if it succeeded."""
     try:
-        build(project, warm=warm)  # logs its own summary line
+        result = build(project, warm=warm)  # logs its own summary line
     except Exception as exc:  # noqa: BLE001  whatever failed, serve goes on and the next save rebuilds
         report = describe_failure(exc)
         if report is None:
@@ -57,8 +59,16 @@ def rebuild(project: Project, state: BuildState, warm: Warm | None = None) -> bo
             log.error("build failed; still serving the last good site\n%s", report)
         state.publish(report)
         return False
-    state.publish("")
+    if result.files_written or state.error or not state.generation:
+        state.publish("")  # open pages reload (no file changed: nothing to show, no reload)
     return True
+
+
+class _WatchFilter(watchfiles.DefaultFilter):
+    """watchfiles' default filter, and the editor files the build ignores (load.EDITOR_FILES)."""
+
+    def __call__(self, change, path: str) -> bool:
+        return super().__call__(change, path) and not EDITOR_FILES.search(os.path.basename(path))
 
 
 def make_handler(site_dir: Path, state: BuildState):
@@ -127,7 +137,12 @@ def make_handler(site_dir: Path, state: BuildState):
 def watch_loop(project: Project, state: BuildState, stop: threading.Event, warm: Warm) -> None:
     """Rebuild whenever content/ or templates/ change, until `stop` is set."""
     for changes in watchfiles.watch(
-        project.content, project.templates, stop_event=stop, debounce=200, step=50
+        project.content,
+        project.templates,
+        watch_filter=_WatchFilter(),
+        stop_event=stop,
+        debounce=200,
+        step=50,
     ):
         warm.forget(path for _, path in changes)
         rebuild(project, state, warm)

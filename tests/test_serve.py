@@ -93,3 +93,30 @@ def test_a_template_error_is_shown_and_the_next_save_rebuilds(make_project, tmp_
         paper.write_text(paper_text("Second Title"))
         assert stream.get(timeout=20) == ("reload", "")  # the watcher still runs
         assert "Second Title" in get(url + "/papers/a-paper/")
+
+
+def test_editor_files_and_saves_that_change_nothing_do_not_reload_the_page(served):
+    project, url = served
+    stream = events(url)
+    papers = project.content / "papers"
+    (papers / "#a-paper.md#").write_text("emacs autosave")  # ignored by the watcher and the build
+    paper = papers / "a-paper.md"
+    paper.write_text(paper.read_text())  # saved unchanged: rebuilt, nothing written
+    with pytest.raises(queue.Empty):
+        stream.get(timeout=3)
+    paper.write_text(paper_text("Third Title"))
+    assert stream.get(timeout=20) == ("reload", "")  # one reload, for the real change
+    assert "Third Title" in get(url + "/papers/a-paper/")
+    with pytest.raises(queue.Empty):
+        stream.get(timeout=3)
+
+
+def test_the_watcher_ignores_what_the_build_ignores():
+    from watchfiles import Change
+
+    from generator.serve import _WatchFilter
+
+    watch = _WatchFilter()
+    for name in ("#a.md#", ".a.md.swp", "a.md~", ".#a.md"):
+        assert not watch(Change.added, f"/p/content/papers/{name}"), name
+    assert watch(Change.modified, "/p/content/papers/a.md") and watch(Change.added, "/p/templates/x.html")
