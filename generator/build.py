@@ -45,7 +45,7 @@ class Warm:
 
     cache: Cache | None = None
     files: dict = field(default_factory=dict)
-    items: dict = field(default_factory=dict)  # rendered listing entries (render._memoised_item)
+    rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
 
     def __post_init__(self) -> None:
         # Imported once here, not by every build's related-papers process (0.2 s or more).
@@ -273,7 +273,7 @@ def build(
             jobs,
             stages.progress.counter("files"),  # pages and .bib files
             related_papers,
-            warm.items if warm is not None and use_cache else None,
+            warm.rendered if warm is not None and use_cache else None,
         )
         stages.done("render + write paper pages")
         for staged in index.result():

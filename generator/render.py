@@ -214,6 +214,15 @@ def _years(papers) -> dict[int, int]:
     return dict(Counter(p.year for p in papers if p.year))
 
 
+@dataclass
+class Kept:
+    """What a long-lived process (serve) keeps from one render to the next: rendered listing
+    entries (see _memoised_item) and paper pages' keys with what each was made of."""
+
+    items: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+
+
 def _memoised_item(env: jinja2.Environment, kept: dict | None = None, version: str = ""):
     """The `paper_item` macro, rendered once per paper, link prefix and options.
 
@@ -246,11 +255,11 @@ def render_site(
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
     related: Callable[[], dict] | None = None,
-    items: dict | None = None,
+    kept: Kept | None = None,
 ) -> tuple[int, int]:
     """Render every page and data file of the site into `writer`; return (pages, pages rendered).
 
-    `items`: listing entries kept from earlier builds by a long-lived process (see _memoised_item).
+    `kept`: what a long-lived process keeps from earlier builds (see Kept).
 
     Paper pages come last, after `related()` (default: derived.related) gives the related
     papers, which may still be computed elsewhere while the other pages render.
@@ -265,14 +274,15 @@ def render_site(
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
-    env.globals["listed_paper"] = _memoised_item(env, items, version)
+    env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
+    known_keys = kept.keys if kept is not None else None
     pending: list[tuple[str, str, dict | bytes, str]] = []  # (path, template, context, key), or bytes
 
     def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
         """Queue a page for rendering, unless the last build made it from the same inputs.
 
-        `lazy` is (a string that stands for the rest of the context, a function that makes it)
-        when building the context costs more than knowing its inputs.
+        `lazy` is (a value whose repr stands for the rest of the context, a function that makes
+        it) when building the context costs more than knowing its inputs.
         """
         context.update(
             site=config,
@@ -280,7 +290,14 @@ def render_site(
             page_title=title,
             canonical=config.base_url + path.removesuffix("index.html"),
         )
-        key = digest(version, template, repr(sorted(context.items())), lazy[0] if lazy else "")
+        stamp = (version, template, config, context["root"], title, lazy[0]) if lazy else None
+        known = known_keys.get(path) if stamp and known_keys is not None else None
+        if known is not None and known[0] == stamp:  # all the key below is made of: the same key
+            key = known[1]
+        else:
+            key = digest(version, template, repr(sorted(context.items())), repr(lazy[0]) if lazy else "")
+            if stamp and known_keys is not None:
+                known_keys[path] = (stamp, key)
         if reusable(previous, path, key):
             outputs.append(OutputFile(path, None, key))
         else:
@@ -425,7 +442,7 @@ def render_site(
             "paper.html",
             paper.title,
             lastmod=paper.added,
-            lazy=(repr(inputs), lambda paper=paper: paper_context(paper)) if paper.digest else None,
+            lazy=(inputs, lambda paper=paper: paper_context(paper)) if paper.digest else None,
             **({} if paper.digest else paper_context(paper)),
         )
     paper_entries = sitemap[listed:]
