@@ -77,22 +77,11 @@ def bench(n: int, work: Path) -> dict:
     ui_raw, ui_gz = sizes(STATIC / "search-ui.js")
     qfile = work / f"queries-{n}.json"
     qfile.write_text(json.dumps(queries(site)))
-    node = subprocess.run(
-        ["node", str(HERE / "search_bench.js"), str(STATIC), str(site), str(qfile)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    node = subprocess.run(["node", str(HERE / "search_bench.js"), str(STATIC), str(site), str(qfile)],
+                          capture_output=True, text=True, check=True)
     timing = json.loads(node.stdout)
-    return {
-        "n": n,
-        "build_s": built,
-        "meta": (meta_raw, meta_gz),
-        "abstracts": (abs_raw, abs_gz),
-        "code": (code_raw, code_gz),
-        "ui": (ui_raw, ui_gz),
-        **timing,
-    }
+    return {"n": n, "build_s": built, "meta": (meta_raw, meta_gz), "abstracts": (abs_raw, abs_gz),
+            "code": (code_raw, code_gz), "ui": (ui_raw, ui_gz), **timing}
 
 
 def kb(b: int) -> str:
@@ -103,30 +92,18 @@ def main() -> None:
     ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
     work = Path(os.environ.get("BENCH_WORK", "/tmp/papercat-bench"))
     work.mkdir(parents=True, exist_ok=True)
-    print(
-        f"search benchmark, {os.cpu_count()} cores, node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}"
-    )
+    print(f"search benchmark, {os.cpu_count()} cores, node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
     for n in ns:
         r = bench(n, work)
         first = r["code"][1] + r["meta"][1]
         print(f"\nN = {n:,} papers (build {r['build_s']:.1f} s)")
-        print(
-            f"  tier 1 meta.json       {kb(r['meta'][0]):>10} raw {kb(r['meta'][1]):>9} gzip  ({r['meta'][1] / n:,.0f} B/paper gzip)"
-        )
-        print(
-            f"  tier 2 abstracts.json  {kb(r['abstracts'][0]):>10} raw {kb(r['abstracts'][1]):>9} gzip  ({r['abstracts'][1] / n:,.0f} B/paper gzip)"
-        )
-        print(
-            f"  worker code            {kb(r['code'][0]):>10} raw {kb(r['code'][1]):>9} gzip  (+ search-ui.js {kb(r['ui'][1])} gzip on every page)"
-        )
+        print(f"  tier 1 meta.json       {kb(r['meta'][0]):>10} raw {kb(r['meta'][1]):>9} gzip  ({r['meta'][1] / n:,.0f} B/paper gzip)")
+        print(f"  tier 2 abstracts.json  {kb(r['abstracts'][0]):>10} raw {kb(r['abstracts'][1]):>9} gzip  ({r['abstracts'][1] / n:,.0f} B/paper gzip)")
+        print(f"  worker code            {kb(r['code'][0]):>10} raw {kb(r['code'][1]):>9} gzip  (+ search-ui.js {kb(r['ui'][1])} gzip on every page)")
         print(f"  bytes before the first result: {kb(first)} gzip (worker code + tier 1)")
-        print(
-            f"  index load (median of 5): tier 1 {r['load_tier1_ms']:.0f} ms, tier 2 {r['load_tier2_ms']:.0f} ms"
-        )
-        print(
-            f"  queries ({r['queries']}): tier 1 p50 {r['tier1_p50_ms']:.1f} ms p95 {r['tier1_p95_ms']:.1f} ms;"
-            f" both tiers p50 {r['tier2_p50_ms']:.1f} ms p95 {r['tier2_p95_ms']:.1f} ms max {r['tier2_max_ms']:.0f} ms"
-        )
+        print(f"  index load (median of 5): tier 1 {r['load_tier1_ms']:.0f} ms, tier 2 {r['load_tier2_ms']:.0f} ms")
+        print(f"  queries ({r['queries']}): tier 1 p50 {r['tier1_p50_ms']:.1f} ms p95 {r['tier1_p95_ms']:.1f} ms;"
+              f" both tiers p50 {r['tier2_p50_ms']:.1f} ms p95 {r['tier2_p95_ms']:.1f} ms max {r['tier2_max_ms']:.0f} ms")
 
 
 if __name__ == "__main__":
