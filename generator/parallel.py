@@ -53,7 +53,7 @@ class Background:
 
     def __init__(self, func: Callable[[], R], jobs: int | None = None) -> None:
         self.func, self.pid, self.fd = func, 0, -1
-        if (default_jobs() if jobs is None else jobs) > 1 and _forkable():
+        if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: compute, send, leave without running the parent's exit hooks
@@ -95,7 +95,8 @@ class Background:
             self.pid = 0
 
 
-def _forkable() -> bool:
+def forkable() -> bool:
+    """Whether this process may fork workers: it can, and it runs no other thread."""
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
@@ -118,7 +119,7 @@ def map_ordered(
     jobs = default_jobs() if jobs is None else jobs
     chunks = [list(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
     results: list[R] = []
-    if jobs <= 1 or len(items) < MIN_ITEMS or not _forkable():
+    if jobs <= 1 or len(items) < MIN_ITEMS or not forkable():
         for chunk in chunks:
             results.extend(func(x) for x in chunk)
             if report:

@@ -13,13 +13,14 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import watchfiles
 
-from .build import Project, Warm, build
-from .errors import describe_failure
+from .build import Project
+from .builder import Builder
 from .load import EDITOR_FILES
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,13 @@ class BuildState:
             self.changed.notify_all()
 
 
-def rebuild(project: Project, state: BuildState, warm: Warm | None = None) -> bool:
-    """Build once; report to the terminal and to open pages. True if it succeeded."""
-    try:
-        result = build(project, warm=warm)  # logs its own summary line
-    except Exception as exc:  # noqa: BLE001  whatever failed, serve goes on and the next save rebuilds
-        report = describe_failure(exc)
-        if report is None:
-            log.exception("build failed unexpectedly; still serving the last good site")
-            report = f"build failed unexpectedly ({type(exc).__name__}: {exc}); see the terminal"
-        else:
-            log.error("build failed; still serving the last good site\n%s", report)
+def rebuild(state: BuildState, builder: Builder, changed: Iterable[str] = ()) -> bool:
+    """Build once; report to open pages (the builder logs to the terminal). True if it succeeded."""
+    report, written = builder.build(changed)
+    if report is not None:
         state.publish(report)
         return False
-    if result.files_written or state.error or not state.generation:
+    if written or state.error or not state.generation:
         state.publish("")  # open pages reload (no file changed: nothing to show, no reload)
     return True
 
@@ -134,7 +128,7 @@ def make_handler(site_dir: Path, state: BuildState):
     return Handler
 
 
-def watch_loop(project: Project, state: BuildState, stop: threading.Event, warm: Warm) -> None:
+def watch_loop(project: Project, state: BuildState, stop: threading.Event, builder: Builder) -> None:
     """Rebuild whenever content/ or templates/ change, until `stop` is set."""
     for changes in watchfiles.watch(
         project.content,
@@ -144,8 +138,7 @@ def watch_loop(project: Project, state: BuildState, stop: threading.Event, warm:
         debounce=200,
         step=50,
     ):
-        warm.forget(path for _, path in changes)
-        rebuild(project, state, warm)
+        rebuild(state, builder, [path for _, path in changes])
 
 
 def serve(
@@ -157,13 +150,20 @@ def serve(
 ) -> None:
     """Build, then serve and watch until interrupted (or `stop` is set)."""
     state = BuildState()
-    warm = Warm()  # the next builds start from what this one read and made
-    rebuild(project, state, warm)
+    builder = Builder(project)  # before any thread starts (see builder.py)
+    try:
+        _serve(project, host, port, ready, stop, state, builder)
+    finally:
+        builder.close()
+
+
+def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder) -> None:
+    rebuild(state, builder)
     project.output.mkdir(parents=True, exist_ok=True)
     server = http.server.ThreadingHTTPServer((host, port), make_handler(project.output, state))
     server.daemon_threads = True
     stop = stop or threading.Event()
-    watcher = threading.Thread(target=watch_loop, args=(project, state, stop, warm), daemon=True)
+    watcher = threading.Thread(target=watch_loop, args=(project, state, stop, builder), daemon=True)
     watcher.start()
     log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1])
     if ready:

@@ -120,3 +120,52 @@ def test_the_watcher_ignores_what_the_build_ignores():
     for name in ("#a.md#", ".a.md.swp", "a.md~", ".#a.md"):
         assert not watch(Change.added, f"/p/content/papers/{name}"), name
     assert watch(Change.modified, "/p/content/papers/a.md") and watch(Change.added, "/p/templates/x.html")
+
+
+def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project):
+    """The CLI's serve forks a builder before its threads start, so that rebuilds can use
+    worker processes; an edit is rebuilt and served, and Ctrl-C stops both processes."""
+    import os
+    import re
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .conftest import REPO
+
+    project = make_project({"a-paper": paper_text("First Title")})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    command = [sys.executable, "-m", "generator", "--root", str(project.root), "serve", "--port", "0"]
+    env = {**os.environ, "PAPERCAT_JOBS": "2"}
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    try:
+        url = None
+        while url is None:
+            found = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines.get(timeout=60))
+            url = found and found.group(1)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1  # the builder
+        assert "First Title" in get(url + "/papers/a-paper/")
+        paper = project.content / "papers" / "a-paper.md"
+        paper.write_text(paper_text("Second Title"))
+        deadline = time.monotonic() + 30
+        while "Second Title" not in get(url + "/papers/a-paper/"):
+            assert time.monotonic() < deadline, "the edit was not rebuilt"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) in (0, 130)
+        assert (
+            not Path(f"/proc/{children[0]}").exists() or "Z" in Path(f"/proc/{children[0]}/stat").read_text()
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(timeout=10)
+        proc.stderr.close()

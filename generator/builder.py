@@ -1,0 +1,105 @@
+"""`serve`'s builds, in a process of their own, which keeps the warm state between them.
+
+A process with threads runs its builds without worker processes (forking it is unsafe: see
+parallel.py), and `serve` has threads: its HTTP server and its file watcher. So the builder is
+forked before they start; it has one thread, its builds use every core, and it keeps
+`build.Warm` from one build to the next. Where it cannot be forked (`serve` started from a
+thread, as the tests do, or one core), builds run in the calling process, warm all the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Iterable
+
+from . import parallel
+from .build import Project, Warm, build
+from .errors import describe_failure
+
+log = logging.getLogger(__name__)
+
+
+def build_once(project: Project, warm: Warm, changed: Iterable[str] = ()) -> tuple[str | None, int]:
+    """One build: (the failure's report, or None; files written). Logs its outcome."""
+    warm.forget(changed)
+    try:
+        result = build(project, warm=warm)  # logs its own summary line
+    except Exception as exc:  # noqa: BLE001  whatever failed, serve goes on and the next save rebuilds
+        report = describe_failure(exc)
+        if report is None:
+            log.exception("build failed unexpectedly; still serving the last good site")
+            report = f"build failed unexpectedly ({type(exc).__name__}: {exc}); see the terminal"
+        else:
+            log.error("build failed; still serving the last good site\n%s", report)
+        return report, 0
+    return None, result.files_written
+
+
+class Builder:
+    """Builds `project` on request, in a forked single-threaded process where possible."""
+
+    def __init__(self, project: Project) -> None:
+        self.project, self.warm, self.conn, self.pid = project, None, None, 0
+        if parallel.default_jobs() > 1 and parallel.forkable():
+            ours, theirs = multiprocessing.Pipe()
+            pid = os.fork()
+            if pid == 0:  # the builder: serves build requests until the pipe closes
+                ours.close()
+                _serve_builds(project, theirs)
+            theirs.close()
+            self.conn, self.pid = ours, pid
+        else:
+            self.warm = Warm()
+
+    def build(self, changed: Iterable[str] = ()) -> tuple[str | None, int]:
+        """Build once, after `changed` files (which are read again): see build_once."""
+        if self.conn is None:
+            return build_once(self.project, self.warm, changed)
+        try:
+            self.conn.send(list(changed))
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return "the build process stopped unexpectedly: restart serve", 0
+
+    def close(self) -> None:
+        """Stop the builder process (a build it is running is abandoned; the old site stays)."""
+        if self.conn is None:
+            return
+        self.conn.close()
+        self.conn = None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _stop(*_) -> None:
+    raise SystemExit(0)  # unwinds a running build: its background jobs stop, its tree goes
+
+
+def _serve_builds(project: Project, conn) -> None:
+    """The builder process's life: build on each request, answer, leave when the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for serve, which then stops us
+    signal.signal(signal.SIGTERM, _stop)
+    code = 0
+    try:
+        warm = Warm()
+        while True:
+            try:
+                changed = conn.recv()
+            except EOFError:
+                break
+            conn.send(build_once(project, warm, changed))
+    except SystemExit:
+        pass
+    except BaseException:  # noqa: BLE001  reported here; serve tells the page on the next request
+        log.exception("the build process failed")
+        code = 1
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
