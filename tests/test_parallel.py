@@ -25,8 +25,8 @@ def fork_everything(monkeypatch):
 
 def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_everything, monkeypatch):
     forked = []
-    forkable = parallel._forkable
-    monkeypatch.setattr(parallel, "_forkable", lambda: forked.append(forkable()) or forked[-1])
+    forkable = parallel.forkable
+    monkeypatch.setattr(parallel, "forkable", lambda: forked.append(forkable()) or forked[-1])
     project = make_project({**PAPERS, **MORE})
     build(project, use_cache=False, jobs=2)
     assert forked == [True] * 5  # papers; related papers, search index (in the background); two page passes
