@@ -64,7 +64,25 @@ class Builder:
             self.conn.send(list(changed))
             return self.conn.recv()
         except (EOFError, OSError):
-            return "the build process stopped unexpectedly: restart serve", 0
+            log.error(
+                "the build process stopped unexpectedly (%s); building in this process from now on, "
+                "without worker processes: restart serve for faster builds",
+                self._ended(),
+            )
+            self.warm = Warm()
+            return build_once(self.project, self.warm, changed)
+
+    def _ended(self) -> str:
+        """How the builder process ended (it is reaped, and this builder builds in-process)."""
+        self.conn.close()
+        self.conn = None
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "its exit status is unknown"
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
 
     def close(self) -> None:
         """Stop the builder process (a build it is running is abandoned; the old site stays)."""

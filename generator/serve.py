@@ -35,9 +35,16 @@ class BuildState:
 
     generation: int = 0
     error: str = ""
+    closing: bool = False  # serve is stopping: event streams end
 
     def __post_init__(self):
         self.changed = threading.Condition()
+
+    def close(self) -> None:
+        """End every event stream (serve is stopping)."""
+        with self.changed:
+            self.closing = True
+            self.changed.notify_all()
 
     def publish(self, error: str) -> None:
         """Record a build outcome and wake every waiting event stream."""
@@ -110,8 +117,12 @@ def make_handler(site_dir: Path, state: BuildState):
                     self._event("error-report", state.error)
                 while True:
                     with state.changed:
-                        state.changed.wait_for(lambda s=seen: state.generation != s, timeout=15)
+                        state.changed.wait_for(
+                            lambda s=seen: state.generation != s or state.closing, timeout=15
+                        )
                         generation, error = state.generation, state.error
+                    if state.closing:
+                        return
                     if generation == seen:
                         self.wfile.write(b": keep-alive\n\n")
                         self.wfile.flush()
@@ -174,4 +185,6 @@ def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder
         server.serve_forever()
     finally:
         stop.set()
+        state.close()
         server.server_close()
+        watcher.join(5)

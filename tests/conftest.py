@@ -7,6 +7,7 @@ import os
 import shutil
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,7 @@ def serving(project: Project):
     from generator.serve import serve
 
     ready, stop = threading.Event(), threading.Event()
+    before = threading.active_count()
     thread = threading.Thread(
         target=serve, kwargs=dict(project=project, port=0, ready=ready, stop=stop), daemon=True
     )
@@ -110,6 +112,9 @@ def serving(project: Project):
     finally:
         stop.set()
         thread.join(10)
+        deadline = time.monotonic() + 10  # its event streams and readers end too: later tests
+        while threading.active_count() > before and time.monotonic() < deadline:  # may fork
+            time.sleep(0.05)
 
 
 # Queries that must never break search: lunr operators, junk, injection attempts.

@@ -169,3 +169,27 @@ def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project
         proc.wait()
         reader.join(timeout=10)
         proc.stderr.close()
+
+
+def test_a_builder_that_dies_is_reported_and_builds_go_on_in_serve(make_project, caplog, monkeypatch):
+    import os
+    import signal
+
+    from generator.builder import Builder
+
+    monkeypatch.setenv("PAPERCAT_JOBS", "2")
+    project = make_project({"a-paper": paper_text("First Title")})
+    builder = Builder(project)
+    try:
+        assert builder.conn is not None  # forked: this test process runs no other thread
+        assert builder.build()[0] is None
+        os.kill(builder.pid, signal.SIGKILL)
+        paper = project.content / "papers" / "a-paper.md"
+        paper.write_text(paper_text("Second Title"))
+        with caplog.at_level("ERROR", logger="generator.builder"):
+            report, written = builder.build([str(paper)])
+        assert report is None and written > 0  # built here instead
+        assert "Second Title" in (project.output / "papers" / "a-paper" / "index.html").read_text()
+        assert "killed by signal 9" in caplog.text and "restart serve" in caplog.text
+    finally:
+        builder.close()
