@@ -219,6 +219,29 @@ def test_deep_links_reload_and_back_forward(page, base_url):
     assert page.problems == []
 
 
+def test_typing_slowly_keeps_the_search_before_one_back_away(page, base_url):
+    """While typing, the words go into a draft history entry of their own: the committed
+    search before it must stay one Back away, however long the typing takes."""
+    search_page(page, base_url, "?q=lora")
+    settled(page)
+    page.fill("#search-input", "hedgehog")
+    page.wait_for_timeout(400)  # past the typing's history update (80 ms), before its commit (900 ms)
+    page.locator("#search-input").press("Enter")
+    page.wait_for_url("**q=hedgehog**")
+    page.fill("#search-input", "adapter")
+    page.wait_for_timeout(1500)  # a pause commits the search
+    page.go_back()
+    page.wait_for_url("**q=hedgehog**")
+    expect(page.locator("#search-input")).to_have_value("hedgehog")
+    page.go_back()
+    page.wait_for_url("**q=lora**")
+    expect(page.locator("#search-input")).to_have_value("lora")
+    page.go_forward()
+    page.go_forward()
+    page.wait_for_url("**q=adapter**")
+    assert page.problems == []
+
+
 def test_keyboard_moves_through_results_and_escape_clears(page, base_url):
     search_page(page, base_url, "?q=instruction")
     settled(page)

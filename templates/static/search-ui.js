@@ -195,6 +195,7 @@
     this.status = document.getElementById("search-status");
     this.client = new Client();
     this.pushed = "";
+    this.draft = false;  // the current history entry follows the typing, not yet committed
     var self = this;
     this.input.addEventListener("focus", startWorker);
     this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
@@ -205,7 +206,12 @@
     });
     form.addEventListener("submit", function (e) { e.preventDefault(); self.run("push"); });
     this.results.addEventListener("keydown", function (e) { self.resultKey(e); });
-    window.addEventListener("popstate", function () { self.restore(); self.run("none"); });
+    window.addEventListener("popstate", function () {
+      self.draft = false;
+      self.restore();
+      self.pushed = self.url();
+      self.run("none");
+    });
     this.restore();
     this.pushed = this.url();
     if (this.stateFromUrl().any) this.run("none");
@@ -249,15 +255,29 @@
     return window.location.pathname + (query ? "?" + query : "");
   };
 
+  // History: a search is committed (an entry of its own) on Enter, a filter change or a pause
+  // in typing; while typing, one draft entry follows the words, pushed at the first keystroke
+  // so that the committed search before it stays one Back away.
   SearchPage.prototype.commit = function () {
     var url = this.url();
-    if (url !== this.pushed) { window.history.pushState(null, "", url); this.pushed = url; }
+    if (url !== this.pushed) {
+      if (this.draft) window.history.replaceState(null, "", url);
+      else window.history.pushState(null, "", url);
+      this.pushed = url;
+    }
+    this.draft = false;
+  };
+
+  SearchPage.prototype.typed = function () {
+    var url = this.url();
+    if (this.draft) window.history.replaceState(null, "", url);
+    else if (url !== this.pushed) { window.history.pushState(null, "", url); this.draft = true; }
   };
 
   SearchPage.prototype.run = function (history) {
     var self = this;
     if (history === "push") this.commit();
-    else if (history === "replace") window.history.replaceState(null, "", this.url());
+    else if (history === "replace") this.typed();
     var request = {
       q: this.input.value, topic: this.topic.value, tag: this.tag.value,
       yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
