@@ -74,9 +74,7 @@ def summarise(runs: list[dict]) -> dict:
     return {
         "rendered": int(rendered.group(1)) if rendered and rendered.group(1) else None,  # None: all
         "written": int(written.group(1)) if written else None,
-        "median": statistics.median(walls),
-        "min": min(walls),
-        "max": max(walls),
+        **spread(walls),
         "cpu": statistics.median(r["cpu"] for r in runs),
         "peak_mib": max(r["peak_mib"] for r in runs),
         "stages": {name: statistics.median(xs) for name, xs in stages.items()},
@@ -154,9 +152,7 @@ def bench_papercat(root: Path, runs: int) -> dict:
         "no_change": summarise(same_runs),
         "one_edit": summarise(edit_runs),
         "serve_edit": {
-            "median": statistics.median(r["seconds"] for r in serve_runs),
-            "min": min(r["seconds"] for r in serve_runs),
-            "max": max(r["seconds"] for r in serve_runs),
+            **spread([r["seconds"] for r in serve_runs]),
             "stages": {
                 name: statistics.median(r["stages"][name] for r in serve_runs)
                 for name in serve_runs[0]["stages"]
@@ -220,7 +216,7 @@ def bench_hugo_server(hugo: str, site: Path, root: Path, runs: int) -> dict | No
             server.terminate()
             server.wait()
             paper.write_text(original, encoding="utf-8")
-    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
+    return spread(seconds)
 
 
 def bench_hugo(root: Path, runs: int) -> dict | None:
@@ -245,11 +241,16 @@ def bench_hugo(root: Path, runs: int) -> dict | None:
     return result
 
 
-def line(label: str, s: dict) -> str:
-    text = (
-        f"  {label:<20} {s['median']:8.2f} s   (min {s['min']:.2f}, max {s['max']:.2f})"
-        f"   cpu {s['cpu']:6.2f} s   peak {s['peak_mib']:6.0f} MiB"
-    )
+def spread(seconds: list[float]) -> dict:
+    """Median, min and max of some timings."""
+    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
+
+
+def line(label: str, s: dict, note: str = "") -> str:
+    text = f"  {label:<20} {s['median']:8.2f} s   (min {s['min']:.2f}, max {s['max']:.2f})"
+    if note:  # timed inside a process: no CPU or memory figures
+        return f"{text}   {note}"
+    text += f"   cpu {s['cpu']:6.2f} s   peak {s['peak_mib']:6.0f} MiB"
     if s.get("written") is not None:
         rendered = "all" if s["rendered"] is None else s["rendered"]
         text += f"   {rendered} pages rendered, {s['written']} files written"
@@ -262,18 +263,15 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     out.append(line("no-change rebuild", ours["no_change"]))
     out.append(line("one-edit rebuild", ours["one_edit"]))
     warm = ours["serve_edit"]
-    out.append(
-        f"  {'one edit, in serve':<20} {warm['median']:8.2f} s"
-        f"   (min {warm['min']:.2f}, max {warm['max']:.2f})"
-        "   the rebuild in a long-lived process, as `serve` does it"
-    )
+    out.append(line("one edit, in serve", warm, "the rebuild in a long-lived process, as `serve` does it"))
     if hugo:
         out.append(line("hugo (plain build)", hugo))
         server = hugo.get("server_edit")
         if server:
             out.append(
-                f"  {'hugo server, 1 edit':<20} {server['median']:8.2f} s   (min {server['min']:.2f}, "
-                f"max {server['max']:.2f})   its defaults: pages kept in memory, none rendered to disk"
+                line(
+                    "hugo server, 1 edit", server, "its defaults: pages kept in memory, none rendered to disk"
+                )
             )
         cold = ours["cold"]
         out.append(
