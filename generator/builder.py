@@ -73,7 +73,8 @@ class Builder:
             return build_once(self.project, self.warm, changed)
 
     def _ended(self) -> str:
-        """How the builder process ended (it is reaped, and this builder builds in-process)."""
+        """How the builder process ended: its pipe is closed and it is reaped (builds from now
+        on run in this process)."""
         self.conn.close()
         self.conn = None
         try:
@@ -88,12 +89,9 @@ class Builder:
         """Stop the builder process (a build it is running is abandoned; the old site stays)."""
         if self.conn is None:
             return
-        self.conn.close()
-        self.conn = None
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        self._ended()
 
 
 def _stop(*_) -> None:
