@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -113,7 +114,12 @@ def _cmd_serve(args) -> int:
     try:
         serve.serve(build_mod.Project.at(args.root), host=args.host, port=args.port)
     except OSError as exc:
-        raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+        hint = (
+            " (another server? pick a free port with --port, or --port 0)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}{hint}") from None
     return 0
 
 

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable
 
 from . import parallel
@@ -45,6 +46,8 @@ class Builder:
 
     def __init__(self, project: Project) -> None:
         self.project, self.warm, self.conn, self.pid = project, None, None, 0
+        self.lock = threading.Lock()  # one build at a time (serve's first build and its watcher)
+        self.closed = False
         if parallel.default_jobs() > 1 and parallel.forkable():
             ours, theirs = multiprocessing.Pipe()
             pid = os.fork()
@@ -58,12 +61,18 @@ class Builder:
 
     def build(self, changed: Iterable[str] = ()) -> tuple[str | None, int]:
         """Build once, after `changed` files (which are read again): see build_once."""
+        with self.lock:
+            return self._build(list(changed))
+
+    def _build(self, changed: list[str]) -> tuple[str | None, int]:
         if self.conn is None:
             return build_once(self.project, self.warm, changed)
         try:
-            self.conn.send(list(changed))
+            self.conn.send(changed)
             return self.conn.recv()
         except (EOFError, OSError):
+            if self.closed:  # serve is stopping: the build was abandoned, the old site stays
+                return "serve stopped during this build", 0
             log.error(
                 "the build process stopped unexpectedly (%s); building in this process from now on, "
                 "without worker processes: restart serve for faster builds",
@@ -87,6 +96,7 @@ class Builder:
 
     def close(self) -> None:
         """Stop the builder process (a build it is running is abandoned; the old site stays)."""
+        self.closed = True
         if self.conn is None:
             return
         with contextlib.suppress(ProcessLookupError):

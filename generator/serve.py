@@ -139,13 +139,28 @@ def make_handler(site_dir: Path, state: BuildState):
     return Handler
 
 
-def watch_loop(project: Project, state: BuildState, stop: threading.Event, builder: Builder) -> None:
-    """Rebuild whenever content/ or templates/ change, until `stop` is set."""
+class _Polled:
+    """The stop event as watchfiles sees it: watchfiles polls it only once its watches are in
+    place, so the first poll sets `watching`."""
+
+    def __init__(self, stop: threading.Event, watching: threading.Event) -> None:
+        self.stop, self.watching = stop, watching
+
+    def is_set(self) -> bool:
+        self.watching.set()
+        return self.stop.is_set()
+
+
+def watch_loop(
+    project: Project, state: BuildState, stop: threading.Event, builder: Builder, watching: threading.Event
+) -> None:
+    """Rebuild whenever content/ or templates/ change, until `stop` is set; `watching` is set
+    once changes are being noticed."""
     for changes in watchfiles.watch(
         project.content,
         project.templates,
         watch_filter=_WatchFilter(),
-        stop_event=stop,
+        stop_event=_Polled(stop, watching),
         debounce=200,
         step=50,
     ):
@@ -169,19 +184,23 @@ def serve(
 
 
 def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder) -> None:
-    rebuild(state, builder)
     project.output.mkdir(parents=True, exist_ok=True)
     server = http.server.ThreadingHTTPServer((host, port), make_handler(project.output, state))
-    server.daemon_threads = True
-    stop = stop or threading.Event()
-    watcher = threading.Thread(target=watch_loop, args=(project, state, stop, builder), daemon=True)
-    watcher.start()
-    log.info("serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1])
-    if ready:
-        ready.port = server.server_address[1]
-        ready.set()
-    threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+    server.daemon_threads = True  # bound now: a busy port fails at once; requests wait for the build
+    stop, watching = stop or threading.Event(), threading.Event()
+    watcher = threading.Thread(target=watch_loop, args=(project, state, stop, builder, watching), daemon=True)
+    watcher.start()  # before the first build, so that a save during it is built after it
     try:
+        if not watching.wait(30):
+            log.warning("the file watcher is slow to start: saves made until it does may not rebuild")
+        rebuild(state, builder)
+        log.info(
+            "serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1]
+        )
+        if ready:
+            ready.port = server.server_address[1]
+            ready.set()
+        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
         server.serve_forever()
     finally:
         stop.set()

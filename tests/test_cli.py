@@ -101,3 +101,19 @@ def test_jobs_must_be_positive_and_bad_settings_are_named(make_project):
     assert result.returncode == 0
     assert "ignoring PAPERCAT_JOBS='lots'" in result.stderr
     assert "total" in result.stdout.splitlines()[-1]
+
+
+def test_serve_on_a_busy_port_says_so_at_once_without_building(make_project):
+    import socket
+
+    project = make_project({"a-paper": paper_text()})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run("--root", str(project.root), "serve", "--port", str(port))
+    assert done.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "--port 0" in done.stderr and "Traceback" not in done.stderr
+    assert not (project.output / "index.html").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -131,7 +132,6 @@ def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project
     import signal
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     from .conftest import REPO
@@ -156,7 +156,9 @@ def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project
         paper.write_text(paper_text("Second Title"))
         deadline = time.monotonic() + 30
         while "Second Title" not in get(url + "/papers/a-paper/"):
-            assert time.monotonic() < deadline, "the edit was not rebuilt"
+            assert time.monotonic() < deadline, "the edit was not rebuilt; serve said:\n" + "".join(
+                lines.queue
+            )
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) in (0, 130)
@@ -193,3 +195,31 @@ def test_a_builder_that_dies_is_reported_and_builds_go_on_in_serve(make_project,
         assert "killed by signal 9" in caplog.text and "restart serve" in caplog.text
     finally:
         builder.close()
+
+
+def test_a_save_during_the_first_build_is_built_after_it(make_project, monkeypatch):
+    """The watcher is watching before serve's first build starts: a save the first build did not
+    see is rebuilt at once, not at the next save; and builds never overlap."""
+    import generator.builder
+
+    project = make_project({"a-paper": paper_text("First Title")})
+    paper = project.content / "papers" / "a-paper.md"
+    real, running, overlapped = generator.builder.build_once, [], []
+
+    def build_once(*args, **kwargs):
+        overlapped.append(bool(running))
+        running.append(1)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            running.pop()
+            if len(overlapped) == 1:  # saved as the first build ends, after it read the file
+                paper.write_text(paper_text("Second Title"))
+
+    monkeypatch.setattr(generator.builder, "build_once", build_once)
+    with serving(project) as url:
+        deadline = time.monotonic() + 20
+        while "Second Title" not in get(url + "/papers/a-paper/"):
+            assert time.monotonic() < deadline, "the save made during the first build was not built"
+            time.sleep(0.1)
+    assert len(overlapped) >= 2 and not any(overlapped)
