@@ -12,7 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cache as cache_mod
-from . import check, cite, config, feeds, load, metadata, parallel, render, search, taxonomy, validate, write
+from . import (
+    check,
+    cite,
+    config,
+    feeds,
+    in_place,
+    load,
+    metadata,
+    parallel,
+    render,
+    search,
+    taxonomy,
+    validate,
+    write,
+)
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError, plural
@@ -41,11 +55,14 @@ class Project:
 @dataclass
 class Warm:
     """What a long-lived process (`serve`) keeps from one build to the next: the build cache,
-    with its values as objects, and the paper files as last read (see load.load_documents)."""
+    with its values as objects, the paper files as last read (see load.load_documents), and
+    the biggest files as parts to update in place (in_place.py)."""
 
     cache: Cache | None = None
     files: dict = field(default_factory=dict)
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
+    abstracts: in_place.AbstractsTier = field(default_factory=in_place.AbstractsTier)
+    papers_json: in_place.PapersJson = field(default_factory=in_place.PapersJson)
 
     def __post_init__(self) -> None:
         # Imported once here, not by every build's related-papers process (0.2 s or more).
@@ -247,11 +264,11 @@ def build(
         writer = stack.enter_context(write.SiteWriter(project.output, previous, reuse=use_cache))
         derived = _derive(catalogue, cache, stages, previous, version)
         big = len(papers) >= parallel.MIN_ITEMS
-        files = BackgroundFiles(
-            _background_files(catalogue, derived, version), previous, writer, jobs if big else 1
-        )
-        index = stack.enter_context(files)
-        stages.done("search index (started)")  # made in another process meanwhile
+        elsewhere, here = _generated_files(catalogue, derived, version, warm if use_cache else None)
+        index = stack.enter_context(BackgroundFiles(elsewhere, previous, writer, jobs if big else 1))
+        for path, key, make in here:
+            writer.put(path, None if write.reusable(previous, path, key) else make(), key)
+        stages.done("search index (started)")  # made in another process meanwhile, or kept warm
 
         def related_papers() -> dict:  # paper pages need them: the other pages render before
             stages.done("render + write other pages")
@@ -358,24 +375,27 @@ class BackgroundFiles:
             self.job.__exit__(*exc)
 
 
-def _background_files(catalogue: Catalogue, derived: render.Derived, version: str) -> list:
-    """(path, key, make) of the search index tiers and papers.json."""
-    abstracts = derived.abstracts
-    files = []
+def _generated_files(
+    catalogue: Catalogue, derived: render.Derived, version: str, warm: Warm | None
+) -> tuple[list, list]:
+    """(path, key, make) of the search index tiers and papers.json: those to make in a
+    background process, and those a warm process updates in place, quicker here."""
+    abstracts, keys = derived.abstracts, derived.citation_keys
+    elsewhere, here = [], []
     for path, inputs in search.tier_inputs(catalogue, abstracts).items():
         key = digest(version, path, *search.tier_key_parts(path, inputs))
-        files.append(
-            (path, key, lambda path=path, inputs=inputs: render.to_json(search.make_tier(path, inputs)))
-        )
-    keys = derived.citation_keys
-    files.append(
-        (
-            "papers.json",
-            digest(version, repr(catalogue.config), derived.catalogue_key),
-            lambda: render.to_json(metadata.papers_json(catalogue, abstracts, keys)),
-        )
-    )
-    return files
+        if warm is not None and path == "search/abstracts.json":
+            here.append((path, key, lambda inputs=inputs: warm.abstracts.json(inputs)))
+        else:
+            make = lambda path=path, inputs=inputs: render.to_json(search.make_tier(path, inputs))  # noqa: E731
+            elsewhere.append((path, key, make))
+    key = digest(version, repr(catalogue.config), derived.catalogue_key)
+    if warm is not None:
+        here.append(("papers.json", key, lambda: warm.papers_json.json(catalogue, abstracts, keys)))
+    else:
+        make = lambda: render.to_json(metadata.papers_json(catalogue, abstracts, keys))  # noqa: E731
+        elsewhere.append(("papers.json", key, make))
+    return elsewhere, here
 
 
 def _related_papers(papers: list[Paper], cache: Cache) -> dict:

@@ -210,6 +210,11 @@ def to_json(data) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def json_object(members: dict[str, bytes]) -> bytes:
+    """to_json of an object, from its members' to_json (keys sorted as to_json sorts them)."""
+    return b"{" + b",".join(to_json(key) + b":" + members[key] for key in sorted(members)) + b"}"
+
+
 def _years(papers) -> dict[int, int]:
     return dict(Counter(p.year for p in papers if p.year))
 

@@ -12,6 +12,7 @@ from generator import load
 from generator.build import Project, Warm, build
 from generator.cache import Cache
 from generator.errors import BuildFailed
+from generator.in_place import AbstractsTier
 
 from .conftest import REPO, paper_text
 from .test_build import PAPERS, tree_digest
@@ -41,7 +42,7 @@ def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_proj
     and in one that keeps its reading and cache objects between builds (`serve`), which is
     also told nothing of what changed: it must notice by itself."""
     project = make_project({**PAPERS, **MORE})
-    kept = Warm() if warm else None
+    kept = Warm(abstracts=AbstractsTier(rebuild_share=1)) if warm else None  # in place, never anew
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
     project = Project(project.root, project.content, templates, project.output)
