@@ -63,6 +63,7 @@ class Warm:
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
     abstracts: in_place.AbstractsTier = field(default_factory=in_place.AbstractsTier)
     papers_json: in_place.PapersJson = field(default_factory=in_place.PapersJson)
+    feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
         # Imported once here, not by every build's related-papers process (0.2 s or more).
@@ -262,7 +263,8 @@ def build(
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
         writer = stack.enter_context(write.SiteWriter(project.output, previous, reuse=use_cache))
-        derived = _derive(catalogue, cache, stages, previous, version)
+        entries = warm.feed_entries if warm is not None and use_cache else None
+        derived = _derive(catalogue, cache, stages, previous, version, entries)
         big = len(papers) >= parallel.MIN_ITEMS
         elsewhere, here = _generated_files(catalogue, derived, version, warm if use_cache else None)
         index = stack.enter_context(BackgroundFiles(elsewhere, previous, writer, jobs if big else 1))
@@ -409,7 +411,12 @@ def _related_papers(papers: list[Paper], cache: Cache) -> dict:
 
 
 def _derive(
-    catalogue: Catalogue, cache: Cache, stages: Stages, previous: write.Previous | None, version: str
+    catalogue: Catalogue,
+    cache: Cache,
+    stages: Stages,
+    previous: write.Previous | None,
+    version: str,
+    feed_entries: feeds.KeptEntries | None = None,
 ) -> render.Derived:
     """Taxonomy, citations, search index and feeds: everything pages need but related papers.
 
@@ -436,7 +443,7 @@ def _derive(
     }
     stages.done("taxonomy + bibtex")
     files = []
-    for feed in feeds.feeds_of(catalogue, topics, tags):
+    for feed in feeds.feeds_of(catalogue, topics, tags, feed_entries):
         files.append(write.keyed(previous, feed.path, feed.key and digest(version, feed.key), feed.make))
     stages.done("feeds")
     return render.Derived(

@@ -97,8 +97,9 @@ def atom_feed(
 ) -> bytes:
     """An Atom 1.0 document for `papers`; page_path and feed_path are relative to base_url.
 
-    `entries` keeps each paper's serialised entry (by slug) for the other feeds of one build,
-    which show the same papers with the same config and topic names.
+    `entries` keeps each paper's serialised entry, by slug and source digest, for the other
+    feeds of one build (and of later builds: see KeptEntries), which show it with the same
+    config and topic names.
     """
     shown = feed_papers(papers)
     page_url = config.base_url + page_path
@@ -121,9 +122,10 @@ def atom_feed(
     entries = {} if entries is None else entries
     parts = []
     for paper in shown:  # spliced in where ElementTree would put them, with the same indents
-        if paper.slug not in entries:
-            entries[paper.slug] = _entry(config, paper, topic_names)
-        parts.append(b"\n  " + entries[paper.slug])
+        known = (paper.slug, paper.digest)
+        if known not in entries:
+            entries[known] = _entry(config, paper, topic_names)
+        parts.append(b"\n  " + entries[known])
     end = b"\n</feed>"
     return DECLARATION + body.removesuffix(end) + b"".join(parts) + end + b"\n"
 
@@ -149,13 +151,33 @@ class Feed:
         return atom_feed(*self.args, entries=self.entries)
 
 
+class KeptEntries:
+    """The entries a long-lived process (`serve`) keeps from one build to the next: valid while
+    the config and the topic names stay the same, for papers whose source digest is known."""
+
+    def __init__(self) -> None:
+        self.context: tuple | None = None
+        self.entries: dict[tuple[str, str], bytes] = {}
+
+    def for_build(self, catalogue: Catalogue, names: dict[str, str]) -> dict[tuple[str, str], bytes]:
+        context = (catalogue.config, sorted(names.items()))
+        papers = {(p.slug, p.digest) for p in catalogue.papers if p.digest}
+        kept = self.entries if context == self.context else {}
+        self.context, self.entries = context, {k: v for k, v in kept.items() if k in papers}
+        return self.entries
+
+
 def feeds_of(
-    catalogue: Catalogue, topic_pages: Iterable[TermPage], tag_pages: Iterable[TermPage]
+    catalogue: Catalogue,
+    topic_pages: Iterable[TermPage],
+    tag_pages: Iterable[TermPage],
+    kept: KeptEntries | None = None,
 ) -> list[Feed]:
     """Every feed of the site: the catalogue's, then topics', then tags'."""
     config = catalogue.config
     names = {t.slug: t.name for t in catalogue.topics}
-    entries: dict[str, bytes] = {}  # every feed here has the same config and topic names
+    # every feed here has the same config and topic names
+    entries = {} if kept is None else kept.for_build(catalogue, names)
     feeds = [
         Feed(
             "feed.xml",

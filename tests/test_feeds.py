@@ -311,3 +311,32 @@ def test_each_feed_is_what_elementtree_writes_of_its_whole_tree():
         assert whole == data, path
     empty = atom_feed(CONFIG, "T", "", "tags/x/", "tags/x/feed.xml", [], TOPIC_NAMES)
     assert ET.tostring(ET.fromstring(empty), encoding="unicode").count("<entry") == 0
+
+
+def test_entries_kept_between_builds_give_the_feeds_made_afresh():
+    """serve keeps serialised entries from one build to the next (by slug and source digest,
+    while config and topic names stay): its feeds equal feeds made from nothing."""
+    import dataclasses
+
+    from generator import feeds
+
+    kept = feeds.KeptEntries()
+
+    def with_kept(catalogue):
+        pages = topic_pages(catalogue), tag_pages(catalogue)
+        return {feed.path: feed.make() for feed in feeds.feeds_of(catalogue, *pages, kept)}
+
+    papers = [dataclasses.replace(p, digest=f"d-{p.slug}") for p in big_catalogue().papers]
+    catalogue = dataclasses.replace(big_catalogue(), papers=tuple(papers))
+    assert with_kept(catalogue) == feeds_of(catalogue)
+    reused = dict(kept.entries)
+    assert with_kept(catalogue) == feeds_of(catalogue)
+    assert all(kept.entries[k] is v for k, v in reused.items())  # not serialised again
+    papers[0] = dataclasses.replace(papers[0], title="Edited title", digest="d-edited")
+    edited = dataclasses.replace(catalogue, papers=tuple(papers))
+    assert with_kept(edited) == feeds_of(edited)
+    config = dataclasses.replace(CONFIG, base_url="https://elsewhere.example/", title="Renamed")
+    moved = dataclasses.replace(edited, config=config)
+    assert with_kept(moved) == feeds_of(moved)
+    renamed = dataclasses.replace(moved, topics=(dataclasses.replace(TOPICS[0], name="Tuning"), *TOPICS[1:]))
+    assert with_kept(renamed) == feeds_of(renamed)
