@@ -9,8 +9,9 @@ row outside its list scores more than that.
 changed is computed in full. Any other row moved at most by ‖δ‖, how far its vector moved
 (an idf changed), so by Cauchy-Schwarz an outsider's score is at most its old bound plus
 its own ‖δ‖ plus the largest ‖δ‖ of any other drifted row. The row's previous neighbours
-and the changed rows are scored exactly; if the k-th best of those beats that bound, no
-outsider can enter its top k, and the row is done. Otherwise it is computed in full.
+and the changed rows are scored exactly (a previous neighbour's score is kept when neither
+vector moved: the same products, in the same order); if the k-th best of those beats that
+bound, no outsider can enter its top k, and the row is done. Otherwise it is computed in full.
 
 Scores are cosines rounded to DECIMALS; ties go to the smaller column index. With sorted
 indices score(i, j) == score(j, i) bit for bit (the same products, added in the same order),
@@ -192,8 +193,10 @@ def update_top_k(
     largest = float(drift[~full].max(initial=0.0))
     # Candidates of every other row: its previous neighbours, and the changed rows.
     alive = (previous.cols >= 0) & ~full[previous.rows] & ~changed[np.maximum(previous.cols, 0)]
-    rows, cols = previous.rows[alive], previous.cols[alive]
-    parts = [(rows, cols, _pair_scores(matrix, rows, cols))]
+    rows, cols, scores = previous.rows[alive], previous.cols[alive], previous.scores[alive].copy()
+    moving = (drift[rows] != 0) | (drift[cols] != 0)  # two unmoved vectors: the score stands, bit for bit
+    scores[moving] = _pair_scores(matrix, rows[moving], cols[moving])
+    parts = [(rows, cols, scores)]
     done = []  # the changed rows' own top `keep`, from the same blocks of scores
     for some in _chunks(moved, n, chunk):
         scores = _scores(matrix, transposed, some)

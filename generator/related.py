@@ -481,6 +481,7 @@ class State:
     neighbours: Neighbours  # EXTRA more than k per row, with bounds (see neighbours.py)
     reasons: tuple[tuple[str, ...], ...]  # of each row's first k neighbours
     display: dict[str, str]  # feature key -> display form, of the terms that counted
+    weights: tuple[sparse.csr_matrix, list[str]] | None = None  # _weights(tokens), when worked out
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
@@ -495,6 +496,7 @@ def update(
     tokens, fresh = tokenise(papers, previous.tokens if previous else None)
     if previous is not None and previous.k == k and _same_tokens(previous.tokens, tokens, fresh):
         state = dataclasses.replace(previous, tokens=tokens)  # e.g. only a number or a link changed
+        # (the same counts: the same weights)
         return _related(tokens.slugs, previous.neighbours.first(k), list(previous.reasons)), state
     vectors = vectors_of(tokens)
     if previous is None or previous.k != k or not previous.tokens.slugs:
@@ -502,13 +504,14 @@ def update(
         first = found.first(k)
         reasons = _reasons(vectors, *first[:2])
     else:
-        changed, drift = _movement(previous.tokens, tokens, fresh, vectors)
+        changed, drift = _movement(previous.tokens, tokens, fresh, vectors, previous.weights)
         old, old_first = _renumbered(previous, tokens.slugs)
         found = update_top_k(vectors.matrix, k + EXTRA, k, old, changed, drift)
         first = found.first(k)
         dirty = _dirty(vectors, changed | (drift != 0), previous.display)
         reasons = _reasons_reusing(vectors, first, old_first, dirty)
-    state = State(tokens, k, found, tuple(reasons), dict(zip(vectors.keys, vectors.terms, strict=True)))
+    display = dict(zip(vectors.keys, vectors.terms, strict=True))
+    state = State(tokens, k, found, tuple(reasons), display, (vectors.matrix, list(vectors.keys)))
     return _related(vectors.slugs, first, reasons), state
 
 
@@ -521,9 +524,12 @@ def _same_tokens(old: Tokens, new: Tokens, fresh: list[int]) -> bool:
     )
 
 
-def _movement(old: Tokens, new: Tokens, fresh: list[int], vectors: Vectors) -> tuple[np.ndarray, np.ndarray]:
+def _movement(
+    old: Tokens, new: Tokens, fresh: list[int], vectors: Vectors, old_weights: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Which rows' own terms changed (or are new), and how far every other row's vector moved
-    (‖new - old‖; an idf changed, or a term started or stopped counting)."""
+    (‖new - old‖; an idf changed, or a term started or stopped counting). `old_weights`:
+    _weights(old), if kept."""
     from scipy import sparse
 
     n = len(new.slugs)
@@ -532,7 +538,7 @@ def _movement(old: Tokens, new: Tokens, fresh: list[int], vectors: Vectors) -> t
     changed = before < 0
     for i in fresh:
         changed[i] = changed[i] or old.features.row(before[i]) != new.features.row(i)
-    old_matrix, old_keys = _weights(old)
+    old_matrix, old_keys = old_weights or _weights(old)
     index = dict(zip(vectors.keys, range(len(vectors.keys)), strict=True))
     column = np.fromiter(
         (index.get(key, len(index) + j) for j, key in enumerate(old_keys)), np.int64, len(old_keys)

@@ -318,6 +318,9 @@ def test_an_update_after_any_edit_equals_computing_afresh(k, extra, monkeypatch)
         for a, b in zip(mine, theirs, strict=True):
             assert np.array_equal(a, b), name
         assert_bounds_hold(related.vectors_of(new_state.tokens).matrix, new_state.neighbours)
+        kept, keys = new_state.weights  # what the next update reads as the old vectors
+        fresh_matrix, fresh_keys = related._weights(new_state.tokens)
+        assert keys == fresh_keys and (kept != fresh_matrix).nnz == 0, name
         again, _ = related.update(base, new_state, k)  # and back
         assert again == related.related_papers(base, k), name
 
@@ -333,9 +336,17 @@ def test_a_small_edit_compares_only_the_rows_it_moved(monkeypatch):
     monkeypatch.setattr(
         neighbours, "_block_top_k", lambda s, rows, k: compared.append(len(rows)) or real(s, rows, k)
     )
+    rescored = []
+    real_pairs = neighbours._pair_scores
+    monkeypatch.setattr(
+        neighbours,
+        "_pair_scores",
+        lambda m, rows, cols: rescored.append(len(rows)) or real_pairs(m, rows, cols),
+    )
     got, new_state = related.update(papers, state)
     assert got == expected
     assert 0 < sum(compared) < len(base) // 10  # the edited paper and the few that listed it
+    assert sum(rescored) == 0  # no other vector moved: every other listed pair keeps its score
     assert list(new_state.tokens.slugs) == sorted(p.slug for p in papers)
 
 
