@@ -19,7 +19,6 @@ from . import (
     feeds,
     in_place,
     load,
-    metadata,
     parallel,
     render,
     search,
@@ -266,7 +265,7 @@ def build(
         entries = warm.feed_entries if warm is not None and use_cache else None
         derived = _derive(catalogue, cache, stages, previous, version, entries)
         big = len(papers) >= parallel.MIN_ITEMS
-        elsewhere, here = _generated_files(catalogue, derived, version, warm if use_cache else None)
+        elsewhere, here = _generated_files(catalogue, derived, version, cache, warm if use_cache else None)
         index = stack.enter_context(BackgroundFiles(elsewhere, previous, writer, jobs if big else 1))
         for path, key, make in here:
             writer.put(path, None if write.reusable(previous, path, key) else make(), key)
@@ -378,26 +377,62 @@ class BackgroundFiles:
 
 
 def _generated_files(
-    catalogue: Catalogue, derived: render.Derived, version: str, warm: Warm | None
+    catalogue: Catalogue, derived: render.Derived, version: str, cache: Cache, warm: Warm | None
 ) -> tuple[list, list]:
     """(path, key, make) of the search index tiers and papers.json: those to make in a
-    background process, and those a warm process updates in place, quicker here."""
+    background process, and those a warm process updates in place, quicker here.
+
+    The abstracts tier and papers.json are updated from the last build's parts (in_place.py):
+    a warm process keeps them, a new one finds them in the cache (made anew when missing)."""
     abstracts, keys = derived.abstracts, derived.citation_keys
-    elsewhere, here = [], []
-    for path, inputs in search.tier_inputs(catalogue, abstracts).items():
-        key = digest(version, path, *search.tier_key_parts(path, inputs))
-        if warm is not None and path == "search/abstracts.json":
-            here.append((path, key, lambda inputs=inputs: warm.abstracts.json(inputs)))
-        else:
-            make = lambda path=path, inputs=inputs: render.to_json(search.make_tier(path, inputs))  # noqa: E731
-            elsewhere.append((path, key, make))
-    key = digest(version, repr(catalogue.config), derived.catalogue_key)
-    if warm is not None:
-        here.append(("papers.json", key, lambda: warm.papers_json.json(catalogue, abstracts, keys)))
-    else:
-        make = lambda: render.to_json(metadata.papers_json(catalogue, abstracts, keys))  # noqa: E731
-        elsewhere.append(("papers.json", key, make))
-    return elsewhere, here
+    tiers = search.tier_inputs(catalogue, abstracts)
+    meta, texts = tiers["search/meta.json"], tiers["search/abstracts.json"]
+
+    def key(path: str, inputs: tuple) -> str:
+        return digest(version, path, *search.tier_key_parts(path, inputs))
+
+    made = [
+        (
+            "search/meta.json",
+            key("search/meta.json", meta),
+            lambda: render.to_json(search.make_tier("search/meta.json", meta)),
+        )
+    ]
+    updated = [
+        (
+            "search/abstracts.json",
+            key("search/abstracts.json", texts),
+            _in_place(cache, warm and warm.abstracts, in_place.AbstractsTier, lambda tier: tier.json(texts)),
+        ),
+        (
+            "papers.json",
+            digest(version, repr(catalogue.config), derived.catalogue_key),
+            _in_place(
+                cache,
+                warm and warm.papers_json,
+                in_place.PapersJson,
+                lambda kept: kept.json(catalogue, abstracts, keys),
+            ),
+        ),
+    ]
+    return (made, updated) if warm is not None else (made + updated, [])
+
+
+def _in_place(cache: Cache, kept, kind: type, use: Callable[[object], bytes]) -> Callable[[], bytes]:
+    """make() for a file updated in place: use(kept), or use() a `kind` the last build left in
+    the cache (a new one if none), and leave it there for the next build."""
+    if kept is not None:
+        return lambda: use(kept)
+
+    def make() -> bytes:
+        name = f"in-place-{kind.__name__}"
+        state = cache.load_file(name)
+        state = state if isinstance(state, kind) else kind()
+        data = use(state)
+        cache.save_file(name, state)
+        return data
+
+    return make
 
 
 def _related_papers(papers: list[Paper], cache: Cache) -> dict:

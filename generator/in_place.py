@@ -37,9 +37,9 @@ def _row(positions: array) -> str:
 class AbstractsTier:
     """The tier of the last `json(inputs)`, kept as its index and the JSON of its parts."""
 
-    def __init__(self, rebuild_share: float = REBUILD_SHARE) -> None:
+    def __init__(self, rebuild_share: float | None = None) -> None:
         assert len(ABSTRACT_FIELDS) == 1  # one field: a term's row is one list of positions
-        self.rebuild_share = rebuild_share
+        self.rebuild_share = rebuild_share  # None: REBUILD_SHARE
         self.texts: tuple[str, ...] | None = None
         self.terms: list[str] = []  # each document's terms, each after "\n" (search.abstract_terms)
         self.text_json: list[str] = []
@@ -60,7 +60,8 @@ class AbstractsTier:
             self._make(texts, known)
         else:
             changed = [p for p, (a, b) in enumerate(zip(old, texts, strict=True)) if a is not b and a != b]
-            if len(changed) > self.rebuild_share * len(texts):
+            share = REBUILD_SHARE if self.rebuild_share is None else self.rebuild_share
+            if len(changed) > share * len(texts):
                 self._make(texts, known)
             elif changed:
                 self._change(changed, texts, known)

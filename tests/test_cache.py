@@ -8,11 +8,10 @@ import shutil
 import pytest
 
 from generator import cache as cache_module
-from generator import load
+from generator import in_place, load
 from generator.build import Project, Warm, build
 from generator.cache import Cache
 from generator.errors import BuildFailed
-from generator.in_place import AbstractsTier
 
 from .conftest import REPO, paper_text
 from .test_build import PAPERS, tree_digest
@@ -37,12 +36,15 @@ def clean_build(project: Project, tmp_path, name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("warm", [False, True], ids=["new process", "warm process"])
-def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(make_project, tmp_path, warm):
+def test_incremental_builds_equal_clean_ones_through_a_series_of_edits(
+    make_project, tmp_path, warm, monkeypatch
+):
     """Each build after an edit equals a clean build: in a new process each time (`build`),
     and in one that keeps its reading and cache objects between builds (`serve`), which is
     also told nothing of what changed: it must notice by itself."""
+    monkeypatch.setattr(in_place, "REBUILD_SHARE", 1)  # the search tier updated in place, never anew
     project = make_project({**PAPERS, **MORE})
-    kept = Warm(abstracts=AbstractsTier(rebuild_share=1)) if warm else None  # in place, never anew
+    kept = Warm() if warm else None
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
     project = Project(project.root, project.content, templates, project.output)
