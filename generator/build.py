@@ -60,8 +60,7 @@ class Warm:
     cache: Cache | None = None
     files: dict = field(default_factory=dict)
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
-    abstracts: in_place.AbstractsTier = field(default_factory=in_place.AbstractsTier)
-    papers_json: in_place.PapersJson = field(default_factory=in_place.PapersJson)
+    in_place: dict = field(default_factory=dict)  # kind -> its parts, as _in_place keeps them
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
@@ -402,34 +401,36 @@ def _generated_files(
         (
             "search/abstracts.json",
             key("search/abstracts.json", texts),
-            _in_place(cache, warm and warm.abstracts, in_place.AbstractsTier, lambda tier: tier.json(texts)),
+            _in_place(cache, warm, in_place.AbstractsTier, lambda tier: tier.json(texts)),
         ),
         (
             "papers.json",
             digest(version, repr(catalogue.config), derived.catalogue_key),
-            _in_place(
-                cache,
-                warm and warm.papers_json,
-                in_place.PapersJson,
-                lambda kept: kept.json(catalogue, abstracts, keys),
-            ),
+            _in_place(cache, warm, in_place.PapersJson, lambda kept: kept.json(catalogue, abstracts, keys)),
         ),
     ]
     return (made, updated) if warm is not None else (made + updated, [])
 
 
-def _in_place(cache: Cache, kept, kind: type, use: Callable[[object], bytes]) -> Callable[[], bytes]:
-    """make() for a file updated in place: use(kept), or use() a `kind` the last build left in
-    the cache (a new one if none), and leave it there for the next build."""
-    if kept is not None:
-        return lambda: use(kept)
+def _in_place(
+    cache: Cache, warm: Warm | None, kind: type, use: Callable[[object], bytes]
+) -> Callable[[], bytes]:
+    """make() for a file updated in place: use() the `kind` of parts a warm process keeps, or
+    else the last build left in the cache (a new one if none). A new process leaves it in the
+    cache for the next build; a warm one keeps it (the cache's copy, older, is still right to
+    update from: the parts hold what they were made of)."""
 
     def make() -> bytes:
         name = f"in-place-{kind.__name__}"
-        state = cache.load_file(name)
-        state = state if isinstance(state, kind) else kind()
+        state = warm.in_place.get(kind) if warm is not None else None
+        if state is None:
+            state = cache.load_file(name)
+            state = state if isinstance(state, kind) else kind()
         data = use(state)
-        cache.save_file(name, state)
+        if warm is not None:
+            warm.in_place[kind] = state
+        else:
+            cache.save_file(name, state)
         return data
 
     return make

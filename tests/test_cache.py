@@ -298,3 +298,27 @@ def test_documents_are_read_again_only_when_their_stat_changes(tmp_path):
     (papers / "a.md").unlink()
     third, _ = load.load_documents(papers, tmp_path, known)
     assert [d.stem for d in third] == ["b"] and set(known) == {"b.md"}
+
+
+def test_a_warm_process_updates_the_search_tier_from_the_parts_a_build_left(
+    make_project, tmp_path, monkeypatch
+):
+    """serve's first edit updates the abstracts tier from the parts `build` left in .cache/
+    instead of making it anew, and the site equals a clean build."""
+    monkeypatch.setattr(in_place, "REBUILD_SHARE", 1)
+    made, make = [], in_place.AbstractsTier._make
+
+    def counted(self, *args):
+        made.append(1)
+        make(self, *args)
+
+    monkeypatch.setattr(in_place.AbstractsTier, "_make", counted)
+    project = make_project({**PAPERS, **MORE})
+    build(project, jobs=1)  # the tier is made in this process, which the count sees
+    assert made == [1]
+    paper = project.content / "papers" / "extra-1.md"
+    paper.write_text(paper.read_text().replace("case 1", "case one, quantised"))
+    warm = Warm()
+    assert build(project, warm=warm, jobs=1).files_written > 0
+    assert made == [1]  # updated in place, from the cache's parts
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
