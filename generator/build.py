@@ -61,6 +61,7 @@ class Warm:
     files: dict = field(default_factory=dict)
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
     in_place: dict = field(default_factory=dict)  # kind -> its parts, as _in_place keeps them
+    tier_keys: dict = field(default_factory=dict)  # path -> (version, inputs, key) of a search tier
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
@@ -360,7 +361,8 @@ class BackgroundFiles:
                 self.kept.append((path, key))
             else:
                 todo.append((path, key, make))
-        self.job = parallel.Background(lambda: [writer.stage(p, make(), key) for p, key, make in todo], jobs)
+        made = lambda: [writer.stage(p, make(), key) for p, key, make in todo]  # noqa: E731
+        self.job = parallel.Background(made, jobs if todo else 1)  # nothing to make: no process
         self.writer = writer
 
     def result(self) -> list:
@@ -387,8 +389,14 @@ def _generated_files(
     tiers = search.tier_inputs(catalogue, abstracts)
     meta, texts = tiers["search/meta.json"], tiers["search/abstracts.json"]
 
-    def key(path: str, inputs: tuple) -> str:
-        return digest(version, path, *search.tier_key_parts(path, inputs))
+    def key(path: str, inputs: tuple) -> str:  # a warm process compares inputs instead of digesting
+        known = warm.tier_keys.get(path) if warm is not None else None
+        if known is not None and known[0] == version and known[1] == inputs:
+            return known[2]
+        made = digest(version, path, *search.tier_key_parts(path, inputs))
+        if warm is not None:
+            warm.tier_keys[path] = (version, inputs, made)
+        return made
 
     made = [
         (

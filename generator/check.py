@@ -37,7 +37,9 @@ def content_warnings(
                         "warning",
                     )
                 )
-        length = len(" ".join(p.body_md.split()))
+        # a prefix's collapsed length is at most the whole's: most abstracts need no more
+        long = len(" ".join(p.body_md[: 2 * SHORT_ABSTRACT].split())) >= SHORT_ABSTRACT
+        length = SHORT_ABSTRACT if long else len(" ".join(p.body_md.split()))
         if length < SHORT_ABSTRACT:
             line, col = p.where("body")
             warnings.append(

@@ -46,7 +46,8 @@ class AbstractsTier:
         self.postings: dict[str, array] = {}  # term -> positions of the documents that have it
         self.rows: dict[str, str] = {}  # term -> _row(postings[term])
         self.firsts: list[list[str]] = []  # per document: the terms first seen there, in order
-        self.repeats: list[tuple[tuple[str, int], ...]] = []  # per document: (term, tf) where tf > 1
+        # per document: (term, tf) where tf > 1, in term order (which is `ordered`'s)
+        self.repeats: list[tuple[tuple[str, int], ...]] = []
         self.ordered: list[str] = []
         self.where: dict[str, int] = {}  # term -> place in `ordered`
         self.terms_json = ""
@@ -83,7 +84,7 @@ class AbstractsTier:
                     first.append(term)
                 found.append(position)
             self.firsts.append(first)
-            self.repeats.append(tuple((t, tf) for t, tf in counts.items() if tf > 1))
+            self.repeats.append(tuple(sorted((t, tf) for t, tf in counts.items() if tf > 1)))
         self.postings = {term: array("i", found) for term, found in postings.items()}
         self.rows = {term: _row(found) for term, found in self.postings.items()}
         self._order()
@@ -115,7 +116,7 @@ class AbstractsTier:
             firsts |= {self.postings[t][0] for t in moved if t in self.postings}
             for q in firsts:  # the documents where some term is now, or was, first seen
                 self.firsts[q] = [t for t in self._distinct(q) if self.postings[t][0] == q]
-            self.repeats[p] = tuple((t, tf) for t, tf in after.items() if tf > 1)
+            self.repeats[p] = tuple(sorted((t, tf) for t, tf in after.items() if tf > 1))
             self.text_json[p] = _json(JS_SPACE_RE.sub(" ", texts[p]))
         self.texts = texts
         if terms_changed:
@@ -135,8 +136,8 @@ class AbstractsTier:
         self.tf_json = [self._tf(p) for p in range(len(self.terms))]
 
     def _tf(self, p: int) -> str:
-        entries = sorted((self.where[term], tf) for term, tf in self.repeats[p])
-        return ",".join(f"[{p},{where},{tf}]" for where, tf in entries)
+        where, head = self.where, f"[{p},"
+        return ",".join([f"{head}{where[term]},{tf}]" for term, tf in self.repeats[p]])
 
     def _assemble(self) -> bytes:
         seen = {term: i for i, term in enumerate(t for first in self.firsts for t in first)}

@@ -284,3 +284,27 @@ def test_allowed_links_pass():
     text = GOOD.replace("The abstract.", "See [a](https://x.org), <http://y.org>, [m](mailto:a@b.org).")
     paper, errors = check(text)
     assert errors == [] and paper is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "short"),
+    [
+        ("word " * 39 + "abcd", True),  # 199 characters
+        ("word " * 39 + "abcde", False),  # 200
+        ("  \n\n".join(["word"] * 39) + "  abcd" + " " * 500, True),  # long only by its spaces
+        ("w" + " " * 398 + "x " + "y" * 300, False),  # the first 400 characters are mostly spaces
+        ("w" + " " * 398 + "x " + "y" * 195, True),
+    ],
+)
+def test_the_short_abstract_warning_counts_collapsed_whitespace(body, short):
+    import datetime as dt
+
+    from generator.check import content_warnings
+    from generator.model import Paper
+
+    paper = Paper(
+        "a", "A Title", ("Ada",), dt.date(2024, 1, 1), ("fine-tuning",), (), body, "a.md", date="2024"
+    )
+    messages = [w.message for w in content_warnings([paper], today=dt.date(2025, 1, 1))]
+    expected = f"abstract is only {len(' '.join(body.split()))} characters"
+    assert (expected in messages) is short
