@@ -61,7 +61,7 @@ class Warm:
     files: dict = field(default_factory=dict)
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
     in_place: dict = field(default_factory=dict)  # kind -> its parts, as _in_place keeps them
-    tier_keys: dict = field(default_factory=dict)  # path -> (version, inputs, key) of a search tier
+    keys: dict = field(default_factory=dict)  # name -> (inputs, key): see key_of
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
@@ -74,6 +74,16 @@ class Warm:
         """Read these files again, whatever their stat says (the watcher saw them change)."""
         for path in paths:
             self.files.pop(Path(path).name, None)
+
+    def key_of(self, name: str, inputs, make: Callable[[], str]) -> str:
+        """make(), a digest of `inputs`; or the last one made for equal inputs (comparing
+        is quicker than digesting their repr again)."""
+        known = self.keys.get(name)
+        if known is not None and known[0] == inputs:
+            return known[1]
+        key = make()
+        self.keys[name] = (inputs, key)
+        return key
 
     def cache_for(self, project: Project) -> Cache:
         folder, version = project.root / ".cache", code_version()
@@ -262,8 +272,7 @@ def build(
         previous = write.Previous(project.output) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
         writer = stack.enter_context(write.SiteWriter(project.output, previous, reuse=use_cache))
-        entries = warm.feed_entries if warm is not None and use_cache else None
-        derived = _derive(catalogue, cache, stages, previous, version, entries)
+        derived = _derive(catalogue, cache, stages, previous, version, warm if use_cache else None)
         big = len(papers) >= parallel.MIN_ITEMS
         elsewhere, here = _generated_files(catalogue, derived, version, cache, warm if use_cache else None)
         index = stack.enter_context(BackgroundFiles(elsewhere, previous, writer, jobs if big else 1))
@@ -389,14 +398,11 @@ def _generated_files(
     tiers = search.tier_inputs(catalogue, abstracts)
     meta, texts = tiers["search/meta.json"], tiers["search/abstracts.json"]
 
-    def key(path: str, inputs: tuple) -> str:  # a warm process compares inputs instead of digesting
-        known = warm.tier_keys.get(path) if warm is not None else None
-        if known is not None and known[0] == version and known[1] == inputs:
-            return known[2]
-        made = digest(version, path, *search.tier_key_parts(path, inputs))
-        if warm is not None:
-            warm.tier_keys[path] = (version, inputs, made)
-        return made
+    def key(path: str, inputs: tuple) -> str:
+        def make() -> str:
+            return digest(version, path, *search.tier_key_parts(path, inputs))
+
+        return make() if warm is None else warm.key_of(path, (version, inputs), make)
 
     made = [
         (
@@ -460,7 +466,7 @@ def _derive(
     stages: Stages,
     previous: write.Previous | None,
     version: str,
-    feed_entries: feeds.KeptEntries | None = None,
+    warm: Warm | None = None,
 ) -> render.Derived:
     """Taxonomy, citations, search index and feeds: everything pages need but related papers.
 
@@ -470,9 +476,12 @@ def _derive(
     abstracts = {p.slug: p.body_text for p in papers}
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     every = papers_digest(papers, lambda p: p)  # everything about every paper, in order
+    read = [(p.slug, p.authors, p.date, p.title, p.added) for p in papers]  # all that keys read
     keys = cache.memo(
         "citation-keys",
-        digest(repr([(p.slug, p.authors, p.date, p.title, p.added) for p in papers])),  # all that keys read
+        digest(repr(read))
+        if warm is None
+        else warm.key_of("citation-keys", read, lambda: digest(repr(read))),
         lambda: cite.citation_keys(papers),
         kind=dict,
     )
@@ -487,7 +496,7 @@ def _derive(
     }
     stages.done("taxonomy + bibtex")
     files = []
-    for feed in feeds.feeds_of(catalogue, topics, tags, feed_entries):
+    for feed in feeds.feeds_of(catalogue, topics, tags, warm.feed_entries if warm is not None else None):
         files.append(write.keyed(previous, feed.path, feed.key and digest(version, feed.key), feed.make))
     stages.done("feeds")
     return render.Derived(

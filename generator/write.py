@@ -77,19 +77,11 @@ class Previous:
         if not read:  # as if there were no last build
             return
         try:
-            data = json.loads((self.site_dir / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            raw = (self.site_dir / MANIFEST).read_bytes()
+        except OSError:
             return
-        if (
-            isinstance(data, dict)
-            and data.get("format") == MANIFEST_FORMAT
-            and isinstance(data.get("files"), dict)
-        ):
-            self.files = {
-                path: entry
-                for path, entry in data["files"].items()
-                if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], int)
-            }
+        known = _manifests.get(hashlib.blake2b(raw).digest())
+        self.files = known if known is not None else _parse_manifest(raw)
 
     def sha(self, path: str) -> str | None:
         entry = self.files.get(path)
@@ -109,6 +101,36 @@ class Previous:
 
 
 MANIFEST_FORMAT = 2
+# Manifests this process wrote or read last, by a digest of their bytes: a long-lived process
+# (serve) reads each again in the next build, as the live site's and then the spare tree's.
+_manifests: dict[bytes, dict[str, list]] = {}
+
+
+def _parse_manifest(raw: bytes) -> dict[str, list]:
+    """The files of a manifest's bytes ({} if it is not one of ours); remembered in _manifests."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return {}
+    if not (
+        isinstance(data, dict)
+        and data.get("format") == MANIFEST_FORMAT
+        and isinstance(data.get("files"), dict)
+    ):
+        return {}
+    files = {
+        path: entry
+        for path, entry in data["files"].items()
+        if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], int)
+    }
+    _remember_manifest(raw, files)
+    return files
+
+
+def _remember_manifest(raw: bytes, files: dict[str, list]) -> None:
+    while len(_manifests) >= 2:  # the live site's and the spare tree's
+        del _manifests[next(iter(_manifests))]
+    _manifests[hashlib.blake2b(raw).digest()] = files
 
 
 def reusable(previous: Previous | None, path: str, key: str) -> bool:
@@ -274,10 +296,10 @@ class SiteWriter:
             os.link(os.path.join(self.site_dir, path), target)
         tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
-        manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
-        (tmp / MANIFEST).write_text(
-            json.dumps(manifest, sort_keys=True, separators=(",", ":")), encoding="utf-8"
-        )
+        files = dict(sorted(self.entries.items()))  # as reading the manifest gives them
+        raw = json.dumps({"format": MANIFEST_FORMAT, "files": files}, sort_keys=True, separators=(",", ":"))
+        (tmp / MANIFEST).write_bytes(raw.encode("utf-8"))
+        _remember_manifest(raw.encode("utf-8"), files)
         os.chmod(tmp, 0o755)
         _swap(tmp, self.site_dir, keep=self.reuse)
         self._release()
