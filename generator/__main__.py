@@ -6,6 +6,7 @@ import argparse
 import errno
 import logging
 import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -107,10 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def _cmd_serve(args) -> int:
     from . import serve
 
     logging.getLogger("generator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    signal.signal(signal.SIGTERM, _interrupt)  # stops serve as Ctrl-C does: builder too, build abandoned
     try:
         serve.serve(build_mod.Project.at(args.root), host=args.host, port=args.port)
     except OSError as exc:

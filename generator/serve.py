@@ -193,6 +193,12 @@ def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder
     try:
         if not watching.wait(30):
             log.warning("the file watcher is slow to start: saves made until it does may not rebuild")
+        log.info(
+            "building %s; it is served at http://%s:%d/ once built",
+            project.output,
+            host,
+            server.server_address[1],
+        )
         rebuild(state, builder)
         log.info(
             "serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1]
@@ -204,6 +210,7 @@ def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder
         server.serve_forever()
     finally:
         stop.set()
+        builder.close()  # a build running is abandoned (the old site stays): the watcher returns
         state.close()
         server.server_close()
         watcher.join(5)

@@ -223,3 +223,59 @@ def test_a_save_during_the_first_build_is_built_after_it(make_project, monkeypat
             assert time.monotonic() < deadline, "the save made during the first build was not built"
             time.sleep(0.1)
     assert len(overlapped) >= 2 and not any(overlapped)
+
+
+def test_sigterm_during_a_build_stops_serve_and_its_builder_and_abandons_the_build(tmp_path):
+    """SIGTERM stops serve as Ctrl-C does: the builder stops too, and the build it was running
+    is abandoned (no site appears afterwards), instead of an orphan finishing it."""
+    import os
+    import re
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import REPO
+
+    root = tmp_path / "big"
+    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1000", str(root)], cwd=REPO, check=True)
+    shutil.rmtree(root / "templates", ignore_errors=True)
+    shutil.copytree(REPO / "templates", root / "templates")
+    command = [sys.executable, "-m", "generator", "--root", str(root), "serve", "--port", "0"]
+    env = {**os.environ, "PAPERCAT_JOBS": "2"}
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    try:
+        while "building" not in lines.get(timeout=60):  # the first build has started
+            pass
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert children  # the builder, busy with the first build of 1,000 papers
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+        reader.join(timeout=10)
+        said = "".join(lines.queue)
+        assert "Traceback" not in said and not re.search(r"serving .* at http", said), said
+        deadline = time.monotonic() + 60
+        while _running(int(children[0])):
+            assert time.monotonic() < deadline, "the builder outlived serve"
+            time.sleep(0.2)
+        assert not (root / "site" / "index.html").exists()  # abandoned, not finished by an orphan
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(timeout=10)
+        proc.stderr.close()
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
