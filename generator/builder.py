@@ -50,10 +50,14 @@ class Builder:
         self.closed = False
         if parallel.default_jobs() > 1 and parallel.forkable():
             ours, theirs = multiprocessing.Pipe()
+            # Held back until the child has its own handlers: Python's after-fork hooks must
+            # not meet the parent's (serve's SIGTERM handler raises KeyboardInterrupt).
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             pid = os.fork()
             if pid == 0:  # the builder: serves build requests until the pipe closes
                 ours.close()
-                _serve_builds(project, theirs)
+                _serve_builds(project, theirs, mask)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             theirs.close()
             self.conn, self.pid = ours, pid
         else:
@@ -108,12 +112,13 @@ def _stop(*_) -> None:
     raise SystemExit(0)  # unwinds a running build: its background jobs stop, its tree goes
 
 
-def _serve_builds(project: Project, conn) -> None:
+def _serve_builds(project: Project, conn, mask) -> None:
     """The builder process's life: build on each request, answer, leave when the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for serve, which then stops us
     signal.signal(signal.SIGTERM, _stop)
     code = 0
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM held back arrives now
         warm = Warm()
         while True:
             try:
