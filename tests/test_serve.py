@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -126,25 +127,16 @@ def test_the_watcher_ignores_what_the_build_ignores():
 def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project):
     """The CLI's serve forks a builder before its threads start, so that rebuilds can use
     worker processes; an edit is rebuilt and served, and Ctrl-C stops both processes."""
-    import os
     import re
     import shutil
     import signal
-    import subprocess
-    import sys
     from pathlib import Path
 
     from .conftest import REPO
 
     project = make_project({"a-paper": paper_text("First Title")})
     shutil.copytree(REPO / "templates", project.root / "templates")
-    command = [sys.executable, "-m", "generator", "--root", str(project.root), "serve", "--port", "0"]
-    env = {**os.environ, "PAPERCAT_JOBS": "2"}
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
-    reader.start()
-    try:
+    with serve_process(project.root) as (proc, lines, _):
         url = None
         while url is None:
             found = re.search(r"at (http://127\.0\.0\.1:\d+)/", lines.get(timeout=60))
@@ -162,9 +154,28 @@ def test_serve_from_the_command_line_builds_in_a_process_of_its_own(make_project
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) in (0, 130)
-        assert (
-            not Path(f"/proc/{children[0]}").exists() or "Z" in Path(f"/proc/{children[0]}/stat").read_text()
-        )
+        assert not _running(int(children[0]))
+
+
+@contextlib.contextmanager
+def serve_process(root):
+    """`generator serve` on a free port in a process of its own (two jobs, so that it forks its
+    builder); yields the process, a queue of the lines it logs and the thread that reads them.
+    Killed afterwards if still alive."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    command = [sys.executable, "-m", "generator", "--root", str(root), "serve", "--port", "0"]
+    env = {**os.environ, "PAPERCAT_JOBS": "2"}
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    try:
+        yield proc, lines, reader
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -228,7 +239,6 @@ def test_a_save_during_the_first_build_is_built_after_it(make_project, monkeypat
 def test_sigterm_during_a_build_stops_serve_and_its_builder_and_abandons_the_build(tmp_path):
     """SIGTERM stops serve as Ctrl-C does: the builder stops too, and the build it was running
     is abandoned (no site appears afterwards), instead of an orphan finishing it."""
-    import os
     import re
     import shutil
     import signal
@@ -242,20 +252,14 @@ def test_sigterm_during_a_build_stops_serve_and_its_builder_and_abandons_the_bui
     subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1000", str(root)], cwd=REPO, check=True)
     shutil.rmtree(root / "templates", ignore_errors=True)
     shutil.copytree(REPO / "templates", root / "templates")
-    command = [sys.executable, "-m", "generator", "--root", str(root), "serve", "--port", "0"]
-    env = {**os.environ, "PAPERCAT_JOBS": "2"}
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
-    reader.start()
-    try:
+    with serve_process(root) as (proc, lines, reader):
         while "building" not in lines.get(timeout=60):  # the first build has started
             pass
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert children  # the builder, busy with the first build of 1,000 papers
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) != 0
-        reader.join(timeout=10)
+        reader.join(timeout=10)  # every line logged (the builder holds the pipe too)
         said = "".join(lines.queue)
         assert "Traceback" not in said and not re.search(r"serving .* at http", said), said
         deadline = time.monotonic() + 60
@@ -263,12 +267,6 @@ def test_sigterm_during_a_build_stops_serve_and_its_builder_and_abandons_the_bui
             assert time.monotonic() < deadline, "the builder outlived serve"
             time.sleep(0.2)
         assert not (root / "site" / "index.html").exists()  # abandoned, not finished by an orphan
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        reader.join(timeout=10)
-        proc.stderr.close()
 
 
 def _running(pid: int) -> bool:
