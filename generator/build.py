@@ -399,10 +399,9 @@ def _generated_files(
     meta, texts = tiers["search/meta.json"], tiers["search/abstracts.json"]
 
     def key(path: str, inputs: tuple) -> str:
-        def make() -> str:
-            return digest(version, path, *search.tier_key_parts(path, inputs))
-
-        return make() if warm is None else warm.key_of(path, (version, inputs), make)
+        return _key_of(
+            warm, path, (version, inputs), lambda: digest(version, path, *search.tier_key_parts(path, inputs))
+        )
 
     made = [
         (
@@ -424,6 +423,11 @@ def _generated_files(
         ),
     ]
     return (made, updated) if warm is not None else (made + updated, [])
+
+
+def _key_of(warm: Warm | None, name: str, inputs, make: Callable[[], str]) -> str:
+    """make(), or in a warm process the key last made for equal inputs (see Warm.key_of)."""
+    return make() if warm is None else warm.key_of(name, inputs, make)
 
 
 def _in_place(
@@ -479,9 +483,7 @@ def _derive(
     read = [(p.slug, p.authors, p.date, p.title, p.added) for p in papers]  # all that keys read
     keys = cache.memo(
         "citation-keys",
-        digest(repr(read))
-        if warm is None
-        else warm.key_of("citation-keys", read, lambda: digest(repr(read))),
+        _key_of(warm, "citation-keys", read, lambda: digest(repr(read))),
         lambda: cite.citation_keys(papers),
         kind=dict,
     )

@@ -193,10 +193,10 @@ def update_top_k(
     largest = float(drift[~full].max(initial=0.0))
     # Candidates of every other row: its previous neighbours, and the changed rows.
     alive = (previous.cols >= 0) & ~full[previous.rows] & ~changed[np.maximum(previous.cols, 0)]
-    rows, cols, scores = previous.rows[alive], previous.cols[alive], previous.scores[alive].copy()
+    rows, cols, known = previous.rows[alive], previous.cols[alive], previous.scores[alive].copy()
     moving = (drift[rows] != 0) | (drift[cols] != 0)  # two unmoved vectors: the score stands, bit for bit
-    scores[moving] = _pair_scores(matrix, rows[moving], cols[moving])
-    parts = [(rows, cols, scores)]
+    known[moving] = _pair_scores(matrix, rows[moving], cols[moving])
+    parts = [(rows, cols, known)]
     done = []  # the changed rows' own top `keep`, from the same blocks of scores
     for some in _chunks(moved, n, chunk):
         scores = _scores(matrix, transposed, some)

@@ -481,7 +481,7 @@ class State:
     neighbours: Neighbours  # EXTRA more than k per row, with bounds (see neighbours.py)
     reasons: tuple[tuple[str, ...], ...]  # of each row's first k neighbours
     display: dict[str, str]  # feature key -> display form, of the terms that counted
-    weights: tuple[sparse.csr_matrix, list[str]] | None = None  # _weights(tokens), when worked out
+    matrix: sparse.csr_matrix | None = None  # the weights of _weights(tokens), columns in display's order
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
@@ -504,14 +504,15 @@ def update(
         first = found.first(k)
         reasons = _reasons(vectors, *first[:2])
     else:
-        changed, drift = _movement(previous.tokens, tokens, fresh, vectors, previous.weights)
+        kept = None if previous.matrix is None else (previous.matrix, list(previous.display))
+        changed, drift = _movement(previous.tokens, tokens, fresh, vectors, kept)
         old, old_first = _renumbered(previous, tokens.slugs)
         found = update_top_k(vectors.matrix, k + EXTRA, k, old, changed, drift)
         first = found.first(k)
         dirty = _dirty(vectors, changed | (drift != 0), previous.display)
         reasons = _reasons_reusing(vectors, first, old_first, dirty)
     display = dict(zip(vectors.keys, vectors.terms, strict=True))
-    state = State(tokens, k, found, tuple(reasons), display, (vectors.matrix, list(vectors.keys)))
+    state = State(tokens, k, found, tuple(reasons), display, vectors.matrix)
     return _related(vectors.slugs, first, reasons), state
 
 

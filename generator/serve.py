@@ -193,16 +193,10 @@ def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder
     try:
         if not watching.wait(30):
             log.warning("the file watcher is slow to start: saves made until it does may not rebuild")
-        log.info(
-            "building %s; it is served at http://%s:%d/ once built",
-            project.output,
-            host,
-            server.server_address[1],
-        )
+        url = f"http://{host}:{server.server_address[1]}/"
+        log.info("building %s; it is served at %s once built", project.output, url)
         rebuild(state, builder)
-        log.info(
-            "serving %s at http://%s:%d/ (Ctrl-C to stop)", project.output, host, server.server_address[1]
-        )
+        log.info("serving %s at %s (Ctrl-C to stop)", project.output, url)
         if ready:
             ready.port = server.server_address[1]
             ready.set()

@@ -80,8 +80,13 @@ class Previous:
             raw = (self.site_dir / MANIFEST).read_bytes()
         except OSError:
             return
-        known = _manifests.get(hashlib.blake2b(raw).digest())
-        self.files = known if known is not None else _parse_manifest(raw)
+        seen = hashlib.blake2b(raw).digest()
+        files = _manifests.get(seen)
+        if files is None:
+            files = _parse_manifest(raw)
+            if files:
+                _remember_manifest(seen, files)
+        self.files = files
 
     def sha(self, path: str) -> str | None:
         entry = self.files.get(path)
@@ -107,7 +112,7 @@ _manifests: dict[bytes, dict[str, list]] = {}
 
 
 def _parse_manifest(raw: bytes) -> dict[str, list]:
-    """The files of a manifest's bytes ({} if it is not one of ours); remembered in _manifests."""
+    """The files of a manifest's bytes ({} if it is not one of ours)."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError:
@@ -118,19 +123,18 @@ def _parse_manifest(raw: bytes) -> dict[str, list]:
         and isinstance(data.get("files"), dict)
     ):
         return {}
-    files = {
+    return {
         path: entry
         for path, entry in data["files"].items()
         if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], int)
     }
-    _remember_manifest(raw, files)
-    return files
 
 
-def _remember_manifest(raw: bytes, files: dict[str, list]) -> None:
+def _remember_manifest(seen: bytes, files: dict[str, list]) -> None:
+    """Keep a manifest's files by the blake2b digest of its bytes (the last two only)."""
     while len(_manifests) >= 2:  # the live site's and the spare tree's
         del _manifests[next(iter(_manifests))]
-    _manifests[hashlib.blake2b(raw).digest()] = files
+    _manifests[seen] = files
 
 
 def reusable(previous: Previous | None, path: str, key: str) -> bool:
@@ -296,10 +300,10 @@ class SiteWriter:
             os.link(os.path.join(self.site_dir, path), target)
         tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
-        files = dict(sorted(self.entries.items()))  # as reading the manifest gives them
-        raw = json.dumps({"format": MANIFEST_FORMAT, "files": files}, sort_keys=True, separators=(",", ":"))
-        (tmp / MANIFEST).write_bytes(raw.encode("utf-8"))
-        _remember_manifest(raw.encode("utf-8"), files)
+        manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
+        raw = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        (tmp / MANIFEST).write_bytes(raw)
+        _remember_manifest(hashlib.blake2b(raw).digest(), self.entries)  # the next build reads it
         os.chmod(tmp, 0o755)
         _swap(tmp, self.site_dir, keep=self.reuse)
         self._release()

@@ -318,7 +318,7 @@ def test_an_update_after_any_edit_equals_computing_afresh(k, extra, monkeypatch)
         for a, b in zip(mine, theirs, strict=True):
             assert np.array_equal(a, b), name
         assert_bounds_hold(related.vectors_of(new_state.tokens).matrix, new_state.neighbours)
-        kept, keys = new_state.weights  # what the next update reads as the old vectors
+        kept, keys = new_state.matrix, list(new_state.display)  # the next update's old vectors
         fresh_matrix, fresh_keys = related._weights(new_state.tokens)
         assert keys == fresh_keys and (kept != fresh_matrix).nnz == 0, name
         again, _ = related.update(base, new_state, k)  # and back
