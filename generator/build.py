@@ -65,10 +65,11 @@ class Warm:
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
-        # Imported once here, not by every build's related-papers process (0.2 s or more).
+        # Imported once here, not by every build's related-papers process (0.2 s or more; numba,
+        # for large catalogues, 0.5 s more).
         from scipy import sparse  # noqa: F401
 
-        from . import related  # noqa: F401
+        from . import products, related  # noqa: F401
 
     def forget(self, paths) -> None:
         """Read these files again, whatever their stat says (the watcher saw them change)."""

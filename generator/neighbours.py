@@ -38,6 +38,8 @@ CHUNK = 512  # rows per similarity chunk at most...
 CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
 PAIR_ROWS = 32  # rows whose pairs are scored together
 DRIFT_LIMIT = 1e-3  # a row that moved further (it gained or lost a term) is handled as changed
+COMPILED_ROWS = 5000  # from this many rows on, products run compiled (products.py), the same
+# floats; below it, importing numba (0.5-0.8 s) costs more than it saves
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,12 @@ def _empty(n: int) -> Neighbours:
 
 def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
     """Rounded scores of `rows` against all rows, as a dense len(rows) x n block."""
-    scores = (matrix[rows] @ transposed).toarray()
+    if matrix.shape[0] >= COMPILED_ROWS:
+        from . import products
+
+        scores = products.block(matrix, transposed, rows)
+    else:
+        scores = (matrix[rows] @ transposed).toarray()
     return np.round(scores, DECIMALS, out=scores)
 
 
@@ -77,6 +84,10 @@ def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) 
     out = np.empty(len(rows))
     if not len(rows):
         return out
+    if matrix.shape[0] >= COMPILED_ROWS:
+        from . import products
+
+        return np.round(products.pairs(matrix, rows, cols), DECIMALS)
     starts = np.searchsorted(rows, np.unique(rows)[::PAIR_ROWS])
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
         mine, theirs = (np.unique(a[start:stop], return_inverse=True) for a in (rows, cols))

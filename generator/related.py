@@ -39,6 +39,7 @@ import numpy as np
 if TYPE_CHECKING:
     from scipy import sparse
 
+from . import neighbours
 from .model import Paper
 from .neighbours import DECIMALS, MIN_SCORE, Neighbours, top_k, update_top_k
 
@@ -455,18 +456,29 @@ def _ranking(group: np.ndarray, value: np.ndarray, name: np.ndarray) -> np.ndarr
 def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple[str, ...]]:
     """For each pair, the shared terms with the largest products of the two papers' weights."""
     names = _name_ranks(vectors.terms)
+    compiled = vectors.matrix.shape[0] >= neighbours.COMPILED_ROWS
+    if compiled:
+        from . import products
+
+        numbers = products.stem_numbers(vectors.stems)
     out: list[tuple[str, ...]] = []
     for start in range(0, len(rows), REASON_BATCH):  # batches keep memory small
         batch = slice(start, start + REASON_BATCH)
-        products = vectors.matrix[rows[batch]].multiply(vectors.matrix[cols[batch]]).tocsr()
-        products.eliminate_zeros()
-        pair = np.repeat(np.arange(products.shape[0]), np.diff(products.indptr))
-        order = _ranking(pair, products.data, names[products.indices])
-        pair, term = pair[order], products.indices[order]
+        shared = vectors.matrix[rows[batch]].multiply(vectors.matrix[cols[batch]]).tocsr()
+        shared.eliminate_zeros()
+        pair = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+        order = _ranking(pair, shared.data, names[shared.indices])
+        pair, term = pair[order], shared.indices[order]
         head = np.arange(len(pair)) - np.searchsorted(pair, pair) < CANDIDATES
-        pair, term = pair[head], term[head].tolist()
-        bounds = np.searchsorted(pair, np.arange(products.shape[0] + 1)).tolist()
-        for p in range(products.shape[0]):
+        pair, term = pair[head], term[head]
+        bounds = np.searchsorted(pair, np.arange(shared.shape[0] + 1))
+        if compiled:
+            terms = vectors.terms
+            for picked in products.pick(bounds, term, numbers, REASON_TERMS).tolist():
+                out.append(tuple(terms[j] for j in picked if j >= 0))
+            continue
+        term, bounds = term.tolist(), bounds.tolist()
+        for p in range(shared.shape[0]):
             picked = _pick(term[bounds[p] : bounds[p + 1]], vectors.stems)
             out.append(tuple(vectors.terms[j] for j in picked))
     return out

@@ -8,8 +8,9 @@ import random
 
 import numpy as np
 import pytest
+from scipy import sparse
 
-from generator import neighbours, related
+from generator import neighbours, products, related
 from generator.build import Project, load_catalogue
 from generator.model import Paper
 from generator.related import reason_text, related_papers
@@ -236,8 +237,68 @@ def tie_papers() -> list[Paper]:
     return base + copies + SMALL
 
 
+@pytest.fixture(params=["scipy", "compiled"])
+def products_by(request, monkeypatch):
+    """Run the test with scores from scipy's sparse product, then from the compiled loop
+    (products.py), which large catalogues use."""
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", 0 if request.param == "compiled" else 10**9)
+    return request.param
+
+
+def test_compiled_products_are_scipys_floats():
+    rng = np.random.default_rng(5)
+    matrices = [related.vectorise(tie_papers()).matrix]
+    for n, width, density in [(1, 1, 1.0), (40, 30, 0.2), (300, 900, 0.02), (50, 20, 0.0)]:
+        m = sparse.random(n, width, density=density, format="csr", random_state=rng)
+        m.sort_indices()
+        matrices.append(m)
+    for m in matrices:
+        n = m.shape[0]
+        rows = np.sort(rng.integers(0, n, min(n, 60)))
+        for other in (m, m[rng.permutation(n)[: max(1, n // 3)]]):
+            b = other.T.tocsr()
+            expected = (m[rows] @ b).toarray()
+            got = products.block(m, b, rows)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            assert np.array_equal(got, expected)  # bit for bit: the same products in the same order
+        full = (m @ m.T.tocsr()).toarray()
+        cols = rng.integers(0, n, len(rows))
+        assert np.array_equal(products.pairs(m, rows, cols), full[rows, cols])
+    assert products.block(m, b, rows[:0]).shape == (0, b.shape[1])
+
+
+def test_compiled_reasons_pick_as_python_does():
+    rng = random.Random(8)
+    alphabet = "abcdefg"
+    keys = sorted(
+        {rng.choice(alphabet) for _ in range(20)}
+        | {f"{rng.choice(alphabet)} {rng.choice(alphabet)}" for _ in range(40)}
+    )
+    stems = tuple(frozenset(key.split(" ")) for key in keys)  # "a a" has one stem, as in related.py
+    candidates = [rng.sample(range(len(keys)), rng.randint(0, related.CANDIDATES)) for _ in range(3000)]
+    bounds = np.cumsum([0] + [len(c) for c in candidates])
+    terms = np.array([j for c in candidates for j in c], dtype=np.int64)
+    got = products.pick(bounds, terms, products.stem_numbers(stems), related.REASON_TERMS).tolist()
+    expected = [related._pick(c, stems) for c in candidates]
+    assert [[j for j in row if j >= 0] for row in got] == expected
+    assert any(
+        len(e) < len(c) and len(e) < related.REASON_TERMS for e, c in zip(expected, candidates, strict=True)
+    )  # merges
+
+
+def test_compiled_related_papers_equal_plain_ones(monkeypatch):
+    base = tie_papers()
+    results = {}
+    for rows in (0, 10**9):
+        monkeypatch.setattr(neighbours, "COMPILED_ROWS", rows)
+        _, state = related.update(base, None)
+        edited = edits(base)["a common word more"]
+        results[rows] = (related.related_papers(base), related.update(edited, state)[0])
+    assert results[0] == results[10**9]
+
+
 @pytest.mark.parametrize("k", [1, 5, 12])
-def test_chunked_sparse_top_k_equals_brute_force(k):
+def test_chunked_sparse_top_k_equals_brute_force(k, products_by):
     papers = tie_papers()
     vectors = related.vectorise(papers)
     expected = brute_force(vectors, k)
@@ -306,7 +367,7 @@ def dataclass_replace(p: Paper, **fields) -> Paper:
 
 @pytest.mark.parametrize("k", [1, 5])
 @pytest.mark.parametrize("extra", [0, related.EXTRA])
-def test_an_update_after_any_edit_equals_computing_afresh(k, extra, monkeypatch):
+def test_an_update_after_any_edit_equals_computing_afresh(k, extra, monkeypatch, products_by):
     monkeypatch.setattr(related, "EXTRA", extra)
     base = tie_papers()
     _, state = related.update(base, None, k)
@@ -426,7 +487,7 @@ def test_updates_of_tiny_catalogues(count):
         assert got == related.related_papers(papers)
 
 
-def test_pair_scores_are_the_bits_of_a_full_product():
+def test_pair_scores_are_the_bits_of_a_full_product(products_by):
     vectors = related.vectorise(tie_papers())
     matrix = vectors.matrix
     full = np.round((matrix @ matrix.T).toarray(), related.DECIMALS)
