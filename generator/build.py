@@ -65,11 +65,10 @@ class Warm:
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
-        # Imported once here, not by every build's related-papers process (0.2 s or more; numba,
-        # for large catalogues, 0.5 s more).
+        # Imported once here, not by every build's related-papers process (0.2 s or more).
         from scipy import sparse  # noqa: F401
 
-        from . import products, related  # noqa: F401
+        from . import related  # noqa: F401
 
     def forget(self, paths) -> None:
         """Read these files again, whatever their stat says (the watcher saw them change)."""
@@ -253,7 +252,7 @@ def build(
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
-        related = stack.enter_context(RelatedPapers(cache, jobs))  # runs beside the next stages
+        related = stack.enter_context(RelatedPapers(cache, jobs, warm is not None))  # beside the next stages
         catalogue, warnings = load_catalogue(
             project,
             base_url,
@@ -330,8 +329,8 @@ class RelatedPapers:
     """Related papers from the cache, or computed in a background process that starts as soon
     as the papers have passed their own checks (see load_catalogue's on_papers)."""
 
-    def __init__(self, cache: Cache, jobs: int | None) -> None:
-        self.cache, self.jobs = cache, jobs
+    def __init__(self, cache: Cache, jobs: int | None, warm: bool = False) -> None:
+        self.cache, self.jobs, self.warm = cache, jobs, warm
         self.key, self.found, self.job = "", None, None
 
     def start(self, papers: list[Paper]) -> None:
@@ -339,6 +338,10 @@ class RelatedPapers:
         self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
         self.found = self.cache.get("related", self.key, dict)
         if self.found is None or self.cache.lacks_file(RELATED_STATE):  # the state is made anew too
+            if self.warm:  # numba's compiled code loaded once, here, not by each build's process
+                from . import neighbours
+
+                neighbours.compiled(len(papers))
             big = len(papers) >= parallel.MIN_ITEMS
             self.job = parallel.Background(
                 lambda: _related_papers(papers, self.cache), self.jobs if big else 1

@@ -20,12 +20,16 @@ and a pair scored on its own gets the bits it gets inside a full product.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -67,9 +71,28 @@ def _empty(n: int) -> Neighbours:
     return Neighbours(none, none, np.zeros(0), np.full(n, MIN_SCORE - SLACK))
 
 
+def compiled(n: int) -> bool:
+    """Whether scores among n rows are computed by products.py: from COMPILED_ROWS rows on,
+    if numba imports and gives scipy's floats on this machine (checked once per process)."""
+    return n >= COMPILED_ROWS and _compiled_usable()
+
+
+@functools.cache
+def _compiled_usable() -> bool:
+    try:
+        from . import products
+    except ImportError as error:
+        log.info("related papers: numba cannot be imported (%s); scipy computes every score", error)
+        return False
+    if not products.agrees_with_scipy():
+        log.info("related papers: compiled scores differ from scipy's on this machine; scipy computes them")
+        return False
+    return True
+
+
 def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
     """Rounded scores of `rows` against all rows, as a dense len(rows) x n block."""
-    if matrix.shape[0] >= COMPILED_ROWS:
+    if compiled(matrix.shape[0]):
         from . import products
 
         scores = products.block(matrix, transposed, rows)
@@ -84,7 +107,7 @@ def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) 
     out = np.empty(len(rows))
     if not len(rows):
         return out
-    if matrix.shape[0] >= COMPILED_ROWS:
+    if compiled(matrix.shape[0]):
         from . import products
 
         return np.round(products.pairs(matrix, rows, cols), DECIMALS)

@@ -1,14 +1,19 @@
-"""Dense blocks of sparse products, compiled with numba: the related papers' inner loop.
+"""The related papers' inner loops, compiled with numba.
 
-`block(a, b, rows)` is `(a[rows] @ b).toarray()` for CSR matrices, bit for bit: each cell
-adds the same products in the same order as scipy's sparse product (row i's entries in
+`block(a, b, rows)` is `(a[rows] @ b).toarray()` for float64 CSR matrices, bit for bit: each
+cell adds the same products in the same order as scipy's sparse product (row i's entries in
 index order, each times b's row in index order), into a dense row instead of a sparse one,
 which saves scipy's bookkeeping of which cells are set: about twice as fast at 10,000
 papers. `pairs` scores single cells of a @ a.T, the same floats again, by walking the two
 rows' sorted indices together: after an edit that moves many vectors, rescoring their
-listed pairs no longer computes whole blocks around them.
-Importing numba and loading the compiled code (kept in __pycache__) costs about 0.5 s, so
-neighbours.py uses it for large catalogues only.
+listed pairs no longer computes whole blocks around them. `pick` is related._pick for a
+batch of pairs.
+
+"The same floats" holds where scipy's compiled code does not fuse a multiply and an add
+into one rounding (numba never does without fastmath): true of scipy's x86-64 wheels, not
+certain elsewhere, so `agrees_with_scipy` checks it on this machine before neighbours.py
+uses these (and only from neighbours.COMPILED_ROWS rows on: importing numba and loading the
+compiled code, kept in __pycache__ or numba's cache folder, costs about 0.5 s).
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ import numpy as np
 from scipy import sparse
 
 
-@numba.njit(cache=True, nogil=True)
+def _jit(func):
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # nowhere to keep compiled code (read-only install, no home): compile per run
+        return numba.njit(nogil=True)(func)
+
+
+@_jit
 def _block(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, rows, width):  # pragma: no cover
     out = np.zeros((len(rows), width))
     for r in range(len(rows)):
@@ -32,7 +44,7 @@ def _block(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, rows, width
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def _pairs(indptr, indices, data, rows, cols):  # pragma: no cover
     out = np.zeros(len(rows))
     for p in range(len(rows)):
@@ -53,13 +65,13 @@ def _pairs(indptr, indices, data, rows, cols):  # pragma: no cover
 
 
 def pairs(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(a @ a.T)[rows[p], cols[p]] for each p, the floats of block(a, a.T, ...): the same
-    products added in the same order (a's indices must be sorted)."""
+    """(a @ a.T)[rows[p], cols[p]] for each p, the floats of block(a, a.T.tocsr(), ...): the
+    same products added in the same order (a: float64 CSR with sorted indices)."""
     return _pairs(a.indptr, a.indices, a.data, np.asarray(rows, np.int64), np.asarray(cols, np.int64))
 
 
-@numba.njit(cache=True, nogil=True)
-def _overlap(first, second, c, j):  # pragma: no cover
+@_jit
+def _share_stem(first, second, c, j):  # pragma: no cover
     return (
         first[c] == first[j]
         or first[c] == second[j]
@@ -67,7 +79,7 @@ def _overlap(first, second, c, j):  # pragma: no cover
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def _pick(bounds, terms, first, second, limit):  # pragma: no cover
     out = np.full((len(bounds) - 1, limit), -1, np.int64)
     chosen = np.empty(limit, np.int64)
@@ -77,9 +89,10 @@ def _pick(bounds, terms, first, second, limit):  # pragma: no cover
             j = terms[q]
             overlaps, within = 0, True
             for x in range(size):
-                if _overlap(first, second, chosen[x], j):
+                if _share_stem(first, second, chosen[x], j):
                     overlaps += 1
-                    c = chosen[x]  # a proper subset: one stem, and j has two
+                    c = chosen[x]
+                    # c's stems a proper subset of j's: c has one (which j shares), j two
                     within = within and second[c] < 0 and second[j] >= 0
             if overlaps == 0:
                 if size < limit:
@@ -88,7 +101,7 @@ def _pick(bounds, terms, first, second, limit):  # pragma: no cover
             elif within:  # j takes the place of the first term it overlaps; the others go
                 kept, placed = 0, False
                 for x in range(size):
-                    if not _overlap(first, second, chosen[x], j):
+                    if not _share_stem(first, second, chosen[x], j):
                         chosen[kept] = chosen[x]
                         kept += 1
                     elif not placed:
@@ -122,8 +135,25 @@ def pick(
 
 
 def block(a: sparse.csr_matrix, b: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """(a[rows] @ b).toarray(), the same floats: a dense len(rows) x b.shape[1] block.
-    Releases the GIL while it runs."""
+    """(a[rows] @ b).toarray(), the same floats: a dense len(rows) x b.shape[1] block (a and
+    b: float64 CSR). Releases the GIL while it runs."""
     return _block(
         a.indptr, a.indices, a.data, b.indptr, b.indices, b.data, np.asarray(rows, np.int64), b.shape[1]
+    )
+
+
+def agrees_with_scipy() -> bool:
+    """Whether block and pairs give scipy's floats on this machine: checked on a small, dense
+    case (two dozen products of widely spread sizes per cell) where a fused multiply-add in
+    scipy would show. Also loads the compiled code for the index types scipy uses (int32)."""
+    rng = np.random.default_rng(0)
+    a = sparse.random(24, 40, density=0.6, format="csr", random_state=rng)
+    a.data = 10.0 ** rng.uniform(-8, 0, a.nnz)
+    a.sort_indices()
+    expected = (a @ a.T.tocsr()).toarray()
+    rows, cols = np.divmod(np.arange(24 * 24), 24)
+    pick(np.array([0, 1]), np.array([0]), (np.array([0]), np.array([-1])), 1)
+    return bool(
+        np.array_equal(block(a, a.T.tocsr(), np.arange(24)).view(np.uint64), expected.view(np.uint64))
+        and np.array_equal(pairs(a, rows, cols).view(np.uint64), expected[rows, cols].view(np.uint64))
     )

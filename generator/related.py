@@ -456,7 +456,7 @@ def _ranking(group: np.ndarray, value: np.ndarray, name: np.ndarray) -> np.ndarr
 def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple[str, ...]]:
     """For each pair, the shared terms with the largest products of the two papers' weights."""
     names = _name_ranks(vectors.terms)
-    compiled = vectors.matrix.shape[0] >= neighbours.COMPILED_ROWS
+    compiled = neighbours.compiled(vectors.matrix.shape[0])
     if compiled:
         from . import products
 
@@ -494,6 +494,7 @@ class State:
     reasons: tuple[tuple[str, ...], ...]  # of each row's first k neighbours
     display: dict[str, str]  # feature key -> display form, of the terms that counted
     matrix: sparse.csr_matrix | None = None  # the weights of _weights(tokens), columns in display's order
+    compiled: bool = False  # scores by products.py (see neighbours.compiled)
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
@@ -511,7 +512,9 @@ def update(
         # (the same counts: the same weights)
         return _related(tokens.slugs, previous.neighbours.first(k), list(previous.reasons)), state
     vectors = vectors_of(tokens)
-    if previous is None or previous.k != k or not previous.tokens.slugs:
+    compiled = neighbours.compiled(len(tokens.slugs))
+    if previous is None or previous.k != k or not previous.tokens.slugs or previous.compiled != compiled:
+        # (scores from the other code are the same floats where it is used, but not kept on trust)
         found = top_k(vectors.matrix, k + EXTRA)
         first = found.first(k)
         reasons = _reasons(vectors, *first[:2])
@@ -524,7 +527,7 @@ def update(
         dirty = _dirty(vectors, changed | (drift != 0), previous.display)
         reasons = _reasons_reusing(vectors, first, old_first, dirty)
     display = dict(zip(vectors.keys, vectors.terms, strict=True))
-    state = State(tokens, k, found, tuple(reasons), display, vectors.matrix)
+    state = State(tokens, k, found, tuple(reasons), display, vectors.matrix, compiled)
     return _related(vectors.slugs, first, reasons), state
 
 

@@ -245,13 +245,28 @@ def products_by(request, monkeypatch):
     return request.param
 
 
+def bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint64)  # -0.0 and 0.0 differ here, as any two different floats do
+
+
 def test_compiled_products_are_scipys_floats():
     rng = np.random.default_rng(5)
     matrices = [related.vectorise(tie_papers()).matrix]
-    for n, width, density in [(1, 1, 1.0), (40, 30, 0.2), (300, 900, 0.02), (50, 20, 0.0)]:
+    for n, width, density in [
+        (1, 1, 1.0),
+        (40, 30, 0.2),
+        (300, 900, 0.02),
+        (50, 20, 0.0),
+        (60, 80, 0.5),
+        (7, 0, 0.0),
+    ]:
         m = sparse.random(n, width, density=density, format="csr", random_state=rng)
+        m.data = 10.0 ** rng.uniform(-8, 0, m.nnz)  # sizes spread wide: the order of additions shows
         m.sort_indices()
         matrices.append(m)
+    wide = matrices[-2].copy()  # int64 indices, as scipy uses past 2**31 entries
+    wide.indices, wide.indptr = wide.indices.astype(np.int64), wide.indptr.astype(np.int64)
+    matrices.append(wide)
     for m in matrices:
         n = m.shape[0]
         rows = np.sort(rng.integers(0, n, min(n, 60)))
@@ -260,11 +275,39 @@ def test_compiled_products_are_scipys_floats():
             expected = (m[rows] @ b).toarray()
             got = products.block(m, b, rows)
             assert got.dtype == expected.dtype and got.shape == expected.shape
-            assert np.array_equal(got, expected)  # bit for bit: the same products in the same order
+            assert np.array_equal(bits(got), bits(expected))  # the same products in the same order
         full = (m @ m.T.tocsr()).toarray()
         cols = rng.integers(0, n, len(rows))
-        assert np.array_equal(products.pairs(m, rows, cols), full[rows, cols])
+        assert np.array_equal(bits(products.pairs(m, rows, cols)), bits(full[rows, cols]))
+    empty_rows = matrices[4]  # density 0: every pair shares nothing
+    assert np.array_equal(bits(products.pairs(empty_rows, np.arange(5), np.arange(5))), bits(np.zeros(5)))
     assert products.block(m, b, rows[:0]).shape == (0, b.shape[1])
+    assert products.agrees_with_scipy()  # so neighbours.py uses them here
+
+
+def test_compiled_products_are_not_used_where_they_would_differ(monkeypatch):
+    monkeypatch.setattr(products, "agrees_with_scipy", lambda: False)
+    neighbours._compiled_usable.cache_clear()
+    try:
+        assert not neighbours.compiled(10**6)
+    finally:
+        neighbours._compiled_usable.cache_clear()
+    monkeypatch.undo()
+    assert neighbours.compiled(10**6) and not neighbours.compiled(neighbours.COMPILED_ROWS - 1)
+
+
+def test_crossing_the_compiled_threshold_recomputes_related_papers(monkeypatch):
+    base = tie_papers()
+    _, state = related.update(base, None)
+    assert not state.compiled
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", len(base) + 1)
+    grown = edits(base)["added"]
+    calls = []
+    real = neighbours.top_k
+    monkeypatch.setattr(related, "top_k", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got, grown_state = related.update(grown, state)
+    assert calls and grown_state.compiled  # computed afresh, not updated from the other code's scores
+    assert got == related.related_papers(grown)
 
 
 def test_compiled_reasons_pick_as_python_does():
@@ -273,6 +316,7 @@ def test_compiled_reasons_pick_as_python_does():
     keys = sorted(
         {rng.choice(alphabet) for _ in range(20)}
         | {f"{rng.choice(alphabet)} {rng.choice(alphabet)}" for _ in range(40)}
+        | {"a", "b", "a b", "a a", "b a"}
     )
     stems = tuple(frozenset(key.split(" ")) for key in keys)  # "a a" has one stem, as in related.py
     candidates = [rng.sample(range(len(keys)), rng.randint(0, related.CANDIDATES)) for _ in range(3000)]
@@ -281,6 +325,11 @@ def test_compiled_reasons_pick_as_python_does():
     got = products.pick(bounds, terms, products.stem_numbers(stems), related.REASON_TERMS).tolist()
     expected = [related._pick(c, stems) for c in candidates]
     assert [[j for j in row if j >= 0] for row in got] == expected
+    a, b, ab, aa, ba = (keys.index(key) for key in ("a", "b", "a b", "a a", "b a"))
+    for listed, chosen in [([a, b, ab], [ab]), ([a, aa], [a]), ([ab, ba], [ab]), ([b, a, ab], [ab])]:
+        assert related._pick(listed, stems) == chosen
+        got = products.pick(np.array([0, len(listed)]), np.array(listed), products.stem_numbers(stems), 3)
+        assert [j for j in got[0].tolist() if j >= 0] == chosen
     assert any(
         len(e) < len(c) and len(e) < related.REASON_TERMS for e, c in zip(expected, candidates, strict=True)
     )  # merges
