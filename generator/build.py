@@ -326,30 +326,32 @@ def build(
 
 
 class RelatedPapers:
-    """Related papers from the cache, or computed in a background process that starts as soon
-    as the papers have passed their own checks (see load_catalogue's on_papers)."""
+    """Related papers from the cache, or computed in a background process that is forked
+    before the papers load (it would otherwise be the build's largest process, holding a
+    copy of everything loaded) and given their texts as soon as they have passed their own
+    checks (see load_catalogue's on_papers)."""
 
     def __init__(self, cache: Cache, jobs: int | None, warm: bool = False) -> None:
-        self.cache, self.jobs, self.warm = cache, jobs, warm
-        self.key, self.found, self.job = "", None, None
+        self.cache, self.warm = cache, warm
+        self.key, self.found, self.wanted = "", None, False
+        self.job = parallel.Deferred(lambda texts: _related_papers(texts, cache), jobs)
 
     def start(self, papers: list[Paper]) -> None:
         by_slug = sorted(papers, key=lambda p: p.slug)
         self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
         self.found = self.cache.get("related", self.key, dict)
-        if self.found is None or self.cache.lacks_file(RELATED_STATE):  # the state is made anew too
-            if self.warm:  # numba's compiled code loaded once, here, not by each build's process
-                from . import neighbours
+        self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
+        if not self.wanted or len(papers) < parallel.MIN_ITEMS:
+            self.job.cancel()  # not needed, or quicker here than the child's imports
+        if self.wanted and self.warm:  # numba's compiled code loaded once, not by each build's child
+            from . import neighbours
 
-                neighbours.compiled(len(papers))
-            big = len(papers) >= parallel.MIN_ITEMS
-            self.job = parallel.Background(
-                lambda: _related_papers(papers, self.cache), self.jobs if big else 1
-            )
+            neighbours.compiled(len(papers))
+        self.job.send([(p.slug, p.title, p.body_md, p.tags) for p in by_slug])
 
     def result(self) -> dict:
-        if self.job is not None:
-            self.found, self.job = self.job.result(), None
+        if self.wanted:
+            self.found, self.wanted = self.job.result(), False
             self.cache.put("related", self.key, self.found)
         return self.found or {}
 
@@ -357,8 +359,7 @@ class RelatedPapers:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.job is not None:  # the build failed: stop the background process
-            self.job.__exit__(*exc)
+        self.job.__exit__(*exc)  # stops a child whose result was not asked for
 
 
 class BackgroundFiles:
@@ -458,11 +459,13 @@ def _in_place(
     return make
 
 
-def _related_papers(papers: list[Paper], cache: Cache) -> dict:
-    """related.update from the last build's state, which stays in the process that computes
-    it (about 30 MB at 10,000 papers). Imported only when needed: numpy and scipy take 0.2 s."""
+def _related_papers(texts: list[tuple], cache: Cache) -> dict:
+    """related.update of the papers' texts (slug, title, abstract, tags) from the last build's
+    state, which stays in the process that computes it (about 30 MB at 10,000 papers).
+    Imported only when needed: numpy and scipy take 0.2 s."""
     from . import related
 
+    papers = [related.Text(*text) for text in texts]
     result, state = related.update(papers, cache.load_file(RELATED_STATE))
     cache.save_file(RELATED_STATE, state)
     return result

@@ -8,11 +8,13 @@ Small batches, one core, a platform without fork, or a process with other thread
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -93,6 +95,112 @@ class Background:
             os.waitpid(self.pid, 0)
             os.close(self.fd)
             self.pid = 0
+
+
+class Deferred:
+    """func(value) in a child forked now, while this process is still small, for a value that
+    `send` gives later (until then the child waits, using no CPU); `result()` waits for it.
+
+    A child forked later inherits every page this process has by then: at 10,000 papers
+    the related papers' child was the build's largest process. Where forking is not
+    possible, or `jobs` is 1, func runs here at `result()`. `cancel()` sends the child away
+    (func then runs here, if result() is still asked for). Use as a context manager.
+    """
+
+    def __init__(self, func: Callable[[T], R], jobs: int | None = None) -> None:
+        self.func, self.pid, self.fd, self.to_child, self.value = func, 0, -1, -1, None
+        if (default_jobs() if jobs is None else jobs) > 1 and forkable():
+            read, write = os.pipe()  # the result, from the child
+            value_read, value_write = os.pipe()  # the value, to the child
+            parent = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                os.close(value_write)
+                gc.disable()  # a short life: no need to look for cycles
+                data = _receive(value_read, parent)
+                if data is None:
+                    os._exit(0)
+                try:
+                    payload = pickle.dumps((True, func(pickle.loads(data))), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(payload)
+                os._exit(0)
+            os.close(write)
+            os.close(value_read)
+            self.pid, self.fd, self.to_child = pid, read, value_write
+
+    def send(self, value: T) -> None:
+        """The value func is called with."""
+        self.value = value
+        if self.pid:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            _send(self.to_child, len(data).to_bytes(8, "big") + data)
+            self.to_child = -1
+
+    def cancel(self) -> None:
+        """func is not wanted in the child: it leaves, and result() would compute it here."""
+        if self.pid:
+            _send(self.to_child, (0).to_bytes(8, "big"))
+            self.to_child = -1
+            os.close(self.fd)
+            os.waitpid(self.pid, 0)
+            self.pid, self.fd = 0, -1
+
+    def result(self) -> R:
+        if not self.pid:
+            return self.func(self.value)
+        with os.fdopen(self.fd, "rb") as pipe:
+            payload = pipe.read()
+        self.fd = -1
+        os.waitpid(self.pid, 0)
+        self.pid = 0
+        if not payload:
+            raise RuntimeError("a build worker process died")
+        ok, value = pickle.loads(payload)
+        if not ok:
+            raise value
+        return value
+
+    def __enter__(self) -> Deferred:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pid:  # result() was never called: stop the child
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os.close(self.fd)
+            self.pid = 0
+        if self.to_child >= 0:
+            os.close(self.to_child)
+            self.to_child = -1
+
+
+def _send(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as pipe:  # a dead child: see result()
+        pipe.write(data)
+
+
+def _receive(fd: int, parent: int) -> bytes | None:
+    """A length-prefixed message (not up to end of file: processes forked since hold the
+    pipe's other end too); None if it is empty or the parent is gone."""
+    with os.fdopen(fd, "rb", buffering=0) as pipe:
+        data = bytearray()
+        while True:
+            ready, _, _ = select.select([pipe], [], [], 1.0)
+            if not ready:
+                if os.getppid() != parent:
+                    return None
+                continue
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                return None
+            data += chunk
+            if len(data) >= 8 and len(data) - 8 >= int.from_bytes(data[:8], "big"):
+                size = int.from_bytes(data[:8], "big")
+                return bytes(data[8 : 8 + size]) if size else None
 
 
 def forkable() -> bool:

@@ -104,6 +104,16 @@ _JOIN, _START = 1, 2  # flags of a gap: bigram allowed across it; a sentence sta
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """What related papers read of a paper (a Paper has these fields too)."""
+
+    slug: str
+    title: str
+    body_md: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Vectors:
     """The TF-IDF matrix of a catalogue: row i is `slugs[i]` (sorted), column j is `terms[j]`."""
 

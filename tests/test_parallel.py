@@ -56,6 +56,47 @@ def test_background_work_runs_elsewhere_and_reports_failures():
         assert job.result() == os.getpid()
 
 
+def test_deferred_work_is_forked_first_and_given_its_value_later():
+    before = os.getpid()
+    big = "x" * 3_000_000  # more than a pipe holds: the child reads while the parent writes
+    with parallel.Deferred(lambda value: (os.getpid(), os.getppid(), len(value[0]), value[1]), jobs=2) as job:
+        assert job.pid
+        later = [0] * 10**6  # made after the fork: the child never holds it
+        keeper = os.fork()  # a process forked meanwhile holds the pipes' ends, which must not matter
+        if keeper == 0:
+            __import__("time").sleep(5)
+            os._exit(0)
+        try:
+            job.send((big, len(later)))
+            pid, parent, size, count = job.result()
+        finally:
+            os.kill(keeper, 9)
+            os.waitpid(keeper, 0)
+    assert pid != before and parent == before and size == len(big) and count == 10**6
+    with parallel.Deferred(lambda value: 1 / value, jobs=2) as job:
+        job.send(0)
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            job.result()
+    with parallel.Deferred(lambda value: (os.getpid(), value), jobs=1) as job:
+        assert not job.pid
+        job.send("here")
+        assert job.result() == (os.getpid(), "here")
+
+
+def test_cancelled_or_unwanted_deferred_work_leaves_no_child():
+    with parallel.Deferred(lambda value: (os.getpid(), value), jobs=2) as job:
+        pid = job.pid
+        job.cancel()  # the child leaves; the work, if still asked for, is done here
+        job.send(7)
+        assert job.result() == (os.getpid(), 7)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    with parallel.Deferred(lambda value: value, jobs=2) as job:  # never sent anything
+        pid = job.pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def test_an_unwanted_background_child_is_stopped():
     with parallel.Background(lambda: __import__("time").sleep(60), jobs=2) as job:
         pid = job.pid
