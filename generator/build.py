@@ -329,25 +329,33 @@ class RelatedPapers:
     """Related papers from the cache, or computed in a background process that is forked
     before the papers load (it would otherwise be the build's largest process, holding a
     copy of everything loaded) and given their texts as soon as they have passed their own
-    checks (see load_catalogue's on_papers)."""
+    checks (see load_catalogue's on_papers). A warm process forks it then, if needed."""
 
     def __init__(self, cache: Cache, jobs: int | None, warm: bool = False) -> None:
-        self.cache, self.warm = cache, warm
+        self.cache, self.jobs = cache, jobs
         self.key, self.found, self.wanted = "", None, False
-        self.job = parallel.Deferred(lambda texts: _related_papers(texts, cache), jobs)
+        # A warm process (serve) is big already: its child is forked when it is needed.
+        self.job = None if warm else self._job(jobs)
+
+    def _job(self, jobs: int | None) -> parallel.Deferred:
+        return parallel.Deferred(lambda texts: _related_papers(texts, self.cache), jobs)
 
     def start(self, papers: list[Paper]) -> None:
         by_slug = sorted(papers, key=lambda p: p.slug)
         self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
         self.found = self.cache.get("related", self.key, dict)
         self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
-        if not self.wanted or len(papers) < parallel.MIN_ITEMS:
-            self.job.cancel()  # not needed, or quicker here than the child's imports
-        if self.wanted and self.warm:  # numba's compiled code loaded once, not by each build's child
-            from . import neighbours
+        big = len(papers) >= parallel.MIN_ITEMS  # else quicker here than the child's imports
+        if self.job is None:  # warm: numba's compiled code loaded here once, for every build's child
+            if self.wanted:
+                from . import neighbours
 
-            neighbours.compiled(len(papers))
-        self.job.send([(p.slug, p.title, p.body_md, p.tags) for p in by_slug])
+                neighbours.compiled(len(papers))
+            self.job = self._job(self.jobs if self.wanted and big else 1)
+        elif not (self.wanted and big):
+            self.job.cancel()
+        if self.wanted:
+            self.job.send([(p.slug, p.title, p.body_md, p.tags) for p in by_slug])
 
     def result(self) -> dict:
         if self.wanted:
@@ -359,7 +367,8 @@ class RelatedPapers:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.job.__exit__(*exc)  # stops a child whose result was not asked for
+        if self.job is not None:
+            self.job.__exit__(*exc)  # stops a child whose result was not asked for
 
 
 class BackgroundFiles:

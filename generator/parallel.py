@@ -104,57 +104,86 @@ class Deferred:
     A child forked later inherits every page this process has by then: at 10,000 papers
     the related papers' child was the build's largest process. Where forking is not
     possible, or `jobs` is 1, func runs here at `result()`. `cancel()` sends the child away
-    (func then runs here, if result() is still asked for). Use as a context manager.
+    (func then runs here, if result() is still asked for). Use as a context manager: a child
+    whose result is not taken is stopped. The child ignores Ctrl-C (the parent stops it) and
+    leaves, whatever happens, without running any of the parent's code.
     """
 
     def __init__(self, func: Callable[[T], R], jobs: int | None = None) -> None:
-        self.func, self.pid, self.fd, self.to_child, self.value = func, 0, -1, -1, None
+        self.func, self.pid, self.fd, self.to_child = func, 0, -1, -1
+        self.value: T | None = None
+        self.sent = False
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
-            read, write = os.pipe()  # the result, from the child
-            value_read, value_write = os.pipe()  # the value, to the child
-            parent = os.getpid()
+            self._fork()
+
+    def _fork(self) -> None:
+        pipes = os.pipe() + os.pipe()  # the result from the child; the value to it
+        parent = os.getpid()
+        # held back until the child has its own handlers (the CLI's SIGTERM handler raises)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
             pid = os.fork()
-            if pid == 0:
-                os.close(read)
-                os.close(value_write)
+        except OSError as error:  # no memory or processes left: compute here instead
+            log.debug("cannot fork (%s): computing in this process", error)
+            for fd in pipes:
+                os.close(fd)
+            return
+        finally:
+            if os.getpid() == parent:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                os.close(pipes[0])
+                os.close(pipes[3])
                 gc.disable()  # a short life: no need to look for cycles
-                data = _receive(value_read, parent)
-                if data is None:
-                    os._exit(0)
-                try:
-                    payload = pickle.dumps((True, func(pickle.loads(data))), protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(payload)
-                os._exit(0)
-            os.close(write)
-            os.close(value_read)
-            self.pid, self.fd, self.to_child = pid, read, value_write
+                data = _receive(pipes[2], parent)
+                if data is not None:
+                    try:
+                        payload = pickle.dumps(
+                            (True, self.func(pickle.loads(data))), protocol=pickle.HIGHEST_PROTOCOL
+                        )
+                    except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+                        payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                    with os.fdopen(pipes[1], "wb") as pipe:
+                        pipe.write(payload)
+                code = 0
+            finally:
+                os._exit(code)  # never the parent's code, nor its exit hooks
+        os.close(pipes[1])
+        os.close(pipes[2])
+        self.pid, self.fd, self.to_child = pid, pipes[0], pipes[3]
 
     def send(self, value: T) -> None:
-        """The value func is called with."""
-        self.value = value
+        """The value func is called with (once)."""
+        if self.sent:
+            raise RuntimeError("Deferred.send: a value was sent already")
+        self.sent = True
         if self.pid:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            _send(self.to_child, len(data).to_bytes(8, "big") + data)
-            self.to_child = -1
+            fd, self.to_child = self.to_child, -1
+            _send(fd, len(data).to_bytes(8, "big") + data)
+        else:
+            self.value = value
 
     def cancel(self) -> None:
         """func is not wanted in the child: it leaves, and result() would compute it here."""
-        if self.pid:
-            _send(self.to_child, (0).to_bytes(8, "big"))
-            self.to_child = -1
-            os.close(self.fd)
-            os.waitpid(self.pid, 0)
-            self.pid, self.fd = 0, -1
+        if self.pid and not self.sent:
+            fd, self.to_child = self.to_child, -1
+            _send(fd, (0).to_bytes(8, "big"))
+            self._reap()
 
     def result(self) -> R:
+        if not self.sent:
+            raise RuntimeError("Deferred.result: nothing was sent")
         if not self.pid:
-            return self.func(self.value)
-        with os.fdopen(self.fd, "rb") as pipe:
+            return self.func(self.value)  # type: ignore[arg-type]  # sent
+        fd, self.fd = self.fd, -1
+        with os.fdopen(fd, "rb") as pipe:
             payload = pipe.read()
-        self.fd = -1
         os.waitpid(self.pid, 0)
         self.pid = 0
         if not payload:
@@ -164,18 +193,23 @@ class Deferred:
             raise value
         return value
 
+    def _reap(self, kill: bool = False) -> None:
+        if kill:
+            os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.pid = 0
+        for name in ("fd", "to_child"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                os.close(fd)
+
     def __enter__(self) -> Deferred:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pid:  # result() was never called: stop the child
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            os.close(self.fd)
-            self.pid = 0
-        if self.to_child >= 0:
-            os.close(self.to_child)
-            self.to_child = -1
+        if self.pid:  # result() was never taken: stop the child
+            self._reap(kill=True)
 
 
 def _send(fd: int, data: bytes) -> None:
@@ -186,21 +220,19 @@ def _send(fd: int, data: bytes) -> None:
 def _receive(fd: int, parent: int) -> bytes | None:
     """A length-prefixed message (not up to end of file: processes forked since hold the
     pipe's other end too); None if it is empty or the parent is gone."""
-    with os.fdopen(fd, "rb", buffering=0) as pipe:
-        data = bytearray()
-        while True:
-            ready, _, _ = select.select([pipe], [], [], 1.0)
-            if not ready:
-                if os.getppid() != parent:
-                    return None
-                continue
-            chunk = pipe.read(1 << 20)
-            if not chunk:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    data = bytearray()
+    while len(data) < 8 or len(data) - 8 < int.from_bytes(data[:8], "big"):
+        if not poller.poll(1000):
+            if os.getppid() != parent:
                 return None
-            data += chunk
-            if len(data) >= 8 and len(data) - 8 >= int.from_bytes(data[:8], "big"):
-                size = int.from_bytes(data[:8], "big")
-                return bytes(data[8 : 8 + size]) if size else None
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data[8:]) if len(data) > 8 else None
 
 
 def forkable() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 
 import pytest
 
@@ -81,6 +82,54 @@ def test_deferred_work_is_forked_first_and_given_its_value_later():
         assert not job.pid
         job.send("here")
         assert job.result() == (os.getpid(), "here")
+
+
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_deferred_work_ignores_ctrl_c_leaks_nothing_and_is_used_once():
+    before = open_fds()
+    with parallel.Deferred(lambda value: value * 2, jobs=2) as job:
+        os.kill(job.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group: the parent decides
+        __import__("time").sleep(0.2)
+        assert os.waitpid(job.pid, os.WNOHANG) == (0, 0)  # still waiting for its value
+        with pytest.raises(RuntimeError, match="nothing was sent"):
+            job.result()
+        job.send(21)
+        with pytest.raises(RuntimeError, match="sent already"):
+            job.send(1)
+        assert job.result() == 42
+    for cancelled in (False, True):
+        with parallel.Deferred(lambda value: value, jobs=2) as job:
+            if cancelled:
+                job.cancel()
+    assert open_fds() == before
+
+
+def test_deferred_work_waiting_for_a_parent_that_died_leaves():
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # a parent that forks the work, then dies without sending anything
+        job = parallel.Deferred(lambda value: value, jobs=2)
+        os.write(write, str(job.pid).encode())
+        os._exit(0)
+    os.close(write)
+    child = int(os.read(read, 64))
+    os.close(read)
+    os.waitpid(middle, 0)
+    deadline = __import__("time").monotonic() + 10
+    while __import__("time").monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                    break  # exited (a zombie until its new parent reaps it)
+        except FileNotFoundError:
+            break
+        __import__("time").sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its parent")
 
 
 def test_cancelled_or_unwanted_deferred_work_leaves_no_child():
