@@ -338,7 +338,11 @@ class RelatedPapers:
         self.job = None if warm else self._job(jobs)
 
     def _job(self, jobs: int | None) -> parallel.Deferred:
-        return parallel.Deferred(lambda texts: _related_papers(texts, self.cache), jobs)
+        return parallel.Deferred(
+            lambda texts, state: _related_papers(texts, state, self.cache),
+            jobs,
+            lambda: _related_state(self.cache),  # in the child, while the papers load
+        )
 
     def start(self, papers: list[Paper]) -> None:
         by_slug = sorted(papers, key=lambda p: p.slug)
@@ -468,14 +472,24 @@ def _in_place(
     return make
 
 
-def _related_papers(texts: list[tuple], cache: Cache) -> dict:
-    """related.update of the papers' texts (slug, title, abstract, tags) from the last build's
-    state, which stays in the process that computes it (about 30 MB at 10,000 papers).
-    Imported only when needed: numpy and scipy take 0.2 s."""
+def _related_state(cache: Cache):
+    """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
+    the process that computes them, and the imports it calls for: numpy and scipy (0.2 s or
+    more), and numba's compiled code for a catalogue that large (0.5 s or more)."""
+    from . import neighbours, related  # noqa: F401
+
+    state = cache.load_file(RELATED_STATE)
+    if state is not None:
+        neighbours.compiled(len(state.tokens.slugs))
+    return state
+
+
+def _related_papers(texts: list[tuple], state, cache: Cache) -> dict:
+    """related.update of the papers' texts (slug, title, abstract, tags) from `state`."""
     from . import related
 
     papers = [related.Text(*text) for text in texts]
-    result, state = related.update(papers, cache.load_file(RELATED_STATE))
+    result, state = related.update(papers, state)
     cache.save_file(RELATED_STATE, state)
     return result
 

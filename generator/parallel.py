@@ -22,6 +22,7 @@ from typing import TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = TypeVar("P")
 R = TypeVar("R")
 MIN_ITEMS = 400  # below this, forking costs more than it saves
 CHUNK = 200
@@ -98,8 +99,9 @@ class Background:
 
 
 class Deferred:
-    """func(value) in a child forked now, while this process is still small, for a value that
-    `send` gives later (until then the child waits, using no CPU); `result()` waits for it.
+    """func(value, prepare()) in a child forked now, while this process is still small, for a
+    value that `send` gives later; `result()` waits for it. The child runs prepare() while
+    it waits (imports, reading a file), then waits using no CPU.
 
     A child forked later inherits every page this process has by then: at 10,000 papers
     the related papers' child was the build's largest process. Where forking is not
@@ -109,8 +111,10 @@ class Deferred:
     leaves, whatever happens, without running any of the parent's code.
     """
 
-    def __init__(self, func: Callable[[T], R], jobs: int | None = None) -> None:
-        self.func, self.pid, self.fd, self.to_child = func, 0, -1, -1
+    def __init__(
+        self, func: Callable[[T, P], R], jobs: int | None = None, prepare: Callable[[], P] = lambda: None
+    ) -> None:
+        self.func, self.prepare, self.pid, self.fd, self.to_child = func, prepare, 0, -1, -1
         self.value: T | None = None
         self.sent = False
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
@@ -140,12 +144,17 @@ class Deferred:
                 os.close(pipes[0])
                 os.close(pipes[3])
                 gc.disable()  # a short life: no need to look for cycles
+                try:
+                    prepared, ok = self.prepare(), True
+                except BaseException as exc:  # noqa: BLE001  reported once the value comes
+                    prepared, ok = exc, False
                 data = _receive(pipes[2], parent)
                 if data is not None:
                     try:
-                        payload = pickle.dumps(
-                            (True, self.func(pickle.loads(data))), protocol=pickle.HIGHEST_PROTOCOL
-                        )
+                        if not ok:
+                            raise prepared
+                        result = self.func(pickle.loads(data), prepared)
+                        payload = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
                     except BaseException as exc:  # noqa: BLE001  the parent re-raises it
                         payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
                     with os.fdopen(pipes[1], "wb") as pipe:
@@ -180,7 +189,7 @@ class Deferred:
         if not self.sent:
             raise RuntimeError("Deferred.result: nothing was sent")
         if not self.pid:
-            return self.func(self.value)  # type: ignore[arg-type]  # sent
+            return self.func(self.value, self.prepare())  # type: ignore[arg-type]  # sent
         fd, self.fd = self.fd, -1
         with os.fdopen(fd, "rb") as pipe:
             payload = pipe.read()

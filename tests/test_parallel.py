@@ -60,7 +60,9 @@ def test_background_work_runs_elsewhere_and_reports_failures():
 def test_deferred_work_is_forked_first_and_given_its_value_later():
     before = os.getpid()
     big = "x" * 3_000_000  # more than a pipe holds: the child reads while the parent writes
-    with parallel.Deferred(lambda value: (os.getpid(), os.getppid(), len(value[0]), value[1]), jobs=2) as job:
+    with parallel.Deferred(
+        lambda value, _: (os.getpid(), os.getppid(), len(value[0]), value[1]), jobs=2
+    ) as job:
         assert job.pid
         later = [0] * 10**6  # made after the fork: the child never holds it
         keeper = os.fork()  # a process forked meanwhile holds the pipes' ends, which must not matter
@@ -74,11 +76,19 @@ def test_deferred_work_is_forked_first_and_given_its_value_later():
             os.kill(keeper, 9)
             os.waitpid(keeper, 0)
     assert pid != before and parent == before and size == len(big) and count == 10**6
-    with parallel.Deferred(lambda value: 1 / value, jobs=2) as job:
+    with parallel.Deferred(lambda value, ready: (os.getpid(), ready), jobs=2, prepare=os.getpid) as job:
+        job.send(None)
+        child, prepared_in = job.result()
+    assert prepared_in == child != before  # prepared in the child, while it waited
+    with parallel.Deferred(lambda value, _: value, jobs=2, prepare=lambda: 1 / 0) as job:
+        job.send(1)
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            job.result()
+    with parallel.Deferred(lambda value, _: 1 / value, jobs=2) as job:
         job.send(0)
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):
             job.result()
-    with parallel.Deferred(lambda value: (os.getpid(), value), jobs=1) as job:
+    with parallel.Deferred(lambda value, _: (os.getpid(), value), jobs=1) as job:
         assert not job.pid
         job.send("here")
         assert job.result() == (os.getpid(), "here")
@@ -90,7 +100,7 @@ def open_fds() -> set[str]:
 
 def test_deferred_work_ignores_ctrl_c_leaks_nothing_and_is_used_once():
     before = open_fds()
-    with parallel.Deferred(lambda value: value * 2, jobs=2) as job:
+    with parallel.Deferred(lambda value, ready: value * ready, jobs=2, prepare=lambda: 2) as job:
         os.kill(job.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group: the parent decides
         __import__("time").sleep(0.2)
         assert os.waitpid(job.pid, os.WNOHANG) == (0, 0)  # still waiting for its value
@@ -101,7 +111,7 @@ def test_deferred_work_ignores_ctrl_c_leaks_nothing_and_is_used_once():
             job.send(1)
         assert job.result() == 42
     for cancelled in (False, True):
-        with parallel.Deferred(lambda value: value, jobs=2) as job:
+        with parallel.Deferred(lambda value, _: value, jobs=2) as job:
             if cancelled:
                 job.cancel()
     assert open_fds() == before
@@ -111,7 +121,7 @@ def test_deferred_work_waiting_for_a_parent_that_died_leaves():
     read, write = os.pipe()
     middle = os.fork()
     if middle == 0:  # a parent that forks the work, then dies without sending anything
-        job = parallel.Deferred(lambda value: value, jobs=2)
+        job = parallel.Deferred(lambda value, _: value, jobs=2)
         os.write(write, str(job.pid).encode())
         os._exit(0)
     os.close(write)
@@ -133,14 +143,14 @@ def test_deferred_work_waiting_for_a_parent_that_died_leaves():
 
 
 def test_cancelled_or_unwanted_deferred_work_leaves_no_child():
-    with parallel.Deferred(lambda value: (os.getpid(), value), jobs=2) as job:
+    with parallel.Deferred(lambda value, _: (os.getpid(), value), jobs=2) as job:
         pid = job.pid
         job.cancel()  # the child leaves; the work, if still asked for, is done here
         job.send(7)
         assert job.result() == (os.getpid(), 7)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    with parallel.Deferred(lambda value: value, jobs=2) as job:  # never sent anything
+    with parallel.Deferred(lambda value, _: value, jobs=2) as job:  # never sent anything
         pid = job.pid
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
