@@ -108,15 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (from CI cancelling a job, or `kill`): stop as Ctrl-C does."""
+
+
+def _terminate(*_) -> None:
+    raise Terminated
 
 
 def _cmd_serve(args) -> int:
     from . import serve
 
     logging.getLogger("generator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    signal.signal(signal.SIGTERM, _interrupt)  # stops serve as Ctrl-C does: builder too, build abandoned
     try:
         serve.serve(build_mod.Project.at(args.root), host=args.host, port=args.port)
     except OSError as exc:
@@ -267,9 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, jinja2.TemplateError) as exc:
         print(describe_failure(exc), file=sys.stderr)
         return 1
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
     except OSError as exc:  # a folder we cannot write, a full disk: the old site/ stays
         print(describe_failure(exc), file=sys.stderr)
         if args.command == "build":
@@ -283,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """main(), then exit without the interpreter's teardown: freeing a large catalogue's
-    objects one by one takes longer than the whole of a small rebuild's work."""
+    objects one by one takes longer than the whole of a small rebuild's work. SIGTERM stops
+    any command as Ctrl-C does (a build is abandoned and the old site stays; serve stops its
+    builder too)."""
+    signal.signal(signal.SIGTERM, _terminate)
     code = main()
     logging.shutdown()
     sys.stdout.flush()

@@ -58,17 +58,23 @@ class Background:
         self.func, self.pid, self.fd = func, 0, -1
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: compute, send, leave without running the parent's exit hooks
-                os.close(read)
-                gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
+            with _forking() as mask:
+                pid = os.fork()
+            if pid == 0:  # the child: compute, send, leave without running the parent's code or exit hooks
+                code = 1
                 try:
-                    payload = pickle.dumps((True, func()), protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(payload)
-                os._exit(0)
+                    _quiet_child(mask)
+                    os.close(read)
+                    gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
+                    try:
+                        payload = pickle.dumps((True, func()), protocol=pickle.HIGHEST_PROTOCOL)
+                    except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+                        payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                    with os.fdopen(write, "wb") as pipe:
+                        pipe.write(payload)
+                    code = 0
+                finally:
+                    os._exit(code)
             os.close(write)
             self.pid, self.fd = pid, read
 
@@ -123,24 +129,18 @@ class Deferred:
     def _fork(self) -> None:
         pipes = os.pipe() + os.pipe()  # the result from the child; the value to it
         parent = os.getpid()
-        # held back until the child has its own handlers (the CLI's SIGTERM handler raises)
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            pid = os.fork()
+            with _forking() as mask:
+                pid = os.fork()
         except OSError as error:  # no memory or processes left: compute here instead
             log.debug("cannot fork (%s): computing in this process", error)
             for fd in pipes:
                 os.close(fd)
             return
-        finally:
-            if os.getpid() == parent:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if pid == 0:
             code = 1
             try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                _quiet_child(mask)
                 os.close(pipes[0])
                 os.close(pipes[3])
                 gc.disable()  # a short life: no need to look for cycles
@@ -249,6 +249,30 @@ def forkable() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
+def _quiet_child(mask: set | None = None) -> None:
+    """In a forked process: Ctrl-C is the parent's to handle (it stops its children), and
+    SIGTERM ends the process without a traceback; then the signals held back across the
+    fork (see _forking) arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextlib.contextmanager
+def _forking():
+    """Hold SIGINT and SIGTERM back while forking, until the child has its own handlers: the
+    CLI's turn them into KeyboardInterrupt, which a child must never raise. Gives the mask
+    to restore."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    parent = os.getpid()
+    try:
+        yield mask
+    finally:
+        if os.getpid() == parent:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _run_chunk(items: list) -> list:
     assert _work is not None
     return [_work(item) for item in items]
@@ -276,7 +300,9 @@ def map_ordered(
         return results
     _work = func
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
+        with _forking() as mask:
+            pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), _quiet_child, (mask,))
+        with pool:
             for done in pool.imap(_run_chunk, chunks, chunksize=1):
                 results.extend(done)
                 if report:

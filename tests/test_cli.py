@@ -117,3 +117,42 @@ def test_serve_on_a_busy_port_says_so_at_once_without_building(make_project):
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
     assert "--port 0" in done.stderr and "Traceback" not in done.stderr
     assert not (project.output / "index.html").exists()
+
+
+def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
+    """CI cancelling a job sends SIGTERM to the build alone: it stops its workers and
+    background processes, leaves no half-written tree and no traceback, and says so."""
+    import os
+    import signal
+    import time
+
+    root = tmp_path / "big"
+    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1500", str(root)], cwd=REPO, check=True)
+    shutil.copytree(REPO / "templates", root / "templates")
+    for sign, code, said in [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "generator", "--root", str(root), "build", "--jobs", "2"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: what is left of it can be found
+        )
+        deadline = time.monotonic() + 60
+        while not list(root.glob("site.tmp-*")):  # writing has begun: workers and children run
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(sign)  # to the build process only, as `kill` does
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert said in err and "Traceback" not in err, err
+        deadline = time.monotonic() + 10
+        while True:  # every worker and background process has gone
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "a process of the build outlived it"
+            time.sleep(0.1)
+        assert not list(root.glob("site.tmp-*")) and not (root / "site").exists()
