@@ -140,12 +140,14 @@ def load_catalogue(
     on_papers: Callable[[list[Paper]], None] | None = None,
     progress: Progress | None = None,
     known: dict | None = None,
+    on_changed: Callable[[], None] | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
     Papers come with their abstracts rendered (body_html, body_text). With `strict`,
     warnings count as errors. `jobs` worker processes share the per-paper work.
-    `on_papers` sees the papers that passed the per-file checks before the cross-file ones run.
+    `on_papers` sees the papers that passed the per-file checks before the cross-file ones run;
+    `on_changed` is told, before that, that some paper files are new or changed.
     `known`: the paper files as last read, by load.load_documents.
     """
     label = project.root
@@ -170,6 +172,7 @@ def load_catalogue(
             cache,
             jobs,
             (progress or Progress()).counter("papers"),
+            on_changed,
         )
         if not topic_errors
         else ([], [])
@@ -260,6 +263,7 @@ def build(
             cache=cache,
             jobs=jobs,
             on_papers=related.start,
+            on_changed=related.prepare,
             progress=progress,
             known=warm.files if warm is not None and use_cache else None,
         )
@@ -341,8 +345,15 @@ class RelatedPapers:
         return parallel.Deferred(
             lambda texts, state: _related_papers(texts, state, self.cache),
             jobs,
-            lambda: _related_state(self.cache),  # in the child, while the papers load
+            lambda: _related_state(self.cache),  # in the child, on prepare() or with the texts
         )
+
+    def prepare(self) -> None:
+        """Papers changed: related papers are likely to be needed, so the child may load the
+        last state and its imports while the papers are processed (on no-change rebuilds it
+        does not, and is stopped)."""
+        if self.job is not None:
+            self.job.prepare_now()
 
     def start(self, papers: list[Paper]) -> None:
         by_slug = sorted(papers, key=lambda p: p.slug)
@@ -474,14 +485,10 @@ def _in_place(
 
 def _related_state(cache: Cache):
     """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
-    the process that computes them, and the imports it calls for: numpy and scipy (0.2 s or
-    more), and numba's compiled code for a catalogue that large (0.5 s or more)."""
-    from . import neighbours, related  # noqa: F401
+    the process that computes them, and numpy and scipy (0.2 s or more to import)."""
+    from . import related  # noqa: F401
 
-    state = cache.load_file(RELATED_STATE)
-    if state is not None:
-        neighbours.compiled(len(state.tokens.slugs))
-    return state
+    return cache.load_file(RELATED_STATE)
 
 
 def _related_papers(texts: list[tuple], state, cache: Cache) -> dict:

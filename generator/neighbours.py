@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,10 +72,14 @@ def _empty(n: int) -> Neighbours:
     return Neighbours(none, none, np.zeros(0), np.full(n, MIN_SCORE - SLACK))
 
 
-def compiled(n: int) -> bool:
+def compiled(n: int, load: bool = True) -> bool:
     """Whether scores among n rows are computed by products.py: from COMPILED_ROWS rows on,
-    if numba imports and gives scipy's floats on this machine (checked once per process)."""
-    return n >= COMPILED_ROWS and _compiled_usable()
+    if numba imports and gives scipy's floats on this machine (checked once per process).
+    With load=False, only if that code is loaded already: an update after an edit, in a new
+    process, saves less than loading it costs (a warm process, serve, has it loaded)."""
+    if n < COMPILED_ROWS or not (load or "generator.products" in sys.modules):
+        return False
+    return _compiled_usable()
 
 
 @functools.cache
@@ -90,9 +95,11 @@ def _compiled_usable() -> bool:
     return True
 
 
-def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+def _scores(
+    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, load: bool = True
+) -> np.ndarray:
     """Rounded scores of `rows` against all rows, as a dense len(rows) x n block."""
-    if compiled(matrix.shape[0]):
+    if compiled(matrix.shape[0], load):
         from . import products
 
         scores = products.block(matrix, transposed, rows)
@@ -101,20 +108,22 @@ def _scores(matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.n
     return np.round(scores, DECIMALS, out=scores)
 
 
-def _pair_scores(matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _pair_scores(
+    matrix: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray, load: bool = True
+) -> np.ndarray:
     """Rounded scores of the pairs (rows[i], cols[i]), rows ascending, bit for bit as in a
     full product: a few rows at a time, against the union of their columns."""
     out = np.empty(len(rows))
     if not len(rows):
         return out
-    if compiled(matrix.shape[0]):
+    if compiled(matrix.shape[0], load):
         from . import products
 
         return np.round(products.pairs(matrix, rows, cols), DECIMALS)
     starts = np.searchsorted(rows, np.unique(rows)[::PAIR_ROWS])
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
         mine, theirs = (np.unique(a[start:stop], return_inverse=True) for a in (rows, cols))
-        block = _scores(matrix, matrix[theirs[0]].T.tocsr(), mine[0])
+        block = _scores(matrix, matrix[theirs[0]].T.tocsr(), mine[0], load)
         out[start:stop] = block[mine[1], theirs[1]]
     return out
 
@@ -127,10 +136,10 @@ def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> tuple[np.nd
 
 
 def _rows_top_k(
-    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, keep: int
+    matrix: sparse.csr_matrix, transposed: sparse.csr_matrix, rows: np.ndarray, keep: int, load: bool = True
 ) -> tuple[np.ndarray, ...]:
     """Top `keep` of some rows (ascending) against all rows, and their bounds."""
-    return _block_top_k(_scores(matrix, transposed, rows), rows, keep)
+    return _block_top_k(_scores(matrix, transposed, rows, load), rows, keep)
 
 
 def _block_top_k(scores: np.ndarray, rows: np.ndarray, keep: int) -> tuple[np.ndarray, ...]:
@@ -163,9 +172,11 @@ def _map(func, chunks: list, workers: int | None) -> list:
         return list(pool.map(func, chunks))
 
 
-def _compute(matrix, transposed, rows: np.ndarray, keep: int, chunk: int | None, workers: int | None):
+def _compute(
+    matrix, transposed, rows: np.ndarray, keep: int, chunk: int | None, workers: int | None, load: bool = True
+):
     parts = _map(
-        lambda some: _rows_top_k(matrix, transposed, some, keep),
+        lambda some: _rows_top_k(matrix, transposed, some, keep, load),
         _chunks(rows, matrix.shape[0], chunk),
         workers,
     )
@@ -229,11 +240,11 @@ def update_top_k(
     alive = (previous.cols >= 0) & ~full[previous.rows] & ~changed[np.maximum(previous.cols, 0)]
     rows, cols, known = previous.rows[alive], previous.cols[alive], previous.scores[alive].copy()
     moving = (drift[rows] != 0) | (drift[cols] != 0)  # two unmoved vectors: the score stands, bit for bit
-    known[moving] = _pair_scores(matrix, rows[moving], cols[moving])
+    known[moving] = _pair_scores(matrix, rows[moving], cols[moving], load=False)
     parts = [(rows, cols, known)]
     done = []  # the changed rows' own top `keep`, from the same blocks of scores
     for some in _chunks(moved, n, chunk):
-        scores = _scores(matrix, transposed, some)
+        scores = _scores(matrix, transposed, some, load=False)
         others = np.tile(np.arange(n), len(some))
         mine = np.repeat(some, n)
         keep_pair = ~full[others]
@@ -253,7 +264,7 @@ def update_top_k(
     np.maximum.at(best_outside, r[outside], v[outside] + SLACK)
     bounds = np.where(safe, np.maximum(bound, best_outside), np.nan)
     redo = np.flatnonzero(~safe & ~changed)
-    done.append(_compute(matrix, transposed, redo, keep, chunk, workers))
+    done.append(_compute(matrix, transposed, redo, keep, chunk, workers, load=False))
     done_rows, done_cols, done_scores, done_bounds = _joined(done)
     bounds[np.concatenate((moved, redo))] = done_bounds  # one bound per row, in the order computed
     rows = np.concatenate((r[chosen], done_rows))

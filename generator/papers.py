@@ -49,16 +49,20 @@ def process_documents(
     cache: Cache,
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
+    on_changed: Callable[[], None] | None = None,
 ) -> tuple[list[Paper], list[ContentError]]:
     """Papers (with body_html, body_text and digest) of the valid documents, and their errors.
 
-    Cross-file checks are not included (see validate.cross_file_errors).
+    Cross-file checks are not included (see validate.cross_file_errors). `on_changed` is
+    called before the documents not in the cache (new or edited ones) are processed, if any.
     """
     topic_index = TopicIndex.of(topics)
     topics_key = digest(repr(topics))
     keys = [digest(doc.path, doc.text, topics_key) for doc in docs]
     results = [_checked(cache.get("document", key, tuple)) for key in keys]
     todo = [i for i, result in enumerate(results) if result is None]
+    if todo and on_changed:
+        on_changed()
     converter = markup.make_converter()
     done = parallel.map_ordered(
         lambda i: _process(docs[i], topic_index, converter, keys[i]), todo, jobs, report

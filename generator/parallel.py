@@ -16,9 +16,10 @@ import os
 import pickle
 import select
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import IO, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,8 +107,9 @@ class Background:
 
 class Deferred:
     """func(value, prepare()) in a child forked now, while this process is still small, for a
-    value that `send` gives later; `result()` waits for it. The child runs prepare() while
-    it waits (imports, reading a file), then waits using no CPU.
+    value that `send` gives later; `result()` waits for it. The child waits using no CPU; it
+    runs prepare() (imports, reading a file) once `prepare_now()` says the value is likely
+    to come, or else when it comes.
 
     A child forked later inherits every page this process has by then: at 10,000 papers
     the related papers' child was the build's largest process. Where forking is not
@@ -121,13 +123,17 @@ class Deferred:
         self, func: Callable[[T, P], R], jobs: int | None = None, prepare: Callable[[], P] = lambda: None
     ) -> None:
         self.func, self.prepare, self.pid, self.fd, self.to_child = func, prepare, 0, -1, -1
+        self.spill: IO[bytes] | None = None
         self.value: T | None = None
-        self.sent = False
+        self.sent = self.preparing = False
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             self._fork()
 
     def _fork(self) -> None:
-        pipes = os.pipe() + os.pipe()  # the result from the child; the value to it
+        pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
+        # The value goes through a file, so that sending it never waits for a child still busy
+        # in prepare(); the pipe carries only its size.
+        spill = tempfile.TemporaryFile()
         parent = os.getpid()
         try:
             with _forking() as mask:
@@ -136,6 +142,7 @@ class Deferred:
             log.debug("cannot fork (%s): computing in this process", error)
             for fd in pipes:
                 os.close(fd)
+            spill.close()
             return
         if pid == 0:
             code = 1
@@ -144,16 +151,21 @@ class Deferred:
                 os.close(pipes[0])
                 os.close(pipes[3])
                 gc.disable()  # a short life: no need to look for cycles
-                try:
-                    prepared, ok = self.prepare(), True
-                except BaseException as exc:  # noqa: BLE001  reported once the value comes
-                    prepared, ok = exc, False
-                data = _receive(pipes[2], parent)
+                messages, ready = _Messages(pipes[2], parent), None
+                data = messages.next()
+                while data is not None and ready is None:
+                    try:  # on prepare_now's message, or with the value
+                        ready = (True, self.prepare())
+                    except BaseException as exc:  # noqa: BLE001  reported once the value comes
+                        ready = (False, exc)
+                    if not data:
+                        data = messages.next()
                 if data is not None:
                     try:
-                        if not ok:
-                            raise prepared
-                        result = self.func(pickle.loads(data), prepared)
+                        if not ready[0]:
+                            raise ready[1]
+                        value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
+                        result = self.func(value, ready[1])
                         payload = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
                     except BaseException as exc:  # noqa: BLE001  the parent re-raises it
                         payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
@@ -164,7 +176,13 @@ class Deferred:
                 os._exit(code)  # never the parent's code, nor its exit hooks
         os.close(pipes[1])
         os.close(pipes[2])
-        self.pid, self.fd, self.to_child = pid, pipes[0], pipes[3]
+        self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
+
+    def prepare_now(self) -> None:
+        """Let the child run prepare() now, before the value comes (else it waits for it)."""
+        if self.pid and not self.sent and not self.preparing:
+            self.preparing = True
+            _write_all(self.to_child, (0).to_bytes(8, "big"))
 
     def send(self, value: T) -> None:
         """The value func is called with (once)."""
@@ -172,18 +190,23 @@ class Deferred:
             raise RuntimeError("Deferred.send: a value was sent already")
         self.sent = True
         if self.pid:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            data = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            written = 0
+            while written < len(data):
+                written += os.pwrite(self.spill.fileno(), data[written:], written)
             fd, self.to_child = self.to_child, -1
-            _send(fd, len(data).to_bytes(8, "big") + data)
+            try:
+                _write_all(fd, (8).to_bytes(8, "big") + len(data).to_bytes(8, "big"))
+            finally:
+                os.close(fd)
         else:
             self.value = value
 
     def cancel(self) -> None:
-        """func is not wanted in the child: it leaves, and result() would compute it here."""
+        """func is not wanted in the child: it is stopped (at once, even in prepare), and
+        result() would compute it here."""
         if self.pid and not self.sent:
-            fd, self.to_child = self.to_child, -1
-            _send(fd, (0).to_bytes(8, "big"))
-            self._reap()
+            self._reap(kill=True)
 
     def result(self) -> R:
         if not self.sent:
@@ -195,6 +218,7 @@ class Deferred:
             payload = pipe.read()
         os.waitpid(self.pid, 0)
         self.pid = 0
+        self.spill.close()
         if not payload:
             raise RuntimeError("a build worker process died")
         ok, value = pickle.loads(payload)
@@ -207,6 +231,7 @@ class Deferred:
             os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         self.pid = 0
+        self.spill.close()
         for name in ("fd", "to_child"):
             fd = getattr(self, name)
             setattr(self, name, -1)
@@ -221,27 +246,47 @@ class Deferred:
             self._reap(kill=True)
 
 
-def _send(fd: int, data: bytes) -> None:
-    with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as pipe:  # a dead child: see result()
-        pipe.write(data)
-
-
-def _receive(fd: int, parent: int) -> bytes | None:
-    """A length-prefixed message (not up to end of file: processes forked since hold the
-    pipe's other end too); None if it is empty or the parent is gone."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
+def _read_at(fd: int, size: int) -> bytes:
+    """`size` bytes from the start of a file."""
     data = bytearray()
-    while len(data) < 8 or len(data) - 8 < int.from_bytes(data[:8], "big"):
-        if not poller.poll(1000):
-            if os.getppid() != parent:
-                return None
-            continue
-        chunk = os.read(fd, 1 << 20)
+    while len(data) < size:
+        chunk = os.pread(fd, size - len(data), len(data))
         if not chunk:
-            return None
+            raise EOFError(f"a value of {size} bytes ends after {len(data)}")
         data += chunk
-    return bytes(data[8:]) if len(data) > 8 else None
+    return bytes(data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    with contextlib.suppress(BrokenPipeError):  # a dead child: result() says so
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+class _Messages:
+    """Length-prefixed messages from a pipe (not read up to end of file: processes forked
+    since hold its other end too)."""
+
+    def __init__(self, fd: int, parent: int) -> None:
+        self.fd, self.parent, self.data = fd, parent, bytearray()
+        self.poller = select.poll()
+        self.poller.register(fd, select.POLLIN)
+
+    def next(self) -> bytes | None:
+        """The next message; None once the pipe is closed or the parent is gone."""
+        while len(self.data) < 8 or len(self.data) - 8 < int.from_bytes(self.data[:8], "big"):
+            if not self.poller.poll(1000):
+                if os.getppid() != self.parent:
+                    return None
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return None
+            self.data += chunk
+        end = 8 + int.from_bytes(self.data[:8], "big")
+        message, self.data = bytes(self.data[8:end]), self.data[end:]
+        return message
 
 
 def forkable() -> bool:

@@ -463,10 +463,13 @@ def _ranking(group: np.ndarray, value: np.ndarray, name: np.ndarray) -> np.ndarr
     return np.argsort(key, kind="stable")
 
 
-def _reasons(vectors: Vectors, rows: np.ndarray, cols: np.ndarray) -> list[tuple[str, ...]]:
-    """For each pair, the shared terms with the largest products of the two papers' weights."""
+def _reasons(
+    vectors: Vectors, rows: np.ndarray, cols: np.ndarray, load: bool = True
+) -> list[tuple[str, ...]]:
+    """For each pair, the shared terms with the largest products of the two papers' weights
+    (`load`: see neighbours.compiled)."""
     names = _name_ranks(vectors.terms)
-    compiled = neighbours.compiled(vectors.matrix.shape[0])
+    compiled = neighbours.compiled(vectors.matrix.shape[0], load)
     if compiled:
         from . import products
 
@@ -504,7 +507,6 @@ class State:
     reasons: tuple[tuple[str, ...], ...]  # of each row's first k neighbours
     display: dict[str, str]  # feature key -> display form, of the terms that counted
     matrix: sparse.csr_matrix | None = None  # the weights of _weights(tokens), columns in display's order
-    compiled: bool = False  # scores by products.py (see neighbours.compiled)
 
 
 def related_papers(papers: Iterable[Paper], k: int = K) -> dict[str, Related]:
@@ -522,9 +524,9 @@ def update(
         # (the same counts: the same weights)
         return _related(tokens.slugs, previous.neighbours.first(k), list(previous.reasons)), state
     vectors = vectors_of(tokens)
-    compiled = neighbours.compiled(len(tokens.slugs))
-    if previous is None or previous.k != k or not previous.tokens.slugs or previous.compiled != compiled:
-        # (scores from the other code are the same floats where it is used, but not kept on trust)
+    # Scores kept from the last build may come from the other code (scipy or products.py):
+    # the same floats, as neighbours.compiled checks on this machine before using products.py.
+    if previous is None or previous.k != k or not previous.tokens.slugs:
         found = top_k(vectors.matrix, k + EXTRA)
         first = found.first(k)
         reasons = _reasons(vectors, *first[:2])
@@ -537,7 +539,7 @@ def update(
         dirty = _dirty(vectors, changed | (drift != 0), previous.display)
         reasons = _reasons_reusing(vectors, first, old_first, dirty)
     display = dict(zip(vectors.keys, vectors.terms, strict=True))
-    state = State(tokens, k, found, tuple(reasons), display, vectors.matrix, compiled)
+    state = State(tokens, k, found, tuple(reasons), display, vectors.matrix)
     return _related(vectors.slugs, first, reasons), state
 
 
@@ -627,7 +629,7 @@ def _reasons_reusing(
         if reason is None:
             todo.append(i)
     if todo:
-        for i, reason in zip(todo, _reasons(vectors, rows[todo], cols[todo]), strict=True):
+        for i, reason in zip(todo, _reasons(vectors, rows[todo], cols[todo], load=False), strict=True):
             out[i] = reason
     return out  # type: ignore[return-value]  # every None was filled in
 

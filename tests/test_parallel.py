@@ -94,6 +94,21 @@ def test_deferred_work_is_forked_first_and_given_its_value_later():
         assert job.result() == (os.getpid(), "here")
 
 
+def test_deferred_work_prepares_when_told_or_else_with_its_value():
+    import time
+
+    for early in (True, False):
+        with parallel.Deferred(lambda value, ready: ready, jobs=2, prepare=time.monotonic) as job:
+            if early:
+                job.prepare_now()
+                job.prepare_now()  # once is enough
+            time.sleep(0.5)
+            sent = time.monotonic()
+            job.send(None)
+            prepared = job.result()
+        assert (prepared < sent) == early  # a no-change rebuild never prepares: it cancels
+
+
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 

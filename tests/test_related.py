@@ -304,18 +304,22 @@ def test_compiled_products_are_not_used_where_they_would_differ(monkeypatch):
     assert neighbours.compiled(10**6) and not neighbours.compiled(neighbours.COMPILED_ROWS - 1)
 
 
-def test_crossing_the_compiled_threshold_recomputes_related_papers(monkeypatch):
+def test_updates_by_either_code_equal_a_fresh_computation(monkeypatch):
+    """A new process updates related papers with scipy (loading numba would cost more than
+    it saves), a warm one with the compiled code it has loaded, from a state either made."""
+    import sys
+
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", 0)
     base = tie_papers()
+    edited = edits(base)["a common word more"]
+    expected = related.related_papers(edited)  # fresh: compiled
     _, state = related.update(base, None)
-    assert not state.compiled
-    monkeypatch.setattr(neighbours, "COMPILED_ROWS", len(base) + 1)
-    grown = edits(base)["added"]
-    calls = []
-    real = neighbours.top_k
-    monkeypatch.setattr(related, "top_k", lambda *a, **k: calls.append(1) or real(*a, **k))
-    got, grown_state = related.update(grown, state)
-    assert calls and grown_state.compiled  # computed afresh, not updated from the other code's scores
-    assert got == related.related_papers(grown)
+    assert "generator.products" in sys.modules
+    assert neighbours.compiled(len(base), load=False)
+    assert related.update(edited, state)[0] == expected  # compiled update
+    monkeypatch.delitem(sys.modules, "generator.products")  # as in a new process
+    assert not neighbours.compiled(len(base), load=False)
+    assert related.update(edited, state)[0] == expected  # scipy update of a compiled state
 
 
 def test_compiled_reasons_pick_as_python_does():
@@ -459,7 +463,7 @@ def test_a_small_edit_compares_only_the_rows_it_moved(monkeypatch):
     monkeypatch.setattr(
         neighbours,
         "_pair_scores",
-        lambda m, rows, cols: rescored.append(len(rows)) or real_pairs(m, rows, cols),
+        lambda m, rows, cols, **kw: rescored.append(len(rows)) or real_pairs(m, rows, cols, **kw),
     )
     got, new_state = related.update(papers, state)
     assert got == expected
