@@ -59,34 +59,41 @@ class Background:
         self.func, self.pid, self.fd = func, 0, -1
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
-            with _forking() as mask:
-                pid = os.fork()
-            if pid == 0:  # the child: compute, send, leave without running the parent's code or exit hooks
-                code = 1
-                try:
-                    _quiet_child(mask)
-                    os.close(read)
-                    gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
-                    try:
-                        payload = pickle.dumps((True, func()), protocol=pickle.HIGHEST_PROTOCOL)
-                    except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                        payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                    with os.fdopen(write, "wb") as pipe:
-                        pipe.write(payload)
-                    code = 0
-                finally:
-                    os._exit(code)
+            pid = 0
+            try:
+                with _forking():
+                    pid = os.fork()
+                    if pid == 0:  # the child: compute, send, leave without the parent's code or exit hooks
+                        code = 1
+                        try:
+                            _quiet_child()
+                            os.close(read)
+                            gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
+                            try:
+                                payload = pickle.dumps((True, func()), protocol=pickle.HIGHEST_PROTOCOL)
+                            except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+                                payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                            with os.fdopen(write, "wb") as pipe:
+                                pipe.write(payload)
+                            code = 0
+                        finally:
+                            os._exit(code)
+            except BaseException:  # e.g. Ctrl-C as the fork ends: no child left behind
+                _stop(pid)
+                os.close(read)
+                os.close(write)
+                raise
             os.close(write)
             self.pid, self.fd = pid, read
 
     def result(self) -> R:
         if not self.pid:
             return self.func()
-        with os.fdopen(self.fd, "rb") as pipe:
+        fd, self.fd = self.fd, -1
+        with os.fdopen(fd, "rb") as pipe:
             payload = pipe.read()
-        self.fd = -1
-        os.waitpid(self.pid, 0)
-        self.pid = 0
+        pid, self.pid = self.pid, 0
+        os.waitpid(pid, 0)
         if not payload:
             raise RuntimeError("a build worker process died")
         ok, value = pickle.loads(payload)
@@ -99,10 +106,19 @@ class Background:
 
     def __exit__(self, *exc) -> None:
         if self.pid:  # result() was never called: stop the child
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            os.close(self.fd)
-            self.pid = 0
+            pid, self.pid = self.pid, 0
+            _stop(pid)
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
+def _stop(pid: int) -> None:
+    """Kill a child and reap it (0: none)."""
+    if pid > 0:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 class Deferred:
@@ -130,53 +146,63 @@ class Deferred:
             self._fork()
 
     def _fork(self) -> None:
-        pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
-        # The value goes through a file, so that sending it never waits for a child still busy
-        # in prepare(); the pipe carries only its size.
-        spill = tempfile.TemporaryFile()
-        parent = os.getpid()
         try:
-            with _forking() as mask:
+            # The value goes through a file, so that sending it never waits for a child still
+            # busy in prepare(); the pipe carries only its size.
+            spill = tempfile.TemporaryFile()
+        except OSError as error:  # no temporary folder to write in: compute here instead
+            log.debug("no temporary file (%s): computing in this process", error)
+            return
+        pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
+        parent, pid = os.getpid(), 0
+        try:
+            with _forking():
                 pid = os.fork()
-        except OSError as error:  # no memory or processes left: compute here instead
-            log.debug("cannot fork (%s): computing in this process", error)
+                if pid == 0:
+                    self._child(pipes, spill, parent)  # never returns
+        except BaseException as error:  # no memory or processes left, or Ctrl-C as the fork ended
+            _stop(pid)
             for fd in pipes:
                 os.close(fd)
             spill.close()
+            if not isinstance(error, OSError):
+                raise
+            log.debug("cannot fork (%s): computing in this process", error)
             return
-        if pid == 0:
-            code = 1
-            try:
-                _quiet_child(mask)
-                os.close(pipes[0])
-                os.close(pipes[3])
-                gc.disable()  # a short life: no need to look for cycles
-                messages, ready = _Messages(pipes[2], parent), None
-                data = messages.next()
-                while data is not None and ready is None:
-                    try:  # on prepare_now's message, or with the value
-                        ready = (True, self.prepare())
-                    except BaseException as exc:  # noqa: BLE001  reported once the value comes
-                        ready = (False, exc)
-                    if not data:
-                        data = messages.next()
-                if data is not None:
-                    try:
-                        if not ready[0]:
-                            raise ready[1]
-                        value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
-                        result = self.func(value, ready[1])
-                        payload = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
-                    except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                        payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                    with os.fdopen(pipes[1], "wb") as pipe:
-                        pipe.write(payload)
-                code = 0
-            finally:
-                os._exit(code)  # never the parent's code, nor its exit hooks
         os.close(pipes[1])
         os.close(pipes[2])
         self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
+
+    def _child(self, pipes: tuple[int, ...], spill: IO[bytes], parent: int) -> None:
+        code = 1
+        try:
+            _quiet_child()
+            os.close(pipes[0])
+            os.close(pipes[3])
+            gc.disable()  # a short life: no need to look for cycles
+            messages, ready = _Messages(pipes[2], parent), None
+            data = messages.next()
+            while data is not None and ready is None:
+                try:  # on prepare_now's message, or with the value
+                    ready = (True, self.prepare())
+                except BaseException as exc:  # noqa: BLE001  reported once the value comes
+                    ready = (False, exc)
+                if not data:
+                    data = messages.next()
+            if data is not None:
+                try:
+                    if not ready[0]:
+                        raise ready[1]
+                    value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
+                    result = self.func(value, ready[1])
+                    payload = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                with os.fdopen(pipes[1], "wb") as pipe:
+                    pipe.write(payload)
+            code = 0
+        finally:
+            os._exit(code)  # never the parent's code, nor its exit hooks
 
     def prepare_now(self) -> None:
         """Let the child run prepare() now, before the value comes (else it waits for it)."""
@@ -192,8 +218,16 @@ class Deferred:
         if self.pid:
             data = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             written = 0
-            while written < len(data):
-                written += os.pwrite(self.spill.fileno(), data[written:], written)
+            try:
+                while written < len(data):
+                    written += os.pwrite(self.spill.fileno(), data[written:], written)
+            except OSError as error:  # a full disk: compute here instead
+                log.debug("cannot hand the value over (%s): computing in this process", error)
+                self._reap(kill=True)
+                self.value = value
+                return
+            finally:
+                self.spill.close()  # the child has it open: this process need not keep it
             fd, self.to_child = self.to_child, -1
             try:
                 _write_all(fd, (8).to_bytes(8, "big") + len(data).to_bytes(8, "big"))
@@ -216,9 +250,8 @@ class Deferred:
         fd, self.fd = self.fd, -1
         with os.fdopen(fd, "rb") as pipe:
             payload = pipe.read()
-        os.waitpid(self.pid, 0)
-        self.pid = 0
-        self.spill.close()
+        pid, self.pid = self.pid, 0
+        os.waitpid(pid, 0)
         if not payload:
             raise RuntimeError("a build worker process died")
         ok, value = pickle.loads(payload)
@@ -227,10 +260,11 @@ class Deferred:
         return value
 
     def _reap(self, kill: bool = False) -> None:
+        pid, self.pid = self.pid, 0
         if kill:
-            os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        self.pid = 0
+            _stop(pid)
+        else:
+            os.waitpid(pid, 0)
         self.spill.close()
         for name in ("fd", "to_child"):
             fd = getattr(self, name)
@@ -294,28 +328,32 @@ def forkable() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _quiet_child(mask: set | None = None) -> None:
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _quiet_child() -> None:
     """In a forked process: Ctrl-C is the parent's to handle (it stops its children), and
     SIGTERM ends the process without a traceback; then the signals held back across the
     fork (see _forking) arrive."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 @contextlib.contextmanager
 def _forking():
-    """Hold SIGINT and SIGTERM back while forking, until the child has its own handlers: the
-    CLI's turn them into KeyboardInterrupt, which a child must never raise. Gives the mask
-    to restore."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """Hold SIGINT and SIGTERM back while forking, until the child has its own handlers (see
+    _quiet_child): the CLI's turn them into KeyboardInterrupt, which a child must never raise.
+    A signal held back arrives in the parent as the block ends, which may raise there: so
+    a caller records its child inside the block, and stops it if the block raises."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is
     parent = os.getpid()
     try:
-        yield mask
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        yield
     finally:
         if os.getpid() == parent:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _run_chunk(items: list) -> list:
@@ -345,8 +383,14 @@ def map_ordered(
         return results
     _work = func
     try:
-        with _forking() as mask:
-            pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), _quiet_child, (mask,))
+        pool = None
+        try:
+            with _forking():
+                pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), _quiet_child)
+        except BaseException:
+            if pool is not None:
+                pool.terminate()
+            raise
         with pool:
             for done in pool.imap(_run_chunk, chunks, chunksize=1):
                 results.extend(done)
