@@ -69,12 +69,7 @@ class Background:
                             _quiet_child()
                             os.close(read)
                             gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
-                            try:
-                                payload = pickle.dumps((True, func()), protocol=pickle.HIGHEST_PROTOCOL)
-                            except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                                payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                            with os.fdopen(write, "wb") as pipe:
-                                pipe.write(payload)
+                            _send_outcome(write, func)
                             code = 0
                         finally:
                             os._exit(code)
@@ -89,17 +84,8 @@ class Background:
     def result(self) -> R:
         if not self.pid:
             return self.func()
-        fd, self.fd = self.fd, -1
-        with os.fdopen(fd, "rb") as pipe:
-            payload = pipe.read()
-        pid, self.pid = self.pid, 0
-        os.waitpid(pid, 0)
-        if not payload:
-            raise RuntimeError("a build worker process died")
-        ok, value = pickle.loads(payload)
-        if not ok:
-            raise value
-        return value
+        (fd, self.fd), (pid, self.pid) = (self.fd, -1), (self.pid, 0)
+        return _outcome(fd, pid)
 
     def __enter__(self) -> Background:
         return self
@@ -111,6 +97,29 @@ class Background:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
+
+
+def _send_outcome(fd: int, compute: Callable[[], R]) -> None:
+    """In a child: compute(), or the error it raised, pickled into the pipe for _outcome."""
+    try:
+        payload = pickle.dumps((True, compute()), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001  the parent re-raises it
+        payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    with os.fdopen(fd, "wb") as pipe:
+        pipe.write(payload)
+
+
+def _outcome(fd: int, pid: int):
+    """What a child sent with _send_outcome, once it has ended: its value, or its error raised here."""
+    with os.fdopen(fd, "rb") as pipe:
+        payload = pipe.read()
+    os.waitpid(pid, 0)
+    if not payload:
+        raise RuntimeError("a build worker process died")
+    ok, value = pickle.loads(payload)
+    if not ok:
+        raise value
+    return value
 
 
 def _stop(pid: int) -> None:
@@ -190,16 +199,14 @@ class Deferred:
                 if not data:
                     data = messages.next()
             if data is not None:
-                try:
+
+                def compute():
                     if not ready[0]:
                         raise ready[1]
                     value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
-                    result = self.func(value, ready[1])
-                    payload = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException as exc:  # noqa: BLE001  the parent re-raises it
-                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                with os.fdopen(pipes[1], "wb") as pipe:
-                    pipe.write(payload)
+                    return self.func(value, ready[1])
+
+                _send_outcome(pipes[1], compute)
             code = 0
         finally:
             os._exit(code)  # never the parent's code, nor its exit hooks
@@ -208,7 +215,7 @@ class Deferred:
         """Let the child run prepare() now, before the value comes (else it waits for it)."""
         if self.pid and not self.sent and not self.preparing:
             self.preparing = True
-            _write_all(self.to_child, (0).to_bytes(8, "big"))
+            _write_all(self.to_child, _message(b""))
 
     def send(self, value: T) -> None:
         """The value func is called with (once)."""
@@ -223,14 +230,14 @@ class Deferred:
                     written += os.pwrite(self.spill.fileno(), data[written:], written)
             except OSError as error:  # a full disk: compute here instead
                 log.debug("cannot hand the value over (%s): computing in this process", error)
-                self._reap(kill=True)
+                self._kill()
                 self.value = value
                 return
             finally:
                 self.spill.close()  # the child has it open: this process need not keep it
             fd, self.to_child = self.to_child, -1
             try:
-                _write_all(fd, (8).to_bytes(8, "big") + len(data).to_bytes(8, "big"))
+                _write_all(fd, _message(len(data).to_bytes(8, "big")))
             finally:
                 os.close(fd)
         else:
@@ -240,31 +247,20 @@ class Deferred:
         """func is not wanted in the child: it is stopped (at once, even in prepare), and
         result() would compute it here."""
         if self.pid and not self.sent:
-            self._reap(kill=True)
+            self._kill()
 
     def result(self) -> R:
         if not self.sent:
             raise RuntimeError("Deferred.result: nothing was sent")
         if not self.pid:
             return self.func(self.value, self.prepare())  # type: ignore[arg-type]  # sent
-        fd, self.fd = self.fd, -1
-        with os.fdopen(fd, "rb") as pipe:
-            payload = pipe.read()
-        pid, self.pid = self.pid, 0
-        os.waitpid(pid, 0)
-        if not payload:
-            raise RuntimeError("a build worker process died")
-        ok, value = pickle.loads(payload)
-        if not ok:
-            raise value
-        return value
+        (fd, self.fd), (pid, self.pid) = (self.fd, -1), (self.pid, 0)
+        return _outcome(fd, pid)
 
-    def _reap(self, kill: bool = False) -> None:
+    def _kill(self) -> None:
+        """Stop the child and close what this process held for it."""
         pid, self.pid = self.pid, 0
-        if kill:
-            _stop(pid)
-        else:
-            os.waitpid(pid, 0)
+        _stop(pid)
         self.spill.close()
         for name in ("fd", "to_child"):
             fd = getattr(self, name)
@@ -277,7 +273,7 @@ class Deferred:
 
     def __exit__(self, *exc) -> None:
         if self.pid:  # result() was never taken: stop the child
-            self._reap(kill=True)
+            self._kill()
 
 
 def _read_at(fd: int, size: int) -> bytes:
@@ -296,6 +292,11 @@ def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(BrokenPipeError):  # a dead child: result() says so
         while view:
             view = view[os.write(fd, view) :]
+
+
+def _message(payload: bytes) -> bytes:
+    """A message as _Messages reads it: its length, then itself."""
+    return len(payload).to_bytes(8, "big") + payload
 
 
 class _Messages:
