@@ -125,7 +125,11 @@ def _serve_builds(project: Project, conn, mask) -> None:
                 changed = conn.recv()
             except EOFError:
                 break
-            conn.send(build_once(project, warm, changed))
+            result = build_once(project, warm, changed)
+            try:
+                conn.send(result)
+            except BrokenPipeError:  # serve stopped while this build ran: nobody to answer
+                break
     except SystemExit:
         pass
     except BaseException:  # noqa: BLE001  reported here; serve tells the page on the next request

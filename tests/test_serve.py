@@ -277,3 +277,33 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_builder_whose_serve_left_during_a_build_ends_quietly(make_project, monkeypatch):
+    """serve stopping while its builder finishes a build closes the pipe the answer goes to:
+    the builder just ends (it logged a BrokenPipeError traceback, which CI caught once)."""
+    import multiprocessing
+    import os
+    import signal
+
+    import generator.builder
+
+    project = make_project({"a-paper": paper_text("A Paper")})
+
+    def slow_build(project, warm, changed):
+        time.sleep(0.5)  # serve leaves meanwhile
+        return None, 0
+
+    monkeypatch.setattr(generator.builder, "build_once", slow_build)
+    monkeypatch.setattr(generator.builder, "Warm", lambda: None)
+    ours, theirs = multiprocessing.Pipe()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        generator.builder._serve_builds(project, theirs, mask)  # ends with os._exit
+    theirs.close()
+    ours.send([])
+    ours.close()  # serve is gone before the answer
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # not "the build process failed"
