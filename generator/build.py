@@ -535,7 +535,8 @@ def _derive(
     }
     stages.done("taxonomy + bibtex")
     files = []
-    for feed in feeds.feeds_of(catalogue, topics, tags, warm.feed_entries if warm is not None else None):
+    kept = warm.feed_entries if warm is not None else None
+    for feed in feeds.feeds_of(catalogue, topics, tags, kept, cache):
         files.append(write.keyed(previous, feed.path, feed.key and digest(version, feed.key), feed.make))
     stages.done("feeds")
     return render.Derived(

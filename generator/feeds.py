@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .cache import digest
+from .cache import Cache, digest
 from .model import Catalogue, Paper, SiteConfig, TermPage
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 FEED_LIMIT = 50
+FEED_ENTRIES = "feed-entry"  # the build cache's stage name for serialised entries
 EPOCH = "1970-01-01T00:00:00Z"
 GENERATOR = "papercat"
 DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
@@ -93,13 +94,12 @@ def atom_feed(
     feed_path: str,
     papers: Iterable[Paper],
     topic_names: Mapping[str, str],
-    entries: dict[str, bytes] | None = None,
+    entry: Callable[[Paper], bytes] | None = None,
 ) -> bytes:
     """An Atom 1.0 document for `papers`; page_path and feed_path are relative to base_url.
 
-    `entries` keeps each paper's serialised entry, by slug and source digest, for the other
-    feeds of one build (and of later builds: see KeptEntries), which show it with the same
-    config and topic names.
+    `entry` serialises a paper's entry: by default afresh, in a build the same one for all
+    its feeds (see feeds_of), which show it with the same config and topic names.
     """
     shown = feed_papers(papers)
     page_url = config.base_url + page_path
@@ -119,13 +119,8 @@ def atom_feed(
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
     if not shown:
         return DECLARATION + body + b"\n"
-    entries = {} if entries is None else entries
-    parts = []
-    for paper in shown:  # spliced in where ElementTree would put them, with the same indents
-        known = (paper.slug, paper.digest)
-        if known not in entries:
-            entries[known] = _entry(config, paper, topic_names)
-        parts.append(b"\n  " + entries[known])
+    entry = entry or (lambda paper: _entry(config, paper, topic_names))
+    parts = [b"\n  " + entry(paper) for paper in shown]  # where ElementTree puts them, indented alike
     end = b"\n</feed>"
     return DECLARATION + body.removesuffix(end) + b"".join(parts) + end + b"\n"
 
@@ -136,7 +131,7 @@ class Feed:
 
     path: str
     args: tuple
-    entries: dict = field(default_factory=dict, compare=False, repr=False)  # shared by one build's feeds
+    entry: Callable[[Paper], bytes] | None = field(default=None, compare=False, repr=False)  # see feeds_of
 
     @property
     def key(self) -> str:
@@ -148,7 +143,7 @@ class Feed:
         return digest(repr(head), repr(sorted(names.items())), *(p.digest for p in shown))
 
     def make(self) -> bytes:
-        return atom_feed(*self.args, entries=self.entries)
+        return atom_feed(*self.args, entry=self.entry)
 
 
 class KeptEntries:
@@ -167,22 +162,47 @@ class KeptEntries:
         return self.entries
 
 
+def _entry_maker(
+    config: SiteConfig, names: dict[str, str], entries: dict, cache: Cache | None
+) -> Callable[[Paper], bytes]:
+    """A paper's entry, serialised once for all the feeds of a build that share config and
+    topic names: found in `entries` (by slug and source digest), else in the build cache
+    (which a new process reads), else made and kept in both."""
+    context = digest(repr(config), repr(sorted(names.items())))
+
+    def entry(paper: Paper) -> bytes:
+        known = (paper.slug, paper.digest)
+        found = entries.get(known)
+        if found is None:
+            key = digest(context, paper.slug, paper.digest) if paper.digest and cache else ""
+            found = cache.get(FEED_ENTRIES, key, bytes) if key else None
+            if found is None:
+                found = _entry(config, paper, names)
+                if key:
+                    cache.put(FEED_ENTRIES, key, found)
+            entries[known] = found
+        return found
+
+    return entry
+
+
 def feeds_of(
     catalogue: Catalogue,
     topic_pages: Iterable[TermPage],
     tag_pages: Iterable[TermPage],
     kept: KeptEntries | None = None,
+    cache: Cache | None = None,
 ) -> list[Feed]:
-    """Every feed of the site: the catalogue's, then topics', then tags'."""
+    """Every feed of the site: the catalogue's, then topics', then tags'. Entries come from
+    `kept` (a long-lived process's) or the build `cache` when they are there."""
     config = catalogue.config
     names = {t.slug: t.name for t in catalogue.topics}
-    # every feed here has the same config and topic names
-    entries = {} if kept is None else kept.for_build(catalogue, names)
+    entry = _entry_maker(config, names, {} if kept is None else kept.for_build(catalogue, names), cache)
     feeds = [
         Feed(
             "feed.xml",
             (config, config.title, config.description, "", "feed.xml", catalogue.papers, names),
-            entries,
+            entry,
         )
     ]
     for folder, prefix, pages in (("topics", "", topic_pages), ("tags", "Tag: ", tag_pages)):
@@ -193,7 +213,7 @@ def feeds_of(
                 Feed(
                     f"{base}feed.xml",
                     (config, title, page.description, base, f"{base}feed.xml", page.papers, names),
-                    entries,
+                    entry,
                 )
             )
     return feeds

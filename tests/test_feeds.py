@@ -340,3 +340,47 @@ def test_entries_kept_between_builds_give_the_feeds_made_afresh():
     assert with_kept(moved) == feeds_of(moved)
     renamed = dataclasses.replace(moved, topics=(dataclasses.replace(TOPICS[0], name="Tuning"), *TOPICS[1:]))
     assert with_kept(renamed) == feeds_of(renamed)
+
+
+def test_entries_from_the_build_cache_give_the_feeds_made_afresh(tmp_path, monkeypatch):
+    """A new process finds the last build's serialised entries in the build cache (by config,
+    topic names, slug and source digest): only entries whose inputs changed are made again,
+    and its feeds equal feeds made from nothing."""
+    import dataclasses
+
+    from generator import feeds
+    from generator.cache import Cache
+
+    made = []
+    serialise = feeds._entry
+
+    def counted(config, p, names):
+        made.append(p.slug)
+        return serialise(config, p, names)
+
+    def with_cache(catalogue) -> list[str]:
+        """Build the feeds as a new process would; check them; the slugs of entries made."""
+        expected = feeds_of(catalogue)
+        made.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(feeds, "_entry", counted)
+            cache = Cache(tmp_path, "v1")
+            pages = topic_pages(catalogue), tag_pages(catalogue)
+            assert {
+                feed.path: feed.make() for feed in feeds.feeds_of(catalogue, *pages, None, cache)
+            } == expected
+            cache.save()
+        return list(made)
+
+    papers = [dataclasses.replace(p, digest=f"d-{p.slug}") for p in big_catalogue(120).papers]
+    catalogue = dataclasses.replace(big_catalogue(120), papers=tuple(papers))
+    first = with_cache(catalogue)
+    assert len(first) == len(set(first)) > FEED_LIMIT  # each entry made once for all its feeds
+    assert with_cache(catalogue) == []  # all from the cache
+    newest = papers[0]  # sorted newest first: it is in every feed it belongs to
+    assert newest.slug in first
+    papers[0] = dataclasses.replace(newest, title="Edited title", digest="d-edited")
+    edited = dataclasses.replace(catalogue, papers=tuple(papers))
+    assert with_cache(edited) == [newest.slug]
+    renamed = dataclasses.replace(edited, topics=(dataclasses.replace(TOPICS[0], name="Tuning"), *TOPICS[1:]))
+    assert sorted(with_cache(renamed)) == sorted(first)  # topic names changed: every entry anew
