@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import time
 
 import pytest
 
 from generator import cache as cache_module
-from generator import in_place, load
+from generator import in_place, load, papers
 from generator.build import Project, Warm, build
 from generator.cache import Cache
 from generator.errors import BuildFailed
@@ -107,6 +109,33 @@ def test_a_no_change_rebuild_renders_and_writes_nothing(make_project):
     one.write_text(one.read_text().replace("helps a key metric", "helps a key measure"))
     edited = build(project)
     assert 0 < edited.rendered < edited.pages  # its page, listings it is on, pages that list it as related
+
+
+def test_a_checkout_elsewhere_with_the_last_builds_cache_and_site_builds_incrementally(
+    make_project, tmp_path, monkeypatch
+):
+    """What CI does with actions/cache: a fresh checkout (another folder, every file's time new)
+    gets the last build's .cache/ and site/ back, and a paper is edited. Nothing depends on the
+    old folder or file times: the edit renders few pages, reads the rest from the cache, and the
+    site equals a clean build."""
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    moved_root = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(project.root, moved_root, ignore=shutil.ignore_patterns("elsewhere"), symlinks=True)
+    later = time.time_ns() + 3600 * 10**9
+    for path in moved_root.rglob("*"):
+        os.utime(path, ns=(later, later))  # all newer than anything the first build saw
+    moved = Project(moved_root, moved_root / "content", project.templates, moved_root / "site")
+    shutil.rmtree(project.root / ".cache")  # nothing can come from the old folder
+    one = moved.content / "papers" / "flan-paper.md"
+    one.write_text(one.read_text().replace("helps a key metric", "helps a key measure"))
+    parsed = []
+    process = papers._process
+    monkeypatch.setattr(papers, "_process", lambda doc, *args: parsed.append(doc.path) or process(doc, *args))
+    result = build(moved)
+    assert parsed == ["content/papers/flan-paper.md"]  # the others came from the restored cache
+    assert 0 < result.rendered < result.pages / 2
+    assert tree_digest(moved.output) == clean_build(moved, tmp_path, "clean")
 
 
 def test_without_the_cache_nothing_is_read_or_written(make_project):
