@@ -137,6 +137,12 @@ class Cache:
         self.misses += 1
         return None
 
+    def keep(self, stage: str, key: str) -> None:
+        """Keep a stored result for later builds although this one does not need it."""
+        item = (stage, key)
+        if item in self.stored or (self.objects is not None and item in self.objects):
+            self.used.add(item)
+
     def put(self, stage: str, key: str, value) -> None:
         """Remember a result (not None) until a build no longer uses it."""
         if self.path is not None:

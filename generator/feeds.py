@@ -9,6 +9,7 @@ the sanitised abstract HTML are always escaped, never spliced in as markup.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
@@ -131,13 +132,15 @@ class Feed:
 
     path: str
     args: tuple
-    entry: Callable[[Paper], bytes] | None = field(default=None, compare=False, repr=False)  # see feeds_of
+    entry: Entries | None = field(default=None, compare=False, repr=False)  # shared by one build's feeds
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """A digest of everything the feed shows (papers by their source digests), if they have them."""
         *head, papers, names = self.args
         shown = feed_papers(papers)
+        if self.entry is not None:
+            self.entry.keep(shown)  # the feed may be kept from the last build, not made
         if not all(p.digest for p in shown):
             return ""
         return digest(repr(head), repr(sorted(names.items())), *(p.digest for p in shown))
@@ -162,28 +165,42 @@ class KeptEntries:
         return self.entries
 
 
-def _entry_maker(
-    config: SiteConfig, names: dict[str, str], entries: dict, cache: Cache | None
-) -> Callable[[Paper], bytes]:
-    """A paper's entry, serialised once for all the feeds of a build that share config and
-    topic names: found in `entries` (by slug and source digest), else in the build cache
-    (which a new process reads), else made and kept in both."""
-    context = digest(repr(config), repr(sorted(names.items())))
+class Entries:
+    """Papers' serialised entries for the feeds of one build, which share config and topic
+    names: each made once, found in `entries` (by slug and source digest; a long-lived
+    process's, see KeptEntries) or else in the build `cache`, which a new process reads."""
 
-    def entry(paper: Paper) -> bytes:
+    def __init__(self, config: SiteConfig, names: dict[str, str], entries: dict, cache: Cache | None) -> None:
+        self.config, self.names, self.entries, self.cache = config, names, entries, cache
+        self.context = digest(repr(config), repr(sorted(names.items())))
+        self.kept: set[tuple[str, str]] = set()
+
+    def _key(self, paper: Paper) -> str:
+        return digest(self.context, paper.slug, paper.digest)
+
+    def __call__(self, paper: Paper) -> bytes:
         known = (paper.slug, paper.digest)
-        found = entries.get(known)
+        found = self.entries.get(known)
         if found is None:
-            key = digest(context, paper.slug, paper.digest) if paper.digest and cache else ""
-            found = cache.get(FEED_ENTRIES, key, bytes) if key else None
+            cache = self.cache if paper.digest else None
+            found = cache.get(FEED_ENTRIES, self._key(paper), bytes) if cache else None
             if found is None:
-                found = _entry(config, paper, names)
-                if key:
-                    cache.put(FEED_ENTRIES, key, found)
-            entries[known] = found
+                found = _entry(self.config, paper, self.names)
+                if cache:
+                    cache.put(FEED_ENTRIES, self._key(paper), found)
+            self.entries[known] = found
         return found
 
-    return entry
+    def keep(self, papers: Iterable[Paper]) -> None:
+        """Keep the cache's entries of papers a feed shows, which the next build may need even
+        when this one makes none of their feeds (unused cache entries are dropped)."""
+        if not self.cache:
+            return
+        for paper in papers:
+            known = (paper.slug, paper.digest)
+            if paper.digest and known not in self.kept:
+                self.kept.add(known)
+                self.cache.keep(FEED_ENTRIES, self._key(paper))
 
 
 def feeds_of(
@@ -197,7 +214,7 @@ def feeds_of(
     `kept` (a long-lived process's) or the build `cache` when they are there."""
     config = catalogue.config
     names = {t.slug: t.name for t in catalogue.topics}
-    entry = _entry_maker(config, names, {} if kept is None else kept.for_build(catalogue, names), cache)
+    entry = Entries(config, names, {} if kept is None else kept.for_build(catalogue, names), cache)
     feeds = [
         Feed(
             "feed.xml",
