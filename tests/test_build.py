@@ -324,7 +324,7 @@ def test_a_killed_build_never_leaves_a_broken_site(make_project):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.05, 0.9))
+        time.sleep(rng.uniform(0.05, 0.7))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert tree_digest(project.output) in digests.values(), f"kill {i}: site/ is a mix"
