@@ -48,6 +48,7 @@ class FrontMatter:
     fields: dict[str, tuple[Value, Value]]
     body: str
     body_line: int
+    errors: tuple[ContentError, ...] = ()  # fields given twice, names that are not words: not read
 
 
 class FrontMatterError(Exception):
@@ -121,8 +122,19 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
 
 def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tuple[Value, Value]]:
     """A mapping node as key -> (key, value); duplicate keys are errors."""
+    fields, errors = read_mapping(root, path, offset)
+    if errors:
+        raise FrontMatterError(errors)
+    return fields
+
+
+def read_mapping(
+    root: yaml.Node | None, path: str, offset: int = 0
+) -> tuple[dict[str, tuple[Value, Value]], list[ContentError]]:
+    """A mapping node's fields, and errors for the keys left out: a duplicate (the first is
+    kept) or a key that is not a plain word. Raises if the node is not a mapping."""
     if root is None:
-        return {}
+        return {}, []
     if not isinstance(root, yaml.MappingNode):
         line, col = position(root, offset)
         raise FrontMatterError([ContentError(path, line, col, "expected a mapping of 'key: value' lines")])
@@ -148,9 +160,7 @@ def mapping(root: yaml.Node | None, path: str, offset: int = 0) -> dict[str, tup
             continue
         vline, vcol = position(value_node, offset)
         fields[key] = (Value(key_node, kline, kcol), Value(value_node, vline, vcol))
-    if errors:
-        raise FrontMatterError(errors)
-    return fields
+    return fields, errors
 
 
 def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
@@ -241,7 +251,8 @@ def parse(text: str, path: str) -> FrontMatter:
     """Parse a whole content file; raises FrontMatterError with located errors."""
     yaml_text, body, body_line = split(normalise_text(text), path)
     check_limits(yaml_text, path, 1)
-    return FrontMatter(mapping(compose(yaml_text, path, 1), path, 1), body, body_line)
+    fields, errors = read_mapping(compose(yaml_text, path, 1), path, 1)
+    return FrontMatter(fields, body, body_line, tuple(errors))
 
 
 KIND_NAMES = {

@@ -111,10 +111,14 @@ def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
+            line_start = data.rfind(b"\n", 0, exc.start) + 1  # the bytes before the error are valid
             errors.append(
                 ContentError(
-                    label, line, 0, f"file is not valid UTF-8 ({exc.reason})", "save the file as UTF-8"
+                    label,
+                    data.count(b"\n", 0, exc.start) + 1,
+                    len(data[line_start : exc.start].decode("utf-8")) + 1,
+                    f"file is not valid UTF-8 ({exc.reason})",
+                    "save the file as UTF-8",
                 )
             )
             continue

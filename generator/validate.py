@@ -39,14 +39,8 @@ LINK_RES = (
     re.compile(r"<([A-Za-z][A-Za-z0-9+.\-]{1,31}:[^<>\s]*)>"),  # <scheme:…>
 )
 IMAGE_RE = re.compile(r"!\[")
-FORBIDDEN_MARKUP = (
-    (
-        RAW_HTML_RE,
-        "raw HTML is not allowed in an abstract",
-        "write plain text or Markdown; to show a '<' literally, write &lt;",
-    ),
-    (IMAGE_RE, "images are not allowed in an abstract", "link to the figure instead: [figure](https://…)"),
-)
+RAW_HTML_HINT = "write plain text or Markdown; to show a '<' literally, write &lt;"
+IMAGE_HINT = "link to the figure instead: [figure](https://…)"
 LINK_SCHEMES = ("http", "https", "mailto")
 BACKTICKS_RE = re.compile(r"`+")
 # Control characters, and the invisible bidi / zero-width ones that can disguise text.
@@ -123,6 +117,7 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
         parsed = fm.parse(doc.text, doc.path)
     except FrontMatterError as exc:
         return None, errors + exc.errors
+    errors += parsed.errors  # the other fields are still checked
     values: dict = {}
     for key, (kpos, vpos) in parsed.fields.items():
         if key not in FIELD_NAMES:
@@ -262,10 +257,18 @@ def _body_problems(path: str, parsed: fm.FrontMatter) -> list[ContentError]:
     body = mask_code_spans(parsed.body)
     errors = []
     for number, line in enumerate(body.split("\n"), start=parsed.body_line):
-        for pattern, message, hint in FORBIDDEN_MARKUP:
-            errors += [
-                ContentError(path, number, m.start() + 1, message, hint) for m in pattern.finditer(line)
-            ]
+        tags = [m.start() + 1 for m in RAW_HTML_RE.finditer(line)]
+        if tags:  # one error per line: "<b>x</b>" is one mistake, not two
+            more = f" ({len(tags)} tags on this line)" if len(tags) > 1 else ""
+            errors.append(
+                ContentError(
+                    path, number, tags[0], "raw HTML is not allowed in an abstract" + more, RAW_HTML_HINT
+                )
+            )
+        errors += [
+            ContentError(path, number, m.start() + 1, "images are not allowed in an abstract", IMAGE_HINT)
+            for m in IMAGE_RE.finditer(line)
+        ]
         for pattern in LINK_RES:
             for m in pattern.finditer(line):
                 problem = link_problem(m.group(1))

@@ -226,6 +226,30 @@ def test_each_failure_is_located(text, line, col, words, hint):
     assert error.format().startswith(f"content/papers/paper.md:{line}:{col}: ")
 
 
+def test_a_field_given_twice_does_not_hide_the_other_fields_errors():
+    text = GOOD.replace("code:", 'title: "Again"\n3: x\ncode:').replace(
+        'added: "2024-05-01"', "added: 2024-05-01"
+    )
+    paper, errors = check(text.replace('topics: ["fine-tuning"]', 'topics: ["fine-tunin"]'))
+    assert paper is None
+    assert [
+        (e.line, e.message.split(" (")[0].split(",")[0]) for e in sorted(errors, key=lambda e: e.line)
+    ] == [
+        (5, "'added' must be a string"),
+        (8, "duplicate field 'title'"),
+        (9, "field names must be plain words"),
+        (11, "unknown topic 'fine-tunin'"),
+    ]
+
+
+def test_raw_html_is_one_error_per_line_at_its_first_tag():
+    paper, errors = check(GOOD.replace("The abstract.", "The <b>bold</b> abstract.\n\nA <br> break."))
+    assert [(e.line, e.col, e.message) for e in errors] == [
+        (13, 5, "raw HTML is not allowed in an abstract (2 tags on this line)"),
+        (15, 3, "raw HTML is not allowed in an abstract"),
+    ]
+
+
 def test_missing_required_fields_are_all_reported():
     paper, errors = check("---\nauthors: []\n---\n\nText.\n")
     messages = " | ".join(e.message for e in errors)
@@ -308,3 +332,18 @@ def test_the_short_abstract_warning_counts_collapsed_whitespace(body, short):
     messages = [w.message for w in content_warnings([paper], today=dt.date(2025, 1, 1))]
     expected = f"abstract is only {len(' '.join(body.split()))} characters"
     assert (expected in messages) is short
+
+
+def test_bad_utf8_is_located_by_line_and_column_and_the_other_files_still_load(tmp_path):
+    from generator.load import load_documents
+
+    papers = tmp_path / "content" / "papers"
+    papers.mkdir(parents=True)
+    (papers / "a-good.md").write_text(paper_text("Fine"), encoding="utf-8")
+    (papers / "b-bad.md").write_bytes('---\ntitle: "Ünïcode \xff"\n'.encode().replace(b"\xc3\xbf", b"\xff"))
+    (papers / "c-bad.md").write_bytes(b"\xe2\x82")  # a character cut short at the very start
+    docs, errors = load_documents(papers, tmp_path)
+    assert [d.stem for d in docs] == ["a-good"]
+    # the column counts characters (Ü and ï are two bytes each): \xff is the 17th
+    assert [e.location() for e in errors] == ["content/papers/b-bad.md:2:17", "content/papers/c-bad.md:1:1"]
+    assert all("not valid UTF-8" in e.message and e.hint == "save the file as UTF-8" for e in errors)
