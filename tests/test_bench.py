@@ -15,7 +15,7 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
             sys.executable,
             "benchmarks/bench.py",
             "--sizes",
-            "150",
+            "100",
             "--runs",
             "1",
             "--no-hugo",
@@ -38,11 +38,11 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     ):
         assert label in out
     assert "edited site byte-identical to a clean build: yes, after the edits in serve: yes" in out
-    figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["150"]["papercat"]
+    figures = json.loads((tmp_path / "results.json").read_text())["sizes"]["100"]["papercat"]
     assert figures["edit_identical_to_clean"] is True and figures["serve_edit_identical_to_clean"] is True
     assert figures["output_files"] > 300  # pages, .bib files, feeds, index, static files
     assert figures["no_change"]["median"] > 0 and figures["cold"]["peak_mib"] > 0
     assert "render + write paper pages" in figures["cold"]["stages"]
     assert figures["serve_edit"]["median"] > 0 and "write" in figures["serve_edit"]["stages"]
-    original = sorted((tmp_path / "catalogue-150" / "content" / "papers").glob("*.md"))
-    assert len(original) == 150 and "Benchmark edit" not in "".join(p.read_text() for p in original)
+    original = sorted((tmp_path / "catalogue-100" / "content" / "papers").glob("*.md"))
+    assert len(original) == 100 and "Benchmark edit" not in "".join(p.read_text() for p in original)
