@@ -26,8 +26,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check generator tests
 	$(PY) -m ruff format --check generator tests
 
+# Ctrl-C (130) and SIGTERM (143) are how serve is meant to stop: not a failure of make's.
 serve: $(STAMP)
-	$(PY) -m generator serve --port $(PORT)
+	@$(PY) -m generator serve --port $(PORT); status=$$?; \
+	[ $$status -eq 0 ] || [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
