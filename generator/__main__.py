@@ -194,19 +194,46 @@ def _github(args) -> bool:
 
 
 def _selected(project, files: list[Path]) -> set[str]:
-    """The given files as the catalogue names them (content/papers/<slug>.md)."""
+    """The given files as the catalogue names them (content/papers/<slug>.md); each must be one."""
     root = project.root.resolve()
-    return {display_path(f.resolve() if f.exists() else (root / f).resolve(), root) for f in files}
+    papers = (project.content / "papers").resolve()
+    named = set()
+    for given in files:
+        path = given.resolve() if given.exists() else (root / given).resolve()
+        if path.parent != papers or path.suffix != ".md" or not path.is_file():
+            raise UsageError(
+                f"check: {given} is not a paper file of this catalogue; name files in "
+                f"{display_path(papers, root)}/ (e.g. {display_path(papers, root)}/<slug>.md)"
+            )
+        named.add(display_path(path, root))
+    return named
 
 
 def _cmd_check(args) -> int:
     project = build_mod.Project.at(args.root)
     only = _selected(project, args.files) if args.files else None
-    catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict and only is None)
+    try:
+        catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict and only is None)
+    except BuildFailed as failed:  # the errors go to stderr; the warnings found meanwhile still count
+        _print_warnings(args, [w for w in failed.warnings if only is None or w.path in only])
+        raise
     if only is not None:
         warnings = [w for w in warnings if w.path in only]
         if args.strict and warnings:
             raise BuildFailed(escalate(warnings))
+    _print_warnings(args, warnings)
+    files = {w.path for w in warnings}
+    tail = (
+        f", {plural(len(warnings), 'warning')} in {plural(len(files), 'file')}"
+        if warnings
+        else ", no warnings"
+    )
+    print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
+    return 0
+
+
+def _print_warnings(args, warnings: list) -> None:
+    """Each warning, but at most REPEAT_LIMIT of one message unless --verbose."""
     repeats = Counter(w.message for w in warnings)
     shown: Counter = Counter()
     for w in warnings:
@@ -219,14 +246,6 @@ def _cmd_check(args) -> int:
             print(
                 f"… and {repeats[w.message] - REPEAT_LIMIT} more files: warning: {w.message} (-v lists them)"
             )
-    files = {w.path for w in warnings}
-    tail = (
-        f", {plural(len(warnings), 'warning')} in {plural(len(files), 'file')}"
-        if warnings
-        else ", no warnings"
-    )
-    print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
-    return 0
 
 
 def _cmd_import(args) -> int:

@@ -186,7 +186,7 @@ def load_catalogue(
         errors, warnings = errors + check.escalate(warnings), []
     if errors:  # count the paper files looked at (none, if topics.yml stopped the checks)
         unread = sum(1 for e in load_errors if e.path.endswith(".md"))
-        raise BuildFailed(errors, checked=0 if topic_errors else len(docs) + unread)
+        raise BuildFailed(errors, checked=0 if topic_errors else len(docs) + unread, warnings=warnings)
     if base_url:
         site = dataclasses.replace(site, base_url=config.normalise_base_url(base_url))
     return Catalogue(sort_papers(papers), topics, site), sorted(warnings)

@@ -73,9 +73,10 @@ def github_annotation(error: ContentError) -> str:
 class BuildFailed(Exception):
     """Raised when content is invalid; carries every error found in the run."""
 
-    def __init__(self, errors: list[ContentError], checked: int = 0):
+    def __init__(self, errors: list[ContentError], checked: int = 0, warnings: list[ContentError] = ()):
         self.errors = sorted(errors)
         self.checked = checked  # content files looked at, when known
+        self.warnings = sorted(warnings)  # of the papers that passed their own checks
         super().__init__(f"{len(self.errors)} errors")
 
     def report(self) -> str:

@@ -384,6 +384,22 @@ def test_check_files_limits_warnings_and_strict_to_those_files(make_project):
     assert "theirs.md" not in strict.stderr
 
 
+def test_check_files_must_be_paper_files_and_their_warnings_show_beside_errors_elsewhere(make_project):
+    project = make_project({"mine": paper_text("Mine", body="Short."), "theirs": paper_text("Theirs")})
+    for wrong in ("content/papers/mnie.md", "README.md", "content/site.yml"):
+        done = cli(project.root, "check", wrong)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert f"error: check: {wrong} is not a paper file of this catalogue" in done.stderr
+    theirs = project.content / "papers" / "theirs.md"
+    theirs.write_text(theirs.read_text().replace('topics: ["fine-tuning"]', 'topics: ["fine-tunin"]'))
+    done = cli(project.root, "check", "content/papers/mine.md")
+    assert done.returncode == 1
+    assert "content/papers/theirs.md:" in done.stderr and "unknown topic 'fine-tunin'" in done.stderr
+    assert "content/papers/mine.md:9:1: warning: abstract is only 6 characters" in done.stdout
+    everything = cli(project.root, "check")
+    assert "content/papers/mine.md:9:1: warning: abstract is only 6 characters" in everything.stdout
+
+
 def test_bibtex_subject_keywords_and_unknown_keywords_are_not_tags(make_project):
     project = make_project({"existing": paper_text("Existing", tags='["lora"]')})
     bib = BIB.replace(
