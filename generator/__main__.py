@@ -212,15 +212,20 @@ def _selected(project, files: list[Path]) -> set[str]:
 def _cmd_check(args) -> int:
     project = build_mod.Project.at(args.root)
     only = _selected(project, args.files) if args.files else None
+
+    def selected(warnings: list) -> list:  # with FILEs, --strict applies here, to theirs only
+        return warnings if only is None else [w for w in warnings if w.path in only]
+
     try:
         catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict and only is None)
-    except BuildFailed as failed:  # the errors go to stderr; the warnings found meanwhile still count
-        _print_warnings(args, [w for w in failed.warnings if only is None or w.path in only])
+    except BuildFailed as failed:  # errors elsewhere: the given files' warnings still count
+        if args.strict and selected(failed.warnings):
+            raise BuildFailed(failed.errors + escalate(selected(failed.warnings)), failed.checked) from None
+        _print_warnings(args, selected(failed.warnings))
         raise
-    if only is not None:
-        warnings = [w for w in warnings if w.path in only]
-        if args.strict and warnings:
-            raise BuildFailed(escalate(warnings))
+    warnings = selected(warnings)
+    if only is not None and args.strict and warnings:
+        raise BuildFailed(escalate(warnings))
     _print_warnings(args, warnings)
     files = {w.path for w in warnings}
     tail = (

@@ -398,6 +398,9 @@ def test_check_files_must_be_paper_files_and_their_warnings_show_beside_errors_e
     assert "content/papers/mine.md:9:1: warning: abstract is only 6 characters" in done.stdout
     everything = cli(project.root, "check")
     assert "content/papers/mine.md:9:1: warning: abstract is only 6 characters" in everything.stdout
+    strict = cli(project.root, "check", "--strict", "content/papers/mine.md")
+    assert strict.returncode == 1 and "unknown topic 'fine-tunin'" in strict.stderr
+    assert "content/papers/mine.md:9:1: abstract is only 6 characters (strict)" in strict.stderr
 
 
 def test_bibtex_subject_keywords_and_unknown_keywords_are_not_tags(make_project):
