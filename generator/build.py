@@ -343,9 +343,10 @@ class RelatedPapers:
 
     def _job(self, jobs: int | None) -> parallel.Deferred:
         return parallel.Deferred(
-            lambda texts, state: _related_papers(texts, state, self.cache),
+            _related_papers,
             jobs,
             lambda: _related_state(self.cache),  # in the child, on prepare() or with the texts
+            lambda state: self.cache.save_file(RELATED_STATE, state),  # once the papers are sent
         )
 
     def prepare(self) -> None:
@@ -491,14 +492,12 @@ def _related_state(cache: Cache):
     return cache.load_file(RELATED_STATE)
 
 
-def _related_papers(texts: list[tuple], state, cache: Cache) -> dict:
-    """related.update of the papers' texts (slug, title, abstract, tags) from `state`."""
+def _related_papers(texts: list[tuple], state) -> tuple[dict, object]:
+    """related.update of the papers' texts (slug, title, abstract, tags) from `state`: the
+    related papers, and the state for the next build."""
     from . import related
 
-    papers = [related.Text(*text) for text in texts]
-    result, state = related.update(papers, state)
-    cache.save_file(RELATED_STATE, state)
-    return result
+    return related.update([related.Text(*text) for text in texts], state)
 
 
 def _derive(

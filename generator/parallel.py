@@ -109,11 +109,13 @@ def _send_outcome(fd: int, compute: Callable[[], R]) -> None:
         pipe.write(payload)
 
 
-def _outcome(fd: int, pid: int):
-    """What a child sent with _send_outcome, once it has ended: its value, or its error raised here."""
+def _outcome(fd: int, pid: int, reap: bool = True):
+    """What a child sent with _send_outcome: its value, or its error raised here. With `reap`,
+    once the child has ended; else the caller reaps it (it may have more to do)."""
     with os.fdopen(fd, "rb") as pipe:
         payload = pipe.read()
-    os.waitpid(pid, 0)
+    if reap or not payload:
+        os.waitpid(pid, 0)
     if not payload:
         raise RuntimeError("a build worker process died")
     ok, value = pickle.loads(payload)
@@ -142,12 +144,21 @@ class Deferred:
     (func then runs here, if result() is still asked for). Use as a context manager: a child
     whose result is not taken is stopped. The child ignores Ctrl-C (the parent stops it) and
     leaves, whatever happens, without running any of the parent's code.
+
+    With `after`, func returns (result, rest): the child sends the result, then runs
+    after(rest) (e.g. saving state for the next build) while this process goes on; leaving the
+    context waits for it to finish.
     """
 
     def __init__(
-        self, func: Callable[[T, P], R], jobs: int | None = None, prepare: Callable[[], P] = lambda: None
+        self,
+        func: Callable[[T, P], R],
+        jobs: int | None = None,
+        prepare: Callable[[], P] = lambda: None,
+        after: Callable[[object], None] | None = None,
     ) -> None:
-        self.func, self.prepare, self.pid, self.fd, self.to_child = func, prepare, 0, -1, -1
+        self.func, self.prepare, self.after = func, prepare, after
+        self.pid, self.fd, self.to_child, self.finishing = 0, -1, -1, 0
         self.spill: IO[bytes] | None = None
         self.value: T | None = None
         self.sent = self.preparing = False
@@ -199,14 +210,17 @@ class Deferred:
                 if not data:
                     data = messages.next()
             if data is not None:
+                rest = []
 
                 def compute():
                     if not ready[0]:
                         raise ready[1]
                     value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
-                    return self.func(value, ready[1])
+                    return self._split(self.func(value, ready[1]), rest)
 
                 _send_outcome(pipes[1], compute)
+                if rest:
+                    self.after(rest[0])
             code = 0
         finally:
             os._exit(code)  # never the parent's code, nor its exit hooks
@@ -249,13 +263,27 @@ class Deferred:
         if self.pid and not self.sent:
             self._kill()
 
+    def _split(self, value, rest: list):
+        """func's value as sent: all of it, or without `after`'s part (put in `rest`)."""
+        if self.after is None:
+            return value
+        result, left = value
+        rest.append(left)
+        return result
+
     def result(self) -> R:
         if not self.sent:
             raise RuntimeError("Deferred.result: nothing was sent")
         if not self.pid:
-            return self.func(self.value, self.prepare())  # type: ignore[arg-type]  # sent
+            rest: list = []
+            result = self._split(self.func(self.value, self.prepare()), rest)  # type: ignore[arg-type]
+            if rest:
+                self.after(rest[0])
+            return result
         (fd, self.fd), (pid, self.pid) = (self.fd, -1), (self.pid, 0)
-        return _outcome(fd, pid)
+        if self.after is not None:
+            self.finishing = pid  # reaped on leaving the context, once after() is done
+        return _outcome(fd, pid, reap=self.after is None)
 
     def _kill(self) -> None:
         """Stop the child and close what this process held for it."""
@@ -274,6 +302,12 @@ class Deferred:
     def __exit__(self, *exc) -> None:
         if self.pid:  # result() was never taken: stop the child
             self._kill()
+        pid, self.finishing = self.finishing, 0
+        if pid and exc[0] is None:  # after() at work: let it finish
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        else:
+            _stop(pid)
 
 
 def _read_at(fd: int, size: int) -> bytes:

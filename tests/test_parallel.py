@@ -109,6 +109,42 @@ def test_deferred_work_prepares_when_told_or_else_with_its_value():
         assert (prepared < sent) == early  # a no-change rebuild never prepares: it cancels
 
 
+def test_deferred_work_sends_its_result_before_its_after_work_and_is_waited_for(tmp_path):
+    import time
+
+    go, done = tmp_path / "go", tmp_path / "done"
+
+    def after(rest):  # waits for the parent to have the result (or gives up), then notes it
+        deadline = time.monotonic() + 20
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        done.write_text(f"{rest} after {'the result' if go.exists() else 'waiting in vain'}")
+
+    with parallel.Deferred(lambda value, _: (value * 2, f"saved {value}"), jobs=2, after=after) as job:
+        pid = job.pid
+        job.send(21)
+        assert job.result() == 42  # sent before after() ends: it waits for `go`
+        assert not done.exists()
+        go.touch()
+    assert done.read_text() == "saved 21 after the result"  # leaving waited for after()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    kept = []
+    with parallel.Deferred(lambda value, _: (value, value + 1), jobs=1, after=kept.append) as job:
+        job.send(1)
+        assert job.result() == 1 and kept == [2]  # in this process: after() at once
+    with (
+        pytest.raises(KeyError),
+        parallel.Deferred(lambda value, _: (value, None), jobs=2, after=lambda _: time.sleep(60)) as job,
+    ):
+        pid = job.pid
+        job.send(1)
+        job.result()
+        raise KeyError("a failing build does not wait for after()")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # stopped and reaped
+
+
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
