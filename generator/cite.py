@@ -62,7 +62,7 @@ def _group(latex: str) -> str:
 
 def _ascii_word(text: str) -> str:
     """Text folded to lowercase ASCII and stripped to [a-z0-9]."""
-    return _NOT_KEY_CHAR.sub("", unidecode(text).lower())
+    return _NOT_KEY_CHAR.sub("", (text if text.isascii() else unidecode(text)).lower())  # ASCII: as is
 
 
 # --- names -------------------------------------------------------------------------------------

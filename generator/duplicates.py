@@ -29,7 +29,7 @@ TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the oth
 @lru_cache(maxsize=200_000)
 def normalise_title(title: str) -> str:
     """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go."""
-    ascii_text = unidecode(unicodedata.normalize("NFKC", title)).casefold()
+    ascii_text = (title if title.isascii() else unidecode(unicodedata.normalize("NFKC", title))).casefold()
     return " ".join(re.sub(r"[\W_]+", " ", ascii_text).split())
 
 
