@@ -214,16 +214,25 @@ class Stages:
         self._last = now
 
 
+COLLECT_EVERY = 100_000  # new objects between cycle collections in a build (Python's default: 700)
+
+
 @contextlib.contextmanager
-def _unfrozen_afterwards():
-    """Undo build's gc.freeze() however the build ends (serve goes on after a failed one)."""
+def _collector_for_builds():
+    """Run the cycle collector seldom while building: the build's objects mostly live until
+    it ends, and the collector's full passes over them took 0.5 s or more of a rebuild at
+    10,000 papers, 0.2 s now. Afterwards (also after a failed build: serve goes on) its
+    settings are restored and build's gc.freeze() undone."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(COLLECT_EVERY, *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 
-@_unfrozen_afterwards()
+@_collector_for_builds()
 def build(
     project: Project,
     base_url: str | None = None,

@@ -11,6 +11,7 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from generator.build import Project, build, load_catalogue
@@ -257,6 +258,30 @@ def test_failed_build_leaves_previous_site_untouched(make_project):
     }
     assert tree_digest(project.output) == before
     assert not list(project.root.glob("site.tmp-*"))
+
+
+def test_builds_collect_cycles_seldom_and_restore_the_collector_however_they_end(make_project, monkeypatch):
+    import gc
+
+    import generator.build as build_module
+
+    project = make_project(PAPERS)
+    load, during = build_module.load_catalogue, []
+
+    def watched(*args, **kwargs):
+        during.append(gc.get_threshold()[0])
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "load_catalogue", watched)
+    before = gc.get_threshold(), gc.get_freeze_count()
+    build(project)
+    assert during == [build_module.COLLECT_EVERY] and (gc.get_threshold(), gc.get_freeze_count()) == before
+    templates = project.root / "templates"  # with a paper page that fails late in the build
+    shutil.copytree(project.templates, templates)
+    (templates / "paper.html").write_text("{{ no_such_value }}")
+    with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
+        build(Project(project.root, project.content, templates, project.output))
+    assert len(during) == 2 and (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 def test_output_folder_may_not_replace_content_or_project(make_project):
