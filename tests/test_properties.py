@@ -10,10 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generator.frontmatter import parse
 from generator.load import RawDocument
 from generator.markup import make_converter, render_markdown, sanitise
 from generator.model import Topic
 from generator.validate import TopicIndex, link_problem, validate_document
+
+from .conftest import REPO
 
 TOPICS = TopicIndex.of((Topic("fine-tuning", "Fine-tuning", ""),))
 CONVERTER = make_converter()
@@ -170,6 +173,13 @@ PROSE = st.tuples(
 def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text):
     CONVERTER.reset()
     assert render_markdown(CONVERTER, text) == sanitise(CONVERTER.convert(text))
+
+
+def test_the_catalogues_abstracts_render_as_markdown_renders_them():
+    for path in sorted((REPO / "content" / "papers").glob("*.md")):
+        body = parse(path.read_text(encoding="utf-8"), str(path)).body
+        CONVERTER.reset()
+        assert render_markdown(CONVERTER, body) == sanitise(CONVERTER.convert(body)), path
 
 
 class NoMarkdown:
