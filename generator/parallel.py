@@ -111,10 +111,11 @@ def _send_outcome(fd: int, compute: Callable[[], R]) -> None:
 
 def _outcome(fd: int, pid: int, reap: bool = True):
     """What a child sent with _send_outcome: its value, or its error raised here. With `reap`,
-    once the child has ended; else the caller reaps it (it may have more to do)."""
+    once the child has ended; else the caller reaps it, whatever it sent (it may have more to
+    do; and until reaped, its process number cannot go to another process)."""
     with os.fdopen(fd, "rb") as pipe:
         payload = pipe.read()
-    if reap or not payload:
+    if reap:
         os.waitpid(pid, 0)
     if not payload:
         raise RuntimeError("a build worker process died")

@@ -143,6 +143,16 @@ def test_deferred_work_sends_its_result_before_its_after_work_and_is_waited_for(
         raise KeyError("a failing build does not wait for after()")
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # stopped and reaped
+    with (
+        pytest.raises(RuntimeError, match="died"),
+        parallel.Deferred(lambda value, _: os._exit(3), jobs=2, after=kept.append) as job,
+    ):
+        pid = job.pid
+        job.send(1)
+        job.result()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped too
+    assert kept == [2]
 
 
 def open_fds() -> set[str]:
