@@ -195,7 +195,7 @@ def add_papers(
     origin: dict[str, str] = {}
     errors: list[ContentError] = []
     for c in candidates:
-        title, abstract = typography.clean(c.title), typography.clean(c.abstract)
+        title, abstract = typography.clean(c.title), typography.clean_paragraphs(c.abstract)
         c = dataclasses.replace(c, title=title, abstract=abstract)
         where = f"{label}:{c.line}" if c.line else label
         dup = existing.match(c)

@@ -47,6 +47,15 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+
+
+def clean_paragraphs(text: str) -> str:
+    """clean() of each paragraph (a blank line ends one), joined by blank lines: a wrapped
+    abstract becomes one line per paragraph."""
+    return "\n\n".join(filter(None, (clean(p) for p in PARAGRAPH_BREAK.split(text))))
+
+
 def split_url(candidate: str) -> tuple[str, str]:
     """(url, trailing text): strip punctuation that ends the sentence, keep balanced ')'."""
     url = candidate
@@ -86,7 +95,12 @@ def escape_markdown(text: str) -> str:
 
 
 def to_markdown(text: str) -> str:
-    """Cleaned plain text -> Markdown: specials escaped, URLs as autolinks `<https://…>`."""
+    """Cleaned plain text -> Markdown: specials escaped, URLs as autolinks `<https://…>`;
+    paragraphs (split by blank lines) each on their own."""
+    return "\n\n".join(_paragraph_markdown(p) for p in text.split("\n\n"))
+
+
+def _paragraph_markdown(text: str) -> str:
     out: list[str] = []
     pos = 0
     for match in URL_RE.finditer(text):

@@ -212,6 +212,17 @@ def test_new_then_check_then_build_round_trips(make_project):
     )
 
 
+def test_new_keeps_the_abstracts_paragraphs_and_shows_its_text_as_typed(make_project):
+    project = make_project({})
+    abstract = "We study *adapters*,\nwrapped as arXiv wraps lines.\n\n  \n1. A second paragraph\nthat starts with a number.\n"
+    path, text = new_paper(project.root, title="Adapters Revisited", abstract=abstract, added="2024-07-01")
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    build(project)
+    page = (project.output / "papers/adapters-revisited/index.html").read_text()
+    assert "<p>We study *adapters*, wrapped as arXiv wraps lines.</p>" in page
+    assert "<p>1. A second paragraph that starts with a number.</p>" in page  # not a list
+
+
 def test_new_refuses_duplicates_and_bad_values(make_project):
     project = make_project({"existing": paper_text("Existing Paper", extra='arxiv: "2001.00001"')})
     with pytest.raises(BuildFailed) as caught:
