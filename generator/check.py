@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections import Counter
 
 from .cache import ALWAYS, Cache
@@ -12,12 +13,17 @@ from .errors import ContentError
 from .model import Paper
 
 SHORT_ABSTRACT = 200
+# A paragraph that Markdown reads as a numbered list or a code block, likely by accident: it
+# starts with a number and a period ("2024. was…"), or is indented by a tab or four spaces.
+SURPRISE = re.compile(r"(?:\A|\n[^\S\n]*\n)(?: {0,3}(\d+)\. +\S|(\t| {4,})\S)")
+LIST_ITEM = re.compile(r"^ {0,3}(?:[*+-]|\d+\.) ", re.MULTILINE)
 
 
 def content_warnings(
     papers: list[Paper], today: dt.date | None = None, cache: Cache | None = None
 ) -> list[ContentError]:
-    """Tags used by one paper only, short abstracts, missing dates, `added` in the future."""
+    """Tags used by one paper only, short abstracts, Markdown's surprises, missing dates,
+    `added` in the future."""
     cache = cache or Cache.disabled()
     today = today or dt.date.today()
     warnings: list[ContentError] = []
@@ -52,6 +58,7 @@ def content_warnings(
                     "warning",
                 )
             )
+        warnings += _markdown_surprises(p)
         if p.added > today:
             line, col = p.where("added")
             warnings.append(
@@ -80,6 +87,28 @@ def content_warnings(
         "similar-titles", identity_digest(papers), lambda: similar_title_warnings(papers), ALWAYS, kind=list
     )
     return warnings + similar
+
+
+def _markdown_surprises(p: Paper) -> list[ContentError]:
+    """Paragraphs that would render as a list starting at 1, or as code, before any list."""
+    out = []
+    for m in SURPRISE.finditer(p.body_md):
+        start = m.start(1) if m.group(1) else m.start(2)
+        line_start = p.body_md.rfind("\n", 0, start) + 1
+        if LIST_ITEM.search(p.body_md, 0, line_start) or m.group(1) == "1":
+            continue  # a list the author meant, or part of one
+        line = p.where("body")[0] + p.body_md.count("\n", 0, start)
+        if m.group(1):
+            number = m.group(1)
+            message = (
+                f"this paragraph starts with '{number}.', which Markdown turns into a list item numbered 1"
+            )
+            hint = f"write '{number}\\.' to keep the number as text"
+        else:
+            message = "this paragraph is indented, which Markdown shows as a block of code"
+            hint = "remove the indentation, unless the abstract really shows code"
+        out.append(ContentError(p.path, line, start - line_start + 1, message, hint, "warning"))
+    return out
 
 
 def escalate(warnings: list[ContentError]) -> list[ContentError]:

@@ -223,6 +223,26 @@ def test_new_keeps_the_abstracts_paragraphs_and_shows_its_text_as_typed(make_pro
     assert "<p>1. A second paragraph that starts with a number.</p>" in page  # not a list
 
 
+def test_paragraphs_markdown_would_turn_into_a_list_or_code_are_warned_about(make_project):
+    surprising = ABSTRACT + "\n\n    An indented paragraph.\n\n2024. was a good year for adapters.\n"
+    meant = ABSTRACT + "\n\nSteps:\n\n1. one\n\n2. two\n\n    more about two\n"
+    project = make_project(
+        {
+            "a": paper_text("Alpha", tags='["shared"]', extra='date: "2023"', body=surprising),
+            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=meant),
+        }
+    )
+    done = cli(project.root, "check")
+    assert done.returncode == 0
+    lines = [line for line in done.stdout.splitlines() if "warning:" in line]
+    assert lines == [
+        "content/papers/a.md:12:1: warning: this paragraph is indented, which Markdown shows as a block of code",
+        "content/papers/a.md:14:1: warning: this paragraph starts with '2024.', "
+        "which Markdown turns into a list item numbered 1",
+    ]
+    assert "write '2024\\.' to keep the number as text" in done.stdout
+
+
 def test_new_refuses_duplicates_and_bad_values(make_project):
     project = make_project({"existing": paper_text("Existing Paper", extra='arxiv: "2001.00001"')})
     with pytest.raises(BuildFailed) as caught:
