@@ -14,9 +14,12 @@ from .model import Paper
 
 SHORT_ABSTRACT = 200
 # A paragraph that Markdown reads as a numbered list or a code block, likely by accident: it
-# starts with a number and a period ("2024. was…"), or is indented by a tab or four spaces.
-SURPRISE = re.compile(r"(?:\A|\n[^\S\n]*\n)(?: {0,3}(\d+)\. +\S|(\t| {4,})\S)")
-LIST_ITEM = re.compile(r"^ {0,3}(?:[*+-]|\d+\.) ", re.MULTILINE)
+# starts with a number other than 1 and a period ("2024. was…"), or is indented by a tab or four
+# spaces, and is not part of a list begun with "1." or a bullet.
+SUSPECT = re.compile(r"(?:\A|\n[^\S\n]*\n)(?: {0,3}\d+\. |\t| {4})")  # worth a closer look
+LIST_START = re.compile(r" {0,3}(?:[*+-]|1\.) ")
+NUMBERED = re.compile(r" {0,3}(\d+)\. +\S")
+INDENTED = re.compile(r"(?:\t| {4,})\S")
 
 
 def content_warnings(
@@ -90,24 +93,34 @@ def content_warnings(
 
 
 def _markdown_surprises(p: Paper) -> list[ContentError]:
-    """Paragraphs that would render as a list starting at 1, or as code, before any list."""
-    out = []
-    for m in SURPRISE.finditer(p.body_md):
-        start = m.start(1) if m.group(1) else m.start(2)
-        line_start = p.body_md.rfind("\n", 0, start) + 1
-        if LIST_ITEM.search(p.body_md, 0, line_start) or m.group(1) == "1":
-            continue  # a list the author meant, or part of one
-        line = p.where("body")[0] + p.body_md.count("\n", 0, start)
-        if m.group(1):
-            number = m.group(1)
+    """Paragraphs that would render as a list item numbered 1, or as code, outside a list."""
+    if not SUSPECT.search(p.body_md):
+        return []
+    out: list[ContentError] = []
+    in_list, after_blank = False, True
+    for number, line in enumerate(p.body_md.split("\n"), start=p.where("body")[0]):
+        if not line.strip():
+            after_blank = True
+            continue
+        if not after_blank:
+            continue  # a paragraph's later lines: Markdown needs a blank line before a list
+        after_blank = False
+        numbered = NUMBERED.match(line)
+        if LIST_START.match(line):
+            in_list = True  # a list the author meant; its later items and indented paragraphs follow
+        elif numbered and not in_list:
+            digits = numbered.group(1)
             message = (
-                f"this paragraph starts with '{number}.', which Markdown turns into a list item numbered 1"
+                f"this paragraph starts with '{digits}.', which Markdown turns into a list item numbered 1"
             )
-            hint = f"write '{number}\\.' to keep the number as text"
-        else:
+            hint = f"write '{digits}\\.' to keep the number as text"
+            out.append(ContentError(p.path, number, numbered.start(1) + 1, message, hint, "warning"))
+        elif INDENTED.match(line) and not in_list:
             message = "this paragraph is indented, which Markdown shows as a block of code"
             hint = "remove the indentation, unless the abstract really shows code"
-        out.append(ContentError(p.path, line, start - line_start + 1, message, hint, "warning"))
+            out.append(ContentError(p.path, number, 1, message, hint, "warning"))
+        elif not (numbered or INDENTED.match(line)):
+            in_list = False  # a plain paragraph ends a list
     return out
 
 

@@ -224,7 +224,10 @@ def test_new_keeps_the_abstracts_paragraphs_and_shows_its_text_as_typed(make_pro
 
 
 def test_paragraphs_markdown_would_turn_into_a_list_or_code_are_warned_about(make_project):
-    surprising = ABSTRACT + "\n\n    An indented paragraph.\n\n2024. was a good year for adapters.\n"
+    surprising = ABSTRACT + (
+        "\n\n2023. was a year.\n\n    An indented paragraph.\n\nSteps:\n\n1. one\n2. two\n\n    more about two\n"
+        "\nSome prose\n- wrapped, not a list.\n\n2024. was the year.\n"
+    )
     meant = ABSTRACT + "\n\nSteps:\n\n1. one\n\n2. two\n\n    more about two\n"
     project = make_project(
         {
@@ -235,10 +238,11 @@ def test_paragraphs_markdown_would_turn_into_a_list_or_code_are_warned_about(mak
     done = cli(project.root, "check")
     assert done.returncode == 0
     lines = [line for line in done.stdout.splitlines() if "warning:" in line]
-    assert lines == [
-        "content/papers/a.md:12:1: warning: this paragraph is indented, which Markdown shows as a block of code",
-        "content/papers/a.md:14:1: warning: this paragraph starts with '2024.', "
-        "which Markdown turns into a list item numbered 1",
+    numbered = "which Markdown turns into a list item numbered 1"
+    assert lines == [  # all at once: a flagged paragraph starts no list, and a list ends with prose
+        f"content/papers/a.md:12:1: warning: this paragraph starts with '2023.', {numbered}",
+        "content/papers/a.md:14:1: warning: this paragraph is indented, which Markdown shows as a block of code",
+        f"content/papers/a.md:26:1: warning: this paragraph starts with '2024.', {numbered}",
     ]
     assert "write '2024\\.' to keep the number as text" in done.stdout
 
