@@ -16,7 +16,8 @@ SHORT_ABSTRACT = 200
 # A paragraph that Markdown reads as a numbered list or a code block, likely by accident: it
 # starts with a number other than 1 and a period ("2024. was…"), or is indented by a tab or four
 # spaces, and is not part of a list begun with "1." or a bullet.
-SUSPECT = re.compile(r"(?:\A|\n[^\S\n]*\n)(?: {0,3}\d+\. |\t| {4})")  # worth a closer look
+SUSPECT_START = re.compile(r" {0,3}\d+\. |\t| {4}")  # a paragraph worth a closer look...
+SUSPECT = re.compile(r"\n[^\S\n]*\n(?: {0,3}\d+\. |\t| {4})")  # (\A in one pattern: 20× slower)
 LIST_START = re.compile(r" {0,3}(?:[*+-]|1\.) ")
 NUMBERED = re.compile(r" {0,3}(\d+)\. +\S")
 INDENTED = re.compile(r"(?:\t| {4,})\S")
@@ -94,7 +95,7 @@ def content_warnings(
 
 def _markdown_surprises(p: Paper) -> list[ContentError]:
     """Paragraphs that would render as a list item numbered 1, or as code, outside a list."""
-    if not SUSPECT.search(p.body_md):
+    if not (SUSPECT_START.match(p.body_md) or SUSPECT.search(p.body_md)):
         return []
     out: list[ContentError] = []
     in_list, after_blank = False, True

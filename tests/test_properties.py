@@ -7,7 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from generator.frontmatter import parse
@@ -170,6 +170,16 @@ PROSE = st.tuples(
 
 @settings(max_examples=500, deadline=None)
 @given(PROSE)
+@example("Fine\n\n1. one")  # each kind of spoiler at least once, whatever is generated
+@example("Fine\n\n2024. one")
+@example("Fine\n\n    code")
+@example("Fine  \nbreak")
+@example("Fine\n===")
+@example("Fine\n\n- item\n\n> quote\n\n# head")
+@example("Fine\ttab")
+@example("x & y")
+@example("Fine\x02")
+@example("Fine\u2028\n\nNext\xa0")
 def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text):
     CONVERTER.reset()
     assert render_markdown(CONVERTER, text) == sanitise(CONVERTER.convert(text))
