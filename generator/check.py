@@ -106,7 +106,7 @@ def _markdown_surprises(p: Paper) -> list[ContentError]:
         if not after_blank:
             continue  # a paragraph's later lines: Markdown needs a blank line before a list
         after_blank = False
-        numbered = NUMBERED.match(line)
+        numbered, indented = NUMBERED.match(line), INDENTED.match(line)
         if LIST_START.match(line):
             in_list = True  # a list the author meant; its later items and indented paragraphs follow
         elif numbered and not in_list:
@@ -116,11 +116,11 @@ def _markdown_surprises(p: Paper) -> list[ContentError]:
             )
             hint = f"write '{digits}\\.' to keep the number as text"
             out.append(ContentError(p.path, number, numbered.start(1) + 1, message, hint, "warning"))
-        elif INDENTED.match(line) and not in_list:
+        elif indented and not in_list:
             message = "this paragraph is indented, which Markdown shows as a block of code"
             hint = "remove the indentation, unless the abstract really shows code"
             out.append(ContentError(p.path, number, 1, message, hint, "warning"))
-        elif not (numbered or INDENTED.match(line)):
+        elif not (numbered or indented):
             in_list = False  # a plain paragraph ends a list
     return out
 
