@@ -219,9 +219,10 @@ def _cmd_check(args) -> int:
     try:
         catalogue, warnings = build_mod.load_catalogue(project, strict=args.strict and only is None)
     except BuildFailed as failed:  # errors elsewhere: the given files' warnings still count
-        if args.strict and selected(failed.warnings):
-            raise BuildFailed(failed.errors + escalate(selected(failed.warnings)), failed.checked) from None
-        _print_warnings(args, selected(failed.warnings))
+        mine = selected(failed.warnings)
+        if args.strict and mine:
+            raise BuildFailed(failed.errors + escalate(mine), failed.checked) from None
+        _print_warnings(args, mine)
         raise
     warnings = selected(warnings)
     if only is not None and args.strict and warnings:
