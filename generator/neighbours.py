@@ -5,6 +5,11 @@ partial sorting), on a few threads: memory stays O(chunk x n) per thread, never 
 keeps `keep` neighbours per row (a few more than are shown) and, for each row, a bound: no
 row outside its list scores more than that.
 
+Where products.py computes the scores (large catalogues), `top_k` scores each pair once
+instead: score(i, j) == score(j, i), so row i is multiplied only with the rows after it, and
+each score is offered to both rows' running lists of their best. That is half the products,
+and no dense chunk x n block.
+
 `update_top_k` does the same after an edit, reusing the last result. A row whose own text
 changed is computed in full. Any other row moved at most by ‖δ‖, how far its vector moved
 (an idf changed), so by Cauchy-Schwarz an outsider's score is at most its old bound plus
@@ -41,6 +46,7 @@ SLACK = 0.5 * 10.0**-DECIMALS  # a rounded score is at most this far from its fl
 EPS = 1e-9  # more than the floating-point error of any norm or score here
 CHUNK = 512  # rows per similarity chunk at most...
 CHUNK_CELLS = 1_000_000  # ...and at most this many chunk x n scores (8 MB) per thread
+SYMMETRIC_CHUNK = 64  # rows dealt to a thread at a time when each pair is scored once
 PAIR_ROWS = 32  # rows whose pairs are scored together
 DRIFT_LIMIT = 1e-3  # a row that moved further (it gained or lost a term) is handled as changed
 COMPILED_ROWS = 5000  # from this many rows on, products run compiled (products.py), the same
@@ -163,9 +169,13 @@ def _chunks(items: np.ndarray, n: int, chunk: int | None) -> list[np.ndarray]:
     return [items[s : s + size] for s in range(0, len(items), size)]
 
 
+def _threads(workers: int | None, chunks: int) -> int:
+    return workers or min(4, os.cpu_count() or 1, max(chunks, 1))
+
+
 def _map(func, chunks: list, workers: int | None) -> list:
-    """func over chunks on a few threads (scipy and numpy release the GIL), in order."""
-    workers = workers or min(4, os.cpu_count() or 1, max(len(chunks), 1))
+    """func over chunks on a few threads (scipy, numpy and products.py release the GIL), in order."""
+    workers = _threads(workers, len(chunks))
     if workers == 1 or len(chunks) <= 1:
         return [func(c) for c in chunks]
     with ThreadPoolExecutor(workers) as pool:
@@ -203,8 +213,27 @@ def top_k(
     keep = min(keep, n - 1)
     if keep <= 0:
         return _empty(n)
+    if compiled(n):
+        return _symmetric_top_k(matrix, keep, chunk, workers)
     rows, cols, scores, bounds = _compute(matrix, matrix.T.tocsr(), np.arange(n), keep, chunk, workers)
     return Neighbours(rows, cols, scores, bounds)
+
+
+def _symmetric_top_k(
+    matrix: sparse.csr_matrix, keep: int, chunk: int | None, workers: int | None
+) -> Neighbours:
+    """top_k by products.py, each pair scored once: chunks of rows are dealt out to the
+    threads in turn (a row's pairs with later rows get fewer down the matrix), each thread
+    keeps every row's best so far, and their lists are merged."""
+    from . import products
+
+    chunks = _chunks(np.arange(matrix.shape[0]), 0, chunk or SYMMETRIC_CHUNK)
+    threads = _threads(workers, len(chunks))
+    groups = [np.concatenate(chunks[t::threads]) for t in range(min(threads, len(chunks)))]
+    rows, cols, scores, rest = products.symmetric_top_k(
+        matrix, keep, DECIMALS, MIN_SCORE, groups, lambda func, parts: _map(func, parts, threads)
+    )
+    return Neighbours(rows, cols, np.minimum(scores, 1.0), rest + SLACK)
 
 
 def update_top_k(

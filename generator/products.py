@@ -64,6 +64,80 @@ def _pairs(indptr, indices, data, rows, cols):  # pragma: no cover
     return out
 
 
+@_jit
+def _better(s, c, other_s, other_c):  # pragma: no cover
+    return s > other_s or (s == other_s and c < other_c)
+
+
+@_jit
+def _offer(best_s, best_c, count, rest, row, col, s, min_score):  # pragma: no cover
+    """Row `row` sees `col` at score s: keep it among its best (score descending, then smaller
+    column) or count it in `rest`, the best score left out."""
+    keep = best_s.shape[1]
+    if s < min_score:
+        if s > rest[row]:
+            rest[row] = s
+        return
+    pos = count[row]
+    if pos == keep:
+        worst_s, worst_c = best_s[row, keep - 1], best_c[row, keep - 1]
+        if not _better(s, col, worst_s, worst_c):
+            if s > rest[row]:
+                rest[row] = s
+            return
+        if worst_s > rest[row]:
+            rest[row] = worst_s
+        pos = keep - 1
+    else:
+        count[row] = pos + 1
+    while pos > 0 and _better(s, col, best_s[row, pos - 1], best_c[row, pos - 1]):
+        best_s[row, pos] = best_s[row, pos - 1]
+        best_c[row, pos] = best_c[row, pos - 1]
+        pos -= 1
+    best_s[row, pos] = s
+    best_c[row, pos] = col
+
+
+@_jit
+def _symmetric(
+    indptr, indices, data, t_indptr, t_indices, t_data, rows, scale, min_score, best_s, best_c, count, rest
+):  # pragma: no cover
+    n, keep = len(indptr) - 1, best_s.shape[1]
+    sums = np.zeros(n)
+    floor = np.full(n, min_score)  # a score below a row's floor cannot enter its list
+    for row in range(n):
+        if count[row] == keep:
+            floor[row] = max(min_score, best_s[row, keep - 1])
+    for i in rows:
+        for jj in range(indptr[i], indptr[i + 1]):
+            t = indices[jj]
+            v = data[jj]
+            start, stop = t_indptr[t], t_indptr[t + 1]
+            for kk in range(start + np.searchsorted(t_indices[start:stop], i, "right"), stop):
+                sums[t_indices[kk]] += v * t_data[kk]  # rows after i only
+        for j in range(i + 1, n):
+            s = np.rint(sums[j] * scale) / scale  # np.round(x, decimals), the same float
+            sums[j] = 0.0
+            for row, col in ((i, j), (j, i)):
+                if s < floor[row]:
+                    if s > rest[row]:
+                        rest[row] = s
+                else:
+                    _offer(best_s, best_c, count, rest, row, col, s, min_score)
+                    if count[row] == keep:
+                        floor[row] = max(min_score, best_s[row, keep - 1])
+
+
+@_jit
+def _merge(best_s, best_c, count, rest, more_s, more_c, more_count, more_rest):  # pragma: no cover
+    """Fold one partial result into another: the same best lists as if one had seen it all."""
+    for row in range(len(count)):
+        if more_rest[row] > rest[row]:
+            rest[row] = more_rest[row]
+        for p in range(more_count[row]):
+            _offer(best_s, best_c, count, rest, row, more_c[row, p], more_s[row, p], -np.inf)
+
+
 def pairs(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(a @ a.T)[rows[p], cols[p]] for each p, the floats of block(a, a.T.tocsr(), ...): the
     same products added in the same order (a: float64 CSR with sorted indices)."""
@@ -143,9 +217,10 @@ def block(a: sparse.csr_matrix, b: sparse.csr_matrix, rows: np.ndarray) -> np.nd
 
 
 def agrees_with_scipy() -> bool:
-    """Whether block and pairs give scipy's floats on this machine: checked on a small, dense
-    case (two dozen products of widely spread sizes per cell) where a fused multiply-add in
-    scipy would show. Also loads the compiled code for the index types scipy uses (int32)."""
+    """Whether block, pairs and symmetric_top_k give scipy's floats (and np.round's) on this
+    machine: checked on a small, dense case (two dozen products of widely spread sizes per
+    cell) where a fused multiply-add in scipy would show. Also loads the compiled code for the
+    index types scipy uses (int32)."""
     rng = np.random.default_rng(0)
     a = sparse.random(24, 40, density=0.6, format="csr", random_state=rng)
     a.data = 10.0 ** rng.uniform(-8, 0, a.nnz)
@@ -153,7 +228,51 @@ def agrees_with_scipy() -> bool:
     expected = (a @ a.T.tocsr()).toarray()
     rows, cols = np.divmod(np.arange(24 * 24), 24)
     pick(np.array([0, 1]), np.array([0]), (np.array([0]), np.array([-1])), 1)
+    every = [np.arange(24)]
+    rounded = [symmetric_top_k(a, 23, decimals, -np.inf, every, map) for decimals in (4, 12)]
     return bool(
         np.array_equal(block(a, a.T.tocsr(), np.arange(24)).view(np.uint64), expected.view(np.uint64))
         and np.array_equal(pairs(a, rows, cols).view(np.uint64), expected[rows, cols].view(np.uint64))
+        and all(
+            np.array_equal(scores.view(np.uint64), np.round(expected[r, c], decimals).view(np.uint64))
+            for (r, c, scores, _), decimals in zip(rounded, (4, 12), strict=True)
+        )
     )
+
+
+def symmetric_top_k(
+    a: sparse.csr_matrix, keep: int, decimals: int, min_score: float, groups: list[np.ndarray], run
+) -> tuple[np.ndarray, ...]:
+    """Each row's `keep` best other rows of a @ a.T (scores rounded to `decimals`, at least
+    min_score; ties to the smaller column) and the best score left out, scoring each pair once.
+    `groups` of rows (ascending) are worked on apart, by `run` (a map, e.g. over threads)."""
+    n = a.shape[0]
+    t = a.T.tocsr()
+    t.sort_indices()
+
+    def part(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        best_s, best_c = np.full((n, keep), -np.inf), np.full((n, keep), -1, np.int64)
+        count, rest = np.zeros(n, np.int64), np.full(n, -1.0)
+        _symmetric(
+            a.indptr,
+            a.indices,
+            a.data,
+            t.indptr,
+            t.indices,
+            t.data,
+            np.asarray(rows, np.int64),
+            10.0**decimals,
+            min_score,
+            best_s,
+            best_c,
+            count,
+            rest,
+        )
+        return best_s, best_c, count, rest
+
+    parts = list(run(part, groups))
+    for more in parts[1:]:
+        _merge(*parts[0], *more)
+    best_s, best_c, count, rest = parts[0]
+    listed = np.arange(keep) < count[:, None]
+    return np.repeat(np.arange(n), count), best_c[listed], best_s[listed], rest

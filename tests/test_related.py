@@ -293,6 +293,30 @@ def test_compiled_products_are_scipys_floats():
     assert products.block(m, b, rows[:0]).shape == (0, b.shape[1])
 
 
+def test_compiled_top_k_scores_each_pair_once_and_equals_scipys(monkeypatch):
+    """Large catalogues score each pair once (products.symmetric_top_k), in chunks dealt to
+    threads whose lists are merged: the same lists, scores and bounds as scipy's blocks."""
+    matrices = [related.vectorise(synthetic(300, seed=s)).matrix for s in (3, 4)]
+    rng = np.random.default_rng(8)
+    sparse_rows = sparse.random(120, 400, density=0.01, format="csr", random_state=rng)  # empty rows too
+    sparse_rows.sort_indices()
+    matrices.append(sparse_rows)
+    symmetric = []
+    monkeypatch.setattr(
+        products, "_symmetric", lambda *a, real=products._symmetric: symmetric.append(1) or real(*a)
+    )
+    for m in matrices:
+        for keep in (1, 10, 40):
+            monkeypatch.setattr(neighbours, "COMPILED_ROWS", 10**9)
+            expected = neighbours.top_k(m, keep)
+            monkeypatch.setattr(neighbours, "COMPILED_ROWS", 0)
+            for chunk, workers in [(None, None), (1, 3), (5, 2), (1000, 1)]:
+                found = neighbours.top_k(m, keep, chunk=chunk, workers=workers)
+                for name in ("rows", "cols", "scores", "bounds"):
+                    assert np.array_equal(bits(getattr(found, name)), bits(getattr(expected, name))), name
+    assert len(symmetric) >= 3 * 3 * 4  # the pair-once path ran, once per thread
+
+
 def test_compiled_products_are_not_used_where_they_would_differ(monkeypatch):
     monkeypatch.setattr(products, "agrees_with_scipy", lambda: False)
     neighbours._compiled_usable.cache_clear()
