@@ -1,10 +1,10 @@
 """Related papers: the nearest neighbours of every paper by TF-IDF cosine similarity.
 
 Each paper becomes a sparse vector over word stems and bigrams of its title (counted twice),
-its abstract (Markdown reduced to plain text) and its tags. Terms found in a single paper
-cannot be shared, and terms in more than half of the papers say nothing (unless only two
-papers have them: in a catalogue of two or three papers those are exactly the shared terms),
-so both are dropped. Weights are sublinear tf (1 + log tf) times smooth idf
+its abstract (Markdown reduced to plain text) and its tags, as tokens.py counts them. Terms
+found in a single paper cannot be shared, and terms in more than half of the papers say
+nothing (unless only two papers have them: in a catalogue of two or three papers those are
+exactly the shared terms), so both are dropped. Weights are sublinear tf (1 + log tf) times smooth idf
 (log((1 + n) / (1 + df)) + 1), and rows are L2-normalised, so a sparse dot product is the cosine.
 
 The nearest neighbours come from neighbours.py. Each comes with the shared terms that
@@ -25,11 +25,8 @@ decimals before ranking, ties go to the smaller slug, and score(a, b) == score(b
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import html
 import re
-import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,75 +39,30 @@ if TYPE_CHECKING:
 from . import neighbours
 from .model import Paper
 from .neighbours import DECIMALS, MIN_SCORE, Neighbours, top_k, update_top_k
+from .tokens import Stems, Text, Tokens, stem, tokenise
 
-__all__ = ["DECIMALS", "MIN_SCORE", "related_papers", "update", "vectorise", "top_k"]
+__all__ = [
+    "DECIMALS",
+    "MIN_SCORE",
+    "Text",
+    "related_papers",
+    "stem",
+    "tokenise",
+    "top_k",
+    "update",
+    "vectorise",
+]
 
 K = 5
 EXTRA = 5  # neighbours remembered beyond K: candidates that let most rows skip a full comparison
 MAX_DF = 0.5  # terms in more than this share of papers are ignored (unless in just two)
-TITLE_WEIGHT = 2
 REASON_TERMS = 3
 CANDIDATES = 8  # shared terms considered for a reason, best first
 REASON_BATCH = 4096  # pairs whose reasons are worked out together
-MIN_LENGTH = 3
-
-STOPWORDS = frozenset(
-    """
-    a about above across after again against all almost along also although always am among an and
-    another any are around as at be because been before being below between both but by can cannot
-    could did do does doing done down during each either else even ever every few for from further
-    had has have having he her here hers herself him himself his how however i if in into is it its
-    itself just less let like made make makes many may me might more most much must my myself near
-    neither no nor not now of off often on once one only onto or other others otherwise our ours
-    ourselves out over own per perhaps rather same several shall she should since so some such than
-    that the their theirs them themselves then there therefore these they this those though through
-    thus to too toward towards under until up upon us use used uses using very via was we well were
-    what when where whether which while who whom whose why will with within without would yet you
-    your yours yourself yourselves
-    et al etc ie eg vs
-    paper papers propose proposes proposed present presents presented introduce introduces
-    introduced show shows shown demonstrate demonstrates study studies work works approach
-    approaches method methods result results novel new based further furthermore moreover
-    additionally specifically particular especially significantly across compared existing
-    able achieve achieves achieved achieving best better closely different effective effectively
-    enable enables idea improve improves improved improving include includes including
-    introducing perform performs performed variety various wide widely first second third two
-    three four five given good find finds found hinder inspired key main often interestingly
-    tend tends provide provides provided create creates created hoc
-    suggest suggests suggesting suggested unlike despite instead aim aims allow allows allowing
-    observe observes observed reveal reveals revealed explore explores explored investigate
-    investigates investigated conduct conducts conducted consider considers considered
-    evaluate evaluates evaluated leverage leverages leveraging address addresses addressing
-    remain remains remaining recent recently level levels set sets
-    """.split()
-)
-
-# Word stems too vague alone ("pre", "low") that make good bigrams ("pre-trained", "low-rank").
-BOUND = frozenset("pre non sub multi self cross semi post anti inter intra large small high low".split())
-
 Related = tuple[tuple[str, float, tuple[str, ...]], ...]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_GAP_WORD = re.compile(r"([^A-Za-z0-9]*)([A-Za-z0-9]+)")
-_JOINER = re.compile(r"[\s\-*_`'\u2010-\u2013]*")  # what may separate the two words of a bigram
-_SENTENCE_END = re.compile(r"[.!?:;][\s\W]*")  # a gap after which a capital says nothing
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_REF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M)
-_URL = re.compile(r"<(?:https?|ftp|mailto):[^>]*>|\b(?:https?|ftp)://\S+|\bwww\.\S+")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_TAG = re.compile(r"<[^>]+>")
 _SEPARATOR = re.compile(r"[ -]")
-_JOIN, _START = 1, 2  # flags of a gap: bigram allowed across it; a sentence starts after it
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """What related papers read of a paper (a Paper has these fields too)."""
-
-    slug: str
-    title: str
-    body_md: str
-    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,252 +76,9 @@ class Vectors:
     stems: tuple[frozenset[str], ...]  # the stems each column is made of (one, or two for bigrams)
 
 
-class _Combining(dict):
-    """A str.translate table that deletes combining marks; filled in as characters are seen."""
-
-    def __missing__(self, code: int) -> int | None:
-        value = self[code] = None if unicodedata.combining(chr(code)) else code
-        return value
-
-
-_COMBINING = _Combining()
-
-
-def fold(text: str) -> str:
-    """Accents folded away (NFKD, combining marks dropped); case kept."""
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFKD", text)
-    return decomposed if decomposed.isascii() else decomposed.translate(_COMBINING)
-
-
-def markdown_text(md: str) -> str:
-    """Plain text of a Markdown abstract: link text kept; URLs, e-mail and HTML tags dropped."""
-    text = md
-    if "]:" in text:
-        text = _MD_REF.sub(" ", text)
-    if "](" in text:
-        text = _MD_LINK.sub(r"\1", text)
-    if "://" in text or "www." in text:
-        text = _URL.sub(" ", text)
-    if "@" in text:
-        text = _EMAIL.sub(" ", text)
-    if "<" in text:
-        text = _TAG.sub(" ", text)
-    return html.unescape(text) if "&" in text else text
-
-
-def stem(word: str) -> str:
-    """A light, deterministic suffix stripper for a lowercase word: plurals, then -ing or -ed."""
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "xes", "ches", "shes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        word = word[:-1]
-    if word.endswith("ing") and len(word) >= 6 and any(c in "aeiouy" for c in word[:-3]):
-        return word[:-3]
-    if word.endswith("ed") and not word.endswith("eed") and len(word) >= 5:
-        return word[:-2]
-    return word
-
-
-class _Stems(dict):
-    """Lowercase word -> stem, or "" for words that are dropped; computed on first use."""
-
-    def __missing__(self, lower: str) -> str:
-        keep = len(lower) >= MIN_LENGTH and not lower.isdigit() and lower not in STOPWORDS
-        value = self[lower] = stem(lower) if keep else ""
-        return value
-
-
-class _Gaps(dict):
-    """Text between two words -> _JOIN and/or _START flags; computed on first use."""
-
-    def __missing__(self, gap: str) -> int:
-        value = self[gap] = (_JOIN if _JOINER.fullmatch(gap) else 0) | (
-            _START if _SENTENCE_END.search(gap) else 0
-        )
-        return value
-
-
-class _Ids(dict):
-    """Feature key -> column number, numbered in order of first use."""
-
-    def __missing__(self, key: str) -> int:
-        value = self[key] = len(self)
-        return value
-
-
-class _Tokeniser:
-    """Turns texts into feature keys, counting surface forms and spellings for display."""
-
-    def __init__(self) -> None:
-        self.stems = _Stems()
-        self.gaps = _Gaps()
-        self.tags: dict[str, tuple[list[str], Counter[str]]] = {}  # tag -> features, surfaces
-
-    def paper(self, paper: Paper) -> tuple[Counter[str], Counter[str], Counter[str]]:
-        """A paper's features, surface forms (lowercase word or "word word") and spellings
-        (a word as written, where that shows its case), each with its count."""
-        surfaces: Counter[str] = Counter()
-        spellings: Counter[str] = Counter()
-        title = self.features(paper.title, "title", surfaces, spellings)
-        features = title * TITLE_WEIGHT + self.features(
-            markdown_text(paper.body_md), "prose", surfaces, spellings
-        )
-        for tag in paper.tags:
-            if tag not in self.tags:  # a hyphen separates a tag's words
-                tag_surfaces: Counter[str] = Counter()
-                self.tags[tag] = (self.features(tag, "none", tag_surfaces, Counter()), tag_surfaces)
-            features += self.tags[tag][0]
-            surfaces.update(self.tags[tag][1])
-        return Counter(features), surfaces, spellings
-
-    def features(self, text: str, case: str, surfaces: Counter[str], spellings: Counter[str]) -> list[str]:
-        """Stems and "stem stem" bigrams of one text; case is "title", "prose" or "none" (tags)."""
-        pairs = _GAP_WORD.findall(fold(text))
-        if not pairs:
-            return []
-        words = [w for _, w in pairs]
-        lowers = [w.lower() for w in words]
-        keys = list(map(self.stems.__getitem__, lowers))
-        flags = list(map(self.gaps.__getitem__, [g for g, _ in pairs]))
-        flags[0] = _START
-        kept = [i for i, key in enumerate(keys) if key]
-        joined = [i for i in kept if i and flags[i] & _JOIN and keys[i - 1]]
-        surfaces.update([lowers[i] for i in kept])
-        # "low-rank" stays hyphenated for display; in tags, a hyphen only separates words.
-        hyphen = [case != "none" and pairs[i][0] == "-" for i in joined]
-        surfaces.update(
-            [f"{lowers[i - 1]}{'-' if h else ' '}{lowers[i]}" for i, h in zip(joined, hyphen, strict=True)]
-        )
-        if case != "none":
-            # Title case and sentence-initial capitals say nothing about how a word is spelt.
-            initial = [True] * len(words) if case == "title" else [bool(f & _START) for f in flags]
-            plain = [words[i] == lowers[i] or (initial[i] and words[i][1:] == lowers[i][1:]) for i in kept]
-            spellings.update([lowers[i] if p else words[i] for i, p in zip(kept, plain, strict=True)])
-        unigrams = [keys[i] for i in kept if keys[i] not in BOUND]
-        return unigrams + [f"{keys[i - 1]} {keys[i]}" for i in joined]
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """Counts of strings per paper, as the arrays of a CSR matrix over `vocab`."""
-
-    vocab: tuple[str, ...]
-    indptr: np.ndarray  # int64: row i is indices[indptr[i]:indptr[i + 1]]
-    indices: np.ndarray  # int32 positions in vocab
-    counts: np.ndarray  # int32
-
-    def row(self, i: int) -> dict[str, int]:
-        span = slice(self.indptr[i], self.indptr[i + 1])
-        return {
-            self.vocab[j]: c
-            for j, c in zip(self.indices[span].tolist(), self.counts[span].tolist(), strict=True)
-        }
-
-    def totals(self) -> Counter[str]:
-        """Each string's count over all papers."""
-        sums = np.bincount(self.indices, weights=self.counts, minlength=len(self.vocab))
-        return Counter({self.vocab[j]: int(sums[j]) for j in np.flatnonzero(sums).tolist()})
-
-    def frequencies(self) -> np.ndarray:
-        """In how many papers each string occurs."""
-        return np.bincount(self.indices, minlength=len(self.vocab))
-
-
-class _TableMaker:
-    """Builds a Table row by row, from new counts or from rows of the previous Table."""
-
-    def __init__(self, previous: Table | None) -> None:
-        self.previous = previous
-        self.ids = _Ids()
-        if previous is not None:
-            self.ids.update(zip(previous.vocab, range(len(previous.vocab)), strict=True))
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
-        self.lengths: list[np.ndarray] = []
-        self.run: list[int] = []  # consecutive previous rows not yet added to parts
-
-    def add(self, counts: Counter[str]) -> None:
-        self._flush()
-        ids = np.fromiter(map(self.ids.__getitem__, counts), dtype=np.int32, count=len(counts))
-        self.parts.append((ids, np.fromiter(counts.values(), dtype=np.int32, count=len(counts))))
-        self.lengths.append(np.asarray([len(counts)]))
-
-    def copy(self, row: int) -> None:
-        if self.run and self.run[1] != row:
-            self._flush()
-        self.run = [self.run[0] if self.run else row, row + 1]
-
-    def _flush(self) -> None:
-        if self.run:
-            old, (start, stop) = self.previous, self.run
-            span = slice(old.indptr[start], old.indptr[stop])
-            self.parts.append((old.indices[span], old.counts[span]))
-            self.lengths.append(np.diff(old.indptr[start : stop + 1]))
-            self.run = []
-
-    def table(self) -> Table:
-        """The Table, its vocabulary cut down to the strings still counted."""
-        self._flush()
-        indices = np.concatenate([ids for ids, _ in self.parts] or [np.zeros(0, np.int32)])
-        counts = np.concatenate([c for _, c in self.parts] or [np.zeros(0, np.int32)])
-        lengths = np.concatenate(self.lengths or [np.zeros(0, np.int64)])
-        indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-        vocab = list(self.ids)
-        used = np.bincount(indices, minlength=len(vocab)) > 0
-        if not used.all():
-            renumber = (np.cumsum(used) - 1).astype(np.int32)
-            indices = renumber[indices]
-            vocab = [key for key, use in zip(vocab, used.tolist(), strict=True) if use]
-        return Table(tuple(vocab), indptr, indices, counts)
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """What the vectors are made of, per paper (rows sorted by slug)."""
-
-    slugs: tuple[str, ...]
-    sources: tuple[str, ...]  # a digest of each paper's title, abstract and tags
-    features: Table
-    surfaces: Table
-    spellings: Table
-
-
-def _source(paper: Paper) -> str:
-    text = "\0".join((paper.title, paper.body_md, *paper.tags))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def tokenise(papers: Iterable[Paper], previous: Tokens | None = None) -> tuple[Tokens, list[int]]:
-    """Tokens of papers, and the rows read anew: rows of `previous` are reused where unchanged."""
-    ordered = sorted(papers, key=lambda p: p.slug)
-    sources = [_source(p) for p in ordered]
-    known = {}
-    if previous is not None:
-        known = {pair: row for row, pair in enumerate(zip(previous.slugs, previous.sources, strict=True))}
-    tokeniser = _Tokeniser()
-    tables = [
-        _TableMaker(previous and getattr(previous, name)) for name in ("features", "surfaces", "spellings")
-    ]
-    fresh = []
-    for i, (paper, source) in enumerate(zip(ordered, sources, strict=True)):
-        row = known.get((paper.slug, source))
-        if row is None:
-            fresh.append(i)
-            for table, counts in zip(tables, tokeniser.paper(paper), strict=True):
-                table.add(counts)
-        else:
-            for table in tables:
-                table.copy(row)
-    features, surfaces, spellings = (table.table() for table in tables)
-    return Tokens(tuple(p.slug for p in ordered), tuple(sources), features, surfaces, spellings), fresh
-
-
 def _display(keys: Iterable[str], tokens: Tokens) -> dict[str, str]:
     """Feature key -> most frequent surface form (ties: alphabetical) in its most common spelling."""
-    stems = _Stems()
+    stems = Stems()
     by_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for surface, count in tokens.surfaces.totals().items():
         by_key[" ".join(stems[w] for w in _SEPARATOR.split(surface))].append((-count, surface))
