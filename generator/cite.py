@@ -11,6 +11,7 @@ percent-encoded there.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -116,6 +117,7 @@ def _name_words(text: str) -> str:
     return " ".join(_name_word(w) for w in text.split())
 
 
+@functools.lru_cache(maxsize=1 << 16)  # names and title words recur across a catalogue
 def _bibtex_name(name: str) -> str:
     """One author as `von Last, First` (`von Last, Jr, First`); a single word stays as it is."""
     parts = _name_parts(name)
@@ -160,6 +162,7 @@ def _needs_protection(core: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _protected_word(token: str) -> str:
     """One whitespace-separated title word, escaped, its core braced when it needs protection."""
     lead, core, trail = _AFFIXES.match(token).groups()
