@@ -197,6 +197,8 @@ def _source(paper: Text) -> str:
 
 _TITLE, _PROSE, _TAG = 0, 1, 2  # kinds of text: a tag's words are not spelt (a hyphen splits them)
 TABLES = ("features", "surfaces", "spellings")
+BATCH = 1000  # papers counted together
+CODES = 2**62  # row and string codes are combined into one int64 below this
 
 
 class _Words(dict):
@@ -253,10 +255,9 @@ def _texts(paper: Text) -> list[tuple[str, int]]:
     return [(paper.title, _TITLE), (markdown_text(paper.body_md), _PROSE), *((t, _TAG) for t in paper.tags)]
 
 
-def _count(papers: list[Text]) -> tuple[Table, Table, Table]:
-    """Features, surfaces and spellings of papers, one row each (the vocabularies: this batch's)."""
-    strings, gaps = _Ids(), _Gaps()
-    words = _Words(strings)
+def _count(papers: list[Text], strings: _Ids, words: _Words, gaps: _Gaps) -> tuple[Table, Table, Table]:
+    """Features, surfaces and spellings of papers, one row each (the vocabularies: this batch's),
+    with what is known of strings, words and gaps (extended here)."""
     word_of, gap_of = words.__getitem__, gaps.__getitem__
     numbers, between = array("q"), array("q")  # each word's number, and the gap's before it
     lengths, kinds, owners = array("q"), array("q"), array("q")  # per text
@@ -317,7 +318,7 @@ def _table(rows: int, names: list[str], owner, first, second, joiners: tuple[str
     width = len(names) + 1
     code = (first * width + second + 1) * len(joiners) + joiner
     span, numbered = int(code.max(initial=-1)) + 1, None
-    if rows * span >= 2**62:  # too large to combine with a row number: number the codes first
+    if rows * span >= CODES:  # too large to combine with a row number: number the codes first
         numbered, code = np.unique(code, return_inverse=True)
         span, code = len(numbered), code.ravel()
     cells, counts = np.unique(owner * span + code, return_counts=True)  # sorted by row, then code
@@ -333,6 +334,21 @@ def _table(rows: int, names: list[str], owner, first, second, joiners: tuple[str
     )
     indptr = np.searchsorted(row, np.arange(rows + 1)).astype(np.int64)
     return Table(vocab, indptr, np.searchsorted(distinct, code).astype(np.int32), counts.astype(np.int32))
+
+
+def _stacked(tables: list[Table]) -> Table:
+    """The rows of tables one after the other, over one vocabulary."""
+    ids = _Ids()
+    numbered = [np.fromiter(map(ids.__getitem__, t.vocab), np.int32, len(t.vocab)) for t in tables]
+    lengths = [np.diff(t.indptr) for t in tables]
+    return Table(
+        tuple(ids),
+        np.concatenate(([0], np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)])))).astype(np.int64),
+        np.concatenate(
+            [n[t.indices] for n, t in zip(numbered, tables, strict=True)] or [np.zeros(0, np.int32)]
+        ),
+        np.concatenate([t.counts for t in tables] or [np.zeros(0, np.int32)]),
+    )
 
 
 def _joined(previous: Table | None, new: Table, rows: list[int | None]) -> Table:
@@ -376,9 +392,14 @@ def tokenise(papers: Iterable[Text], previous: Tokens | None = None) -> tuple[To
         known = {pair: row for row, pair in enumerate(zip(previous.slugs, previous.sources, strict=True))}
     rows = [known.get(pair) for pair in zip((p.slug for p in ordered), sources, strict=True)]
     fresh = [i for i, row in enumerate(rows) if row is None]
-    counted = _count([ordered[i] for i in fresh])
+    strings, gaps = _Ids(), _Gaps()
+    words = _Words(strings)
+    batches = [  # a batch's arrays take about 150 bytes per word: memory stays small
+        _count([ordered[i] for i in fresh[start : start + BATCH]], strings, words, gaps)
+        for start in range(0, len(fresh), BATCH)
+    ]
     tables = [
-        _joined(previous and getattr(previous, name), new, rows)
-        for name, new in zip(TABLES, counted, strict=True)
+        _joined(previous and getattr(previous, name), _stacked([b[t] for b in batches]), rows)
+        for t, name in enumerate(TABLES)
     ]
     return Tokens(tuple(p.slug for p in ordered), tuple(sources), *tables), fresh

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +90,15 @@ def assert_counts_as_defined(papers, made: tokens.Tokens) -> None:
         assert len(set(table.vocab)) == len(table.vocab) == len(set(table.indices.tolist()))
 
 
-def test_catalogue_and_synthetic_papers_count_as_defined():
+@pytest.fixture(params=[(tokens.BATCH, tokens.CODES), (7, tokens.CODES), (7, 0)])
+def batch(request, monkeypatch):
+    """Papers are counted in batches of BATCH (memory stays small): one batch, then many; and
+    with codes numbered before they are combined with rows (as for huge vocabularies)."""
+    monkeypatch.setattr(tokens, "BATCH", request.param[0])
+    monkeypatch.setattr(tokens, "CODES", request.param[1])
+
+
+def test_catalogue_and_synthetic_papers_count_as_defined(batch):
     project = Project.at(REPO)
     catalogue, _ = load_catalogue(project)
     for papers in (list(catalogue.papers), tie_papers(), synthetic(200, seed=6)):
@@ -130,7 +139,7 @@ def test_generated_text_counts_as_defined(texts):
     assert_counts_as_defined(papers, made)
 
 
-def test_rows_of_unchanged_papers_are_reused_and_the_result_is_as_if_counted_afresh():
+def test_rows_of_unchanged_papers_are_reused_and_the_result_is_as_if_counted_afresh(batch):
     papers = synthetic(60, seed=7)
     before, _ = tokens.tokenise(papers)
     edited = [
@@ -149,7 +158,7 @@ def test_rows_of_unchanged_papers_are_reused_and_the_result_is_as_if_counted_afr
     assert_counts_as_defined(papers, again)
 
 
-def test_papers_without_words():
+def test_papers_without_words(batch):
     made, fresh = tokens.tokenise([])
     assert made.slugs == () and fresh == [] and made.features.vocab == ()
     empty = [paper("a", "\u2014", ""), paper("b", "...", "!!! ???")]
