@@ -4,10 +4,11 @@
     python benchmarks/related_bench.py [N ...]        (default: 1000 10000)
 
 For each N: generates a synthetic catalogue (benchmarks/make_catalogue.py) under
-$BENCH_WORK/related-N (default /tmp/papercat-bench/related-N) unless it is already there,
-loads it, then prints the median wall time of `generator.related.related_papers` over a few
-runs, a breakdown by stage (tokenise + TF-IDF, chunked top-k, reasons) and the peak memory
-the call allocates (tracemalloc, measured in a separate run: tracing slows Python down).
+$BENCH_WORK/related-N (default: $TMPDIR/papercat-bench/related-N, the folder of bench.py's
+--work) unless it is already there, loads it, then prints the median wall time of
+`generator.related.related_papers` over a few runs, a breakdown by stage (tokenise + TF-IDF,
+top-k, reasons) and the peak memory the call allocates (tracemalloc, measured in a separate
+run: tracing slows Python down).
 CPU time includes the similarity threads. Prints figures; asserts nothing.
 """
 
@@ -84,7 +85,7 @@ def bench(n: int, work: Path, runs: int) -> None:
 
 def main() -> None:
     ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
-    work = Path(os.environ.get("BENCH_WORK", "/tmp/papercat-bench"))
+    work = Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
     work.mkdir(parents=True, exist_ok=True)
     import numpy
     import scipy

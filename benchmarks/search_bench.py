@@ -4,7 +4,7 @@
     python benchmarks/search_bench.py [N ...]        (default: 1000 10000)
 
 For each N: generates a synthetic catalogue (benchmarks/make_catalogue.py) under
-$BENCH_WORK (default /tmp/papercat-bench), builds it, then prints the sizes of what the
+$BENCH_WORK (default: $TMPDIR/papercat-bench, as bench.py), builds it, then prints the sizes of what the
 browser fetches (raw and gzip) and, under Node, the median index load time and query
 p50/p95 of the same engine the browser's worker runs (templates/static/search-core.js).
 Prints figures; asserts nothing.
@@ -90,7 +90,7 @@ def kb(b: int) -> str:
 
 def main() -> None:
     ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
-    work = Path(os.environ.get("BENCH_WORK", "/tmp/papercat-bench"))
+    work = Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
     work.mkdir(parents=True, exist_ok=True)
     print(f"search benchmark, {os.cpu_count()} cores, node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
     for n in ns:

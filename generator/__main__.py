@@ -1,4 +1,4 @@
-"""Command line: `python -m generator build|import`. The only module that prints."""
+"""Command line: `python -m generator build|check|serve|import|new`. The only module that prints."""
 
 from __future__ import annotations
 
