@@ -4,10 +4,13 @@
 cell adds the same products in the same order as scipy's sparse product (row i's entries in
 index order, each times b's row in index order), into a dense row instead of a sparse one,
 which saves scipy's bookkeeping of which cells are set: about twice as fast at 10,000
-papers. `pairs` scores single cells of a @ a.T, the same floats again, by walking the two
-rows' sorted indices together: after an edit that moves many vectors, rescoring their
-listed pairs no longer computes whole blocks around them. `pick` is related._pick for a
-batch of pairs.
+papers. `symmetric_top_k` finds each row's best other rows of a @ a.T, scoring each pair
+once (the rows after it only, the same floats), with running lists of each row's best
+instead of dense blocks: half the products of `block` for a catalogue's first build.
+`pairs` scores single cells of a @ a.T, the same floats again, by walking the two rows'
+sorted indices together: after an edit that moves many vectors, rescoring their listed
+pairs no longer computes whole blocks around them. `pick` is related._pick for a batch of
+pairs.
 
 "The same floats" holds where scipy's compiled code does not fuse a multiply and an add
 into one rounding (numba never does without fastmath): true of scipy's x86-64 wheels, not
