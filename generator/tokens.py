@@ -4,7 +4,9 @@ A paper's text is its title (counted TITLE_WEIGHT times), its abstract (Markdown
 plain text) and its tags. Words are folded to ASCII letters and digits; stopwords, numbers
 and words shorter than MIN_LENGTH are dropped; the rest are stemmed (`stem`). Two kept words
 next to each other form a bigram ("low rank") when only spaces, hyphens, dashes, quotes or
-emphasis marks separate them. Stems in BOUND count only within bigrams.
+emphasis marks separate them, unless that splits a hyphenated word: "supervised fine-tuning"
+gives "fine tuning" but not "supervised fine", "Low-Rank Adaptation" "low rank" but not "rank
+adaptation". Stems in BOUND count only within bigrams.
 
 Besides those features, each paper's surface forms (the lowercase words, and the bigrams as
 written: "low-rank") and spellings (a word's case, where its case says something: not at
@@ -281,6 +283,11 @@ def _count(papers: list[Text], strings: _Ids, words: _Words, gaps: _Gaps) -> tup
     kept = stem >= 0
     bigram = kept & ~first & np.asarray(gaps.join, bool)[gap]
     bigram[1:] &= kept[:-1]
+    hyphened = np.asarray(gaps.hyphen, bool)[gap] & ~first  # a hyphen joins the word to the one before
+    splits = np.zeros(len(stem), bool)  # a bigram of the word before and this one splits a hyphenated word:
+    splits[1:] |= hyphened[:-1]  # the word before is its second half ("instruction-tuned | LLaMA")
+    splits[:-1] |= hyphened[1:]  # this word is its first half ("supervised | fine-tuning")
+    bigram &= hyphened | ~splits
     names = list(strings)
     single, pair = np.flatnonzero(kept & of["alone"]), np.flatnonzero(bigram)  # pair: a bigram's second word
     at = np.concatenate((single, pair))

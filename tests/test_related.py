@@ -98,6 +98,36 @@ def test_reasons_use_the_catalogues_spelling():
     assert "low" not in terms  # too vague alone
 
 
+def test_reasons_never_split_a_hyphenated_word():
+    texts = [
+        "We study supervised fine-tuning of instruction-tuned LLaMA models with Low-Rank Adaptation.",
+        "Supervised fine-tuning with Low-Rank Adaptation keeps instruction-tuned LLaMA weights frozen.",
+        "Low-Rank Adaptation and supervised fine-tuning for instruction-tuned LLaMA on new tasks.",
+    ]
+    others = [
+        "Speech recognition benchmarks.",
+        "Graph neural networks for molecules.",
+        "Retrieval for code search.",
+    ]
+    papers = [paper(f"p{i}", f"Adapters {i}", text) for i, text in enumerate(texts + others)]
+    terms = {t for items in related_papers(papers).values() for _, _, reason in items for t in reason}
+    assert terms & {"fine-tuning", "low-rank", "instruction-tuned"}, terms
+    assert not terms & {"supervised fine", "rank adaptation", "tuned LLaMA", "tuned Llama"}, terms
+    catalogue, _ = load_catalogue(Project.at(REPO))
+    shown = {
+        t for items in related_papers(catalogue.papers).values() for _, _, reason in items for t in reason
+    }
+    halves = {
+        "supervised fine",
+        "efficient fine",
+        "instruction fine",
+        "continued pre",
+        "tuned LLMs",
+        "tuned models",
+    }
+    assert not shown & halves  # all shown before (tags are other: "partial-fine-tuning" is three words)
+
+
 def test_self_is_never_included_and_k_is_respected():
     for k in (1, 2, 3, 5, 10):
         result = related_papers(SMALL, k=k)

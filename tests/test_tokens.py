@@ -51,7 +51,9 @@ def reference_text(text: str, kind: str, stems: Stems) -> tuple[list[str], Count
         if key not in BOUND:
             features.append(key)
         previous = stems[pairs[i - 1][1].lower()] if i else ""
-        if previous and set(gap) <= JOINERS:
+        hyphen = [0 < j < len(pairs) and pairs[j][0] == "-" for j in (i - 1, i, i + 1)]
+        splits = not hyphen[1] and (hyphen[0] or hyphen[2])  # "supervised fine-tuning": no "supervised fine"
+        if previous and set(gap) <= JOINERS and not splits:
             features.append(f"{previous} {key}")
             joiner = "-" if gap == "-" and kind != "tag" else " "
             surfaces[f"{pairs[i - 1][1].lower()}{joiner}{lower}"] += 1
