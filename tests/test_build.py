@@ -633,3 +633,27 @@ def test_files_editors_leave_beside_a_paper_are_ignored(make_project, name):
     assert caught.value.report().splitlines()[-1] == (
         "0 of 1 paper file rejected, 1 valid; 1 other file with errors"
     )
+
+
+def test_template_fields_are_items_first_on_pages_dicts_and_views_and_attributes_elsewhere(tmp_path):
+    from generator import render
+    from generator.model import Topic
+
+    (tmp_path / "t.html").write_text(
+        "{{ d.title }}|{{ d.items }}|{{ v.title }}|{{ v.key[:4] }}|{{ t.name }}|{{ s.upper() }}|"
+        "{% for k, x in e.items() %}{{ k }}={{ x }}{% endfor %}",
+        encoding="utf-8",
+    )
+    env = render.make_environment(tmp_path)
+    view = render.View({"title": "From a view"}, key="kkkk-view")
+    context = {
+        "d": {"title": "From a dict", "items": "an item"},  # an item wins over a dict method's name
+        "v": view,
+        "t": Topic("peft", "PEFT", ""),  # not a dict: its attribute
+        "s": "str",
+        "e": {"a": 1},  # no such key: the method
+    }
+    got = env.get_template("t.html").render(context)
+    assert got == "From a dict|an item|From a view|kkkk|PEFT|STR|a=1"
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ d.missing }}").render(d={"title": "x"})
