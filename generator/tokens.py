@@ -343,29 +343,23 @@ def _table(rows: int, names: list[str], owner, first, second, joiners: tuple[str
     return Table(vocab, indptr, np.searchsorted(distinct, code).astype(np.int32), counts.astype(np.int32))
 
 
-def _stacked(tables: list[Table]) -> Table:
-    """The rows of tables one after the other, over one vocabulary."""
-    ids = _Ids()
-    numbered = [np.fromiter(map(ids.__getitem__, t.vocab), np.int32, len(t.vocab)) for t in tables]
-    lengths = [np.diff(t.indptr) for t in tables]
-    return Table(
-        tuple(ids),
-        np.concatenate(([0], np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)])))).astype(np.int64),
-        np.concatenate(
-            [n[t.indices] for n, t in zip(numbered, tables, strict=True)] or [np.zeros(0, np.int32)]
-        ),
-        np.concatenate([t.counts for t in tables] or [np.zeros(0, np.int32)]),
-    )
-
-
-def _joined(previous: Table | None, new: Table, rows: list[int | None]) -> Table:
-    """A Table whose row i is previous's row rows[i], or (None) the next row of `new`; its
-    vocabulary cut down to the strings still counted."""
+def _joined(previous: Table | None, batches: list[Table], rows: list[int | None]) -> Table:
+    """A Table whose row i is previous's row rows[i], or (None) the next row of the batches, in
+    order; its vocabulary cut down to the strings still counted."""
     ids = _Ids()
     if previous is not None:
         ids.update(zip(previous.vocab, range(len(previous.vocab)), strict=True))
-    renumber = np.fromiter(map(ids.__getitem__, new.vocab), np.int32, len(new.vocab))
-    sources = (previous, Table(new.vocab, new.indptr, renumber[new.indices], new.counts))
+    renumbered = [
+        np.fromiter(map(ids.__getitem__, t.vocab), np.int32, len(t.vocab))[t.indices] for t in batches
+    ]
+    lengths = np.concatenate([np.diff(t.indptr) for t in batches] or [np.zeros(0, np.int64)])
+    new = Table(  # the batches' rows one after the other, numbered as `ids`
+        (),
+        np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+        np.concatenate(renumbered or [np.zeros(0, np.int32)]),
+        np.concatenate([t.counts for t in batches] or [np.zeros(0, np.int32)]),
+    )
+    sources = (previous, new)
     runs: list[list] = []  # [source, first row, row after the last]
     fresh = 0
     for row in rows:
@@ -406,7 +400,7 @@ def tokenise(papers: Iterable[Text], previous: Tokens | None = None) -> tuple[To
         for start in range(0, len(fresh), BATCH)
     ]
     tables = [
-        _joined(previous and getattr(previous, name), _stacked([b[t] for b in batches]), rows)
+        _joined(previous and getattr(previous, name), [b[t] for b in batches], rows)
         for t, name in enumerate(TABLES)
     ]
     return Tokens(tuple(p.slug for p in ordered), tuple(sources), *tables), fresh
