@@ -107,10 +107,7 @@ def _symmetric(
 ):  # pragma: no cover
     n, keep = len(indptr) - 1, best_s.shape[1]
     sums = np.zeros(n)
-    floor = np.full(n, min_score)  # a score below a row's floor cannot enter its list
-    for row in range(n):
-        if count[row] == keep:
-            floor[row] = max(min_score, best_s[row, keep - 1])
+    floor = np.full(n, min_score)  # a score below a row's floor cannot enter its list (all empty)
     for i in rows:
         for jj in range(indptr[i], indptr[i + 1]):
             t = indices[jj]
@@ -253,7 +250,7 @@ def symmetric_top_k(
     t = a.T.tocsr()
     t.sort_indices()
 
-    def part(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    def part(rows: np.ndarray) -> tuple[np.ndarray, ...]:  # from empty lists
         best_s, best_c = np.full((n, keep), -np.inf), np.full((n, keep), -1, np.int64)
         count, rest = np.zeros(n, np.int64), np.full(n, -1.0)
         _symmetric(
