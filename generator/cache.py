@@ -148,11 +148,12 @@ class Cache:
         if self.has(stage, key):
             self.used.add((stage, key))
 
-    def put(self, stage: str, key: str, value) -> None:
-        """Remember a result (not None) until a build no longer uses it."""
+    def put(self, stage: str, key: str, value, pickled: bytes | None = None) -> None:
+        """Remember a result (not None) until a build no longer uses it; `pickled`: the value
+        as pickle.dumps gives it, when at hand."""
         if self.path is not None:
             item = (stage, key)
-            self.new[item] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            self.new[item] = pickled or pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             self.used.add(item)
             if self.objects is not None:
                 self.objects[item] = value

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from generator import cache as cache_module
-from generator import in_place, load, papers
+from generator import config, in_place, load, papers
 from generator.build import Project, Warm, build
 from generator.cache import Cache
 from generator.errors import BuildFailed
@@ -351,3 +351,25 @@ def test_a_warm_process_updates_the_search_tier_from_the_parts_a_build_left(
     assert build(project, warm=warm, jobs=1).files_written > 0
     assert made == [1]  # updated in place, from the cache's parts
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["here", "in workers"])
+def test_papers_are_cached_as_the_workers_pickled_them_and_read_back_unchanged(
+    make_project, monkeypatch, jobs
+):
+    project = make_project({**PAPERS, **MORE})
+    monkeypatch.setattr("generator.parallel.MIN_ITEMS", 1)  # workers even for a few papers
+    build(project, jobs=jobs)
+    cache = Cache(project.root / ".cache", cache_module.code_version())
+    docs, _ = load.load_documents(project.content / "papers", project.root)
+    topics = config.load_topics(project.content / "topics.yml", "topics.yml")[0]
+
+    def refuse(*_):
+        raise AssertionError("a paper was processed again")
+
+    monkeypatch.setattr(papers, "_process", refuse)
+    found, errors = papers.process_documents(docs, topics, cache, jobs)
+    assert not errors and len(found) == len(docs) == len(PAPERS) + len(MORE)
+    monkeypatch.undo()
+    fresh, _ = papers.process_documents(docs, topics, Cache.disabled(), jobs)
+    assert found == fresh  # every field, body HTML and search terms included
