@@ -33,13 +33,8 @@ def term_of(token: str) -> str | None:
 
 def terms(text: str) -> list[str]:
     """lunr.py's Tokenizer then the pipeline: the terms of one field value, in order."""
-    out = []
-    for token in SEPARATOR.split(str(text).lower()):
-        if token:
-            term = term_of(token)
-            if term is not None:
-                out.append(term)
-    return out
+    found = map(term_of, filter(None, SEPARATOR.split(str(text).lower())))  # no Python loop per token
+    return [term for term in found if term is not None]
 
 
 def write_index(fields, documents) -> dict:
