@@ -304,6 +304,22 @@ def test_nested_lists_are_rejected_before_markdown_recurses():
     assert [(e.line, e.message) for e in errors] == [(29, "lists or quotes nested 9 deep; the limit is 8")]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("Plain <b>bold</b> words.", "raw HTML is not allowed in an abstract (2 tags on this line)"),
+        ("An image ![x](https://x.org/a.png) here.", "images are not allowed in an abstract"),
+        ("A lone ![ here.", "images are not allowed in an abstract"),
+        ("A stray bracket](javascript:alert(1)) here.", "link scheme 'javascript:' is not allowed"),
+        ("Notes.\n\n[ref]: ../admin", "link '../admin' is not an absolute URL"),
+        ("Code `<b>` then <i>x</i>.", "raw HTML is not allowed in an abstract (2 tags on this line)"),
+    ],
+)
+def test_each_body_problem_is_found_whichever_character_starts_it(body, message):
+    paper, errors = check(GOOD.replace("The abstract.", body))
+    assert paper is None and [e.message for e in errors] == [message]
+
+
 def test_allowed_links_pass():
     text = GOOD.replace("The abstract.", "See [a](https://x.org), <http://y.org>, [m](mailto:a@b.org).")
     paper, errors = check(text)
