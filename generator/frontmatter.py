@@ -187,11 +187,11 @@ def _anchors(yaml_text: str, path: str, offset: int) -> list[ContentError]:
 
 def _check_nodes(node: yaml.Node, path: str, offset: int, seen: set[int], errors: list) -> None:
     """Reject aliases (a node reached twice) and non-standard tags anywhere in the tree."""
-    line, col = position(node, offset)
     if id(node) in seen:  # reached twice: an alias, already reported by _anchors
         return
     seen.add(id(node))
     if node.tag not in STANDARD_TAGS:
+        line, col = position(node, offset)
         errors.append(
             ContentError(
                 path,
