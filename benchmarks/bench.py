@@ -168,10 +168,11 @@ def bench_papercat(root: Path, runs: int) -> dict:
             if k:  # the first edit is the warm-up
                 edit_runs.append(result)
         incremental = tree_digest(env_site)
-        with tempfile.TemporaryDirectory(dir=root) as clean:
-            run([*build[:-2], "build", "--no-cache", "--output", f"{clean}/site"], cwd=REPO)
-            reference = tree_digest(Path(clean) / "site")[0]  # both end with the same last edit
-            identical, serve_identical = reference == incremental[0], reference == serve_site
+        clean = Path(tempfile.mkdtemp(dir=root))
+        run([*build[:-2], "build", "--no-cache", "--output", f"{clean}/site"], cwd=REPO)
+        reference = tree_digest(clean / "site")[0]  # both end with the same last edit
+        identical, serve_identical = reference == incremental[0], reference == serve_site
+        set_aside(clean, root.parent)  # deleted now, it would slow the Hugo builds that follow
     finally:
         paper.write_text(original, encoding="utf-8")
     return {
@@ -344,8 +345,7 @@ def main() -> None:
         "sizes": {},
     }
     print(f"papercat build benchmark, {results['date']}, {results['machine']}")
-    empty_trash(args.work)  # a killed run's
-    try:
+    try:  # a killed run's trash too is emptied at the end, not now, just before the timings
         for n in args.sizes:
             root = prepare(n, args.work)
             ours = bench_papercat(root, args.runs)

@@ -46,3 +46,13 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     assert figures["serve_edit"]["median"] > 0 and "write" in figures["serve_edit"]["stages"]
     original = sorted((tmp_path / "catalogue-100" / "content" / "papers").glob("*.md"))
     assert len(original) == 100 and "Benchmark edit" not in "".join(p.read_text() for p in original)
+    # the old outputs went aside, to be deleted only when the benchmark ended: none is left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalogue-100", "results.json"]
+    assert sorted(p.name for p in (tmp_path / "catalogue-100").iterdir()) == [
+        ".cache",
+        ".generated",
+        ".site.spare",
+        "content",
+        "site",
+        "templates",
+    ]
