@@ -125,6 +125,8 @@ def prepare(n: int, work: Path) -> Path:
     if not stamp.exists() or stamp.read_text() != str(n):
         make_catalogue.generate(n, root)
         stamp.write_text(str(n))
+    for stale in root.glob("tmp*"):  # a clean reference build's, left by an interrupted run
+        set_aside(stale, work)
     if (root / "templates").is_symlink():
         (root / "templates").unlink()
     shutil.rmtree(root / "templates", ignore_errors=True)
@@ -333,8 +335,11 @@ def main() -> None:
     parser.add_argument(
         "--work",
         type=Path,
-        default=Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench",
-        help="scratch folder for the catalogues and results.json (default: %(default)s)",
+        default=Path(
+            os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench"
+        ),
+        help="scratch folder for the catalogues, kept for the next run, and results.json "
+        "(default: $BENCH_WORK, or papercat-bench in $TMPDIR: %(default)s)",
     )
     parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo reference")
     args = parser.parse_args()
@@ -352,6 +357,9 @@ def main() -> None:
             hugo = None if args.no_hugo else bench_hugo(root, args.runs)
             results["sizes"][n] = {"papercat": ours, "hugo": hugo}
             print(report(n, ours, hugo, args.no_hugo), flush=True)
+    except KeyboardInterrupt:
+        message = "interrupted: the edited paper is restored and the outputs set aside are deleted"
+        raise SystemExit("\n" + message) from None
     finally:
         empty_trash(args.work)
     (args.work / "results.json").write_text(json.dumps(results, indent=2))

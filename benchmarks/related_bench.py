@@ -14,6 +14,7 @@ CPU time includes the similarity threads. Prints figures; asserts nothing.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -84,7 +85,9 @@ def bench(n: int, work: Path, runs: int) -> None:
 
 
 def main() -> None:
-    ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000], help="catalogue sizes")
+    ns = parser.parse_args().sizes
     work = Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
     work.mkdir(parents=True, exist_ok=True)
     import numpy
