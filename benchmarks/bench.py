@@ -16,7 +16,7 @@ byte-identical to a clean build of the same content. Figures also go to WORK/res
 
 Before each cold build the last output (papercat's or Hugo's) is moved aside, not deleted, and
 deleted only when the benchmark ends: on an ext4 file system without a journal (this machine's)
-new files cost up to 10x more kernel time while many were deleted in the last seconds to
+new files cost 3-18x more kernel time while many were deleted in the last seconds to
 minutes, since ext4 steps over recently freed inodes; deleting the last site just before each
 cold build made both tools' cold times grow from run to run (see set_aside).
 """
