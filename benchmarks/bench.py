@@ -335,9 +335,7 @@ def main() -> None:
     parser.add_argument(
         "--work",
         type=Path,
-        default=Path(
-            os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench"
-        ),
+        default=make_catalogue.default_work(),
         help="scratch folder for the catalogues, kept for the next run, and results.json "
         "(default: $BENCH_WORK, or papercat-bench in $TMPDIR: %(default)s)",
     )

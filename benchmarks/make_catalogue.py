@@ -14,11 +14,25 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+
+
+def default_work() -> Path:
+    """The benchmarks' scratch folder: $BENCH_WORK, else papercat-bench in $TMPDIR (or /tmp)."""
+    return Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
+
+
+def bench_sizes(doc: str) -> list[int]:
+    """The catalogue sizes a benchmark script is given (default: 1000 10000); --help shows `doc`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000], help="catalogue sizes")
+    return parser.parse_args().sizes
+
 
 REPO = Path(__file__).resolve().parent.parent
 FIRST = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi",

@@ -14,7 +14,6 @@ CPU time includes the similarity threads. Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -27,7 +26,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from make_catalogue import generate  # noqa: E402
+from make_catalogue import bench_sizes, default_work, generate  # noqa: E402
 
 from generator import related  # noqa: E402
 from generator.build import Project, load_catalogue  # noqa: E402
@@ -85,10 +84,8 @@ def bench(n: int, work: Path, runs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000], help="catalogue sizes")
-    ns = parser.parse_args().sizes
-    work = Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
+    ns = bench_sizes(__doc__)
+    work = default_work()
     work.mkdir(parents=True, exist_ok=True)
     import numpy
     import scipy

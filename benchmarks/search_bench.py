@@ -27,7 +27,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from make_catalogue import generate  # noqa: E402
+from make_catalogue import bench_sizes, default_work, generate  # noqa: E402
 
 from generator.build import Project, build  # noqa: E402
 
@@ -89,8 +89,8 @@ def kb(b: int) -> str:
 
 
 def main() -> None:
-    ns = [int(a) for a in sys.argv[1:]] or [1000, 10000]
-    work = Path(os.environ.get("BENCH_WORK") or Path(os.environ.get("TMPDIR", "/tmp")) / "papercat-bench")
+    ns = bench_sizes(__doc__)
+    work = default_work()
     work.mkdir(parents=True, exist_ok=True)
     print(f"search benchmark, {os.cpu_count()} cores, node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
     for n in ns:
