@@ -62,6 +62,7 @@ class Warm:
     rendered: render.Kept = field(default_factory=render.Kept)  # listing entries, page keys
     in_place: dict = field(default_factory=dict)  # kind -> its parts, as _in_place keeps them
     keys: dict = field(default_factory=dict)  # name -> (inputs, key): see key_of
+    document_keys: dict = field(default_factory=dict)  # see papers.process_documents
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
 
     def __post_init__(self) -> None:
@@ -141,6 +142,7 @@ def load_catalogue(
     progress: Progress | None = None,
     known: dict | None = None,
     on_changed: Callable[[], None] | None = None,
+    known_keys: dict | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
@@ -148,7 +150,8 @@ def load_catalogue(
     warnings count as errors. `jobs` worker processes share the per-paper work.
     `on_papers` sees the papers that passed the per-file checks before the cross-file ones run;
     `on_changed` is told, before that, that some paper files are new or changed.
-    `known`: the paper files as last read, by load.load_documents.
+    `known`: the paper files as last read, by load.load_documents; `known_keys`: their cache
+    keys, by papers.process_documents.
     """
     label = project.root
     site, errors = config.load_site_config(
@@ -173,6 +176,7 @@ def load_catalogue(
             jobs,
             (progress or Progress()).counter("papers"),
             on_changed,
+            known_keys,
         )
         if not topic_errors
         else ([], [])
@@ -275,6 +279,7 @@ def build(
             on_changed=related.prepare,
             progress=progress,
             known=warm.files if warm is not None and use_cache else None,
+            known_keys=warm.document_keys if warm is not None and use_cache else None,
         )
         stages.done("load + check + markdown")
         # The catalogue lives until the end: keep the garbage collector from scanning it again

@@ -73,6 +73,7 @@ class Previous:
     def __init__(self, site_dir: Path, read: bool = True) -> None:
         self.site_dir = site_dir.absolute()
         self.files: dict[str, list] = {}
+        self.seen: bytes | None = None  # blake2b of the manifest's bytes, if there is one
         self._intact: dict[tuple[str, int], bool] = {}  # a build looks at each file up to three times
         if not read:  # as if there were no last build
             return
@@ -80,7 +81,7 @@ class Previous:
             raw = (self.site_dir / MANIFEST).read_bytes()
         except OSError:
             return
-        seen = hashlib.blake2b(raw).digest()
+        seen = self.seen = hashlib.blake2b(raw).digest()
         files = _manifests.get(seen)
         if files is None:
             files = _parse_manifest(raw)
@@ -135,6 +136,15 @@ def _remember_manifest(seen: bytes, files: dict[str, list]) -> None:
     while len(_manifests) >= 2:  # the live site's and the spare tree's
         del _manifests[next(iter(_manifests))]
     _manifests[seen] = files
+
+
+def _remember_swap(new: tuple[bytes, dict], replaced: Previous | None) -> None:
+    """After a swap, keep the manifests of the new site and of the tree it replaced, the
+    next spare; not that of the spare this build claimed, which became the new site."""
+    _manifests.clear()
+    if replaced is not None and replaced.seen is not None:
+        _manifests[replaced.seen] = replaced.files
+    _manifests[new[0]] = new[1]
 
 
 def reusable(previous: Previous | None, path: str, key: str) -> bool:
@@ -303,9 +313,9 @@ class SiteWriter:
         manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
         raw = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
         (tmp / MANIFEST).write_bytes(raw)
-        _remember_manifest(hashlib.blake2b(raw).digest(), self.entries)  # the next build reads it
         os.chmod(tmp, 0o755)
         _swap(tmp, self.site_dir, keep=self.reuse)
+        _remember_swap((hashlib.blake2b(raw).digest(), self.entries), old if self.reuse else None)
         self._release()
         return WriteResult(self.written, total - self.written)
 

@@ -480,6 +480,32 @@ def test_the_swapped_out_tree_is_reused_without_touching_the_live_site(make_proj
     assert no_leftovers(project.root)
 
 
+def test_a_process_that_builds_again_parses_neither_the_sites_manifest_nor_the_spares(
+    make_project, tmp_path, monkeypatch
+):
+    from generator import write
+    from generator.build import Warm
+
+    project = make_project(PAPERS)
+    paper = project.content / "papers" / "old-paper.md"
+    original = paper.read_text()
+    build(project)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)  # a site and a spare tree, each with its manifest
+    monkeypatch.setattr(write, "_manifests", {})  # as in a new process
+    parsed = []
+    real = write._parse_manifest
+    monkeypatch.setattr(write, "_parse_manifest", lambda raw: parsed.append(raw) or real(raw))
+    warm = Warm()
+    for words in ("studied at length", "studied briefly", "studied again"):
+        paper.write_text(original.replace("studied (e.g. carefully)", words))
+        assert build(project, warm=warm).files_written > 0
+        assert len(parsed) == 2  # the first build reads both; later ones know them
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+
+
 def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
     project = make_project(PAPERS)
     paper = project.content / "papers" / "old-paper.md"

@@ -373,3 +373,22 @@ def test_papers_are_cached_as_the_workers_pickled_them_and_read_back_unchanged(
     monkeypatch.undo()
     fresh, _ = papers.process_documents(docs, topics, Cache.disabled(), jobs)
     assert found == fresh  # every field, body HTML and search terms included
+
+
+def test_document_keys_are_remembered_and_digested_again_only_for_changed_files(make_project, monkeypatch):
+    project = make_project({**PAPERS, **MORE})
+    docs, _ = load.load_documents(project.content / "papers", project.root)
+    topics = config.load_topics(project.content / "topics.yml", "topics.yml")[0]
+    cache, known = Cache.disabled(), {}
+    first, _ = papers.process_documents(docs, topics, cache, 1, known_keys=known)
+    assert len(known) == len(docs)
+    edited = load.RawDocument(docs[0].path, docs[0].stem, docs[0].text + "One more sentence.\n")
+    digested = []
+    real = papers.digest
+    monkeypatch.setattr(papers, "digest", lambda *parts: digested.append(parts[0]) or real(*parts))
+    again, _ = papers.process_documents([edited, *docs[1:]], topics, cache, 1, known_keys=known)
+    assert digested == [repr(topics), edited.path]  # the topics' key, then the edited file's only
+    monkeypatch.undo()
+    fresh, _ = papers.process_documents([edited, *docs[1:]], topics, cache, 1)
+    assert again == fresh and again[0].digest != first[0].digest
+    assert len(known) == len(docs)  # the edited file's old key is forgotten
