@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cache as cache_mod
 from . import (
+    allocator,
     check,
     cite,
     config,
@@ -26,6 +26,7 @@ from . import (
     validate,
     write,
 )
+from . import cache as cache_mod
 from . import papers as papers_mod
 from .cache import Cache, code_version, digest, papers_digest
 from .errors import BuildFailed, ContentError, UsageError, plural
@@ -255,6 +256,7 @@ def build(
     A process that builds again and again keeps `warm` for the next build.
     """
     started = time.perf_counter()
+    allocator.keep_freed_memory()
     stages = Stages(progress)
     if not use_cache:
         cache = Cache.disabled()

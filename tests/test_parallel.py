@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import platform
+import resource
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +16,7 @@ from generator import parallel
 from generator.build import Project, build
 from generator.progress import Progress
 
-from .conftest import paper_text
+from .conftest import REPO, paper_text
 from .test_build import PAPERS, tree_digest
 from .test_cache import MORE
 
@@ -262,3 +266,31 @@ def test_progress_is_live_on_a_terminal_and_silent_elsewhere(make_project, fork_
     pipe = io.StringIO()
     build(project, progress=Progress.on_terminal(pipe))
     assert pipe.getvalue() == ""
+
+
+FAULTS = """
+import resource, sys
+from generator import allocator
+if sys.argv[1] == "kept":
+    assert allocator.keep_freed_memory()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+block = bytearray(16 << 20)  # 16 MiB, zero-filled (every page touched), then freed
+del block
+before = faults()
+block = bytearray(16 << 20)
+print(faults() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc only")
+def test_freed_memory_is_kept_for_the_next_large_block_instead_of_faulted_in_again():
+    def faults(mode: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", FAULTS, mode], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return int(run.stdout)
+
+    pages = (16 << 20) // resource.getpagesize()
+    assert faults("default") > pages // 2  # glibc gave the freed block back: fresh pages again
+    assert faults("kept") < pages // 20  # the same memory, reused
