@@ -65,12 +65,17 @@ class Warm:
     keys: dict = field(default_factory=dict)  # name -> (inputs, key): see key_of
     document_keys: dict = field(default_factory=dict)  # see papers.process_documents
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
+    related: parallel.Helper | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Imported once here, not by every build's related-papers process (0.2 s or more).
         from scipy import sparse  # noqa: F401
 
         from . import related  # noqa: F401
+
+        # Related papers are computed by a helper forked now, while this process is small,
+        # which keeps their state from one build to the next (see RelatedPapers).
+        self.related = parallel.Helper(_related_in_helper)
 
     def forget(self, paths) -> None:
         """Read these files again, whatever their stat says (the watcher saw them change)."""
@@ -270,7 +275,10 @@ def build(
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
-        related = stack.enter_context(RelatedPapers(cache, jobs, warm is not None))  # beside the next stages
+        helper = warm.related if warm is not None and use_cache else None
+        related = stack.enter_context(
+            RelatedPapers(cache, jobs, warm is not None, helper)
+        )  # beside the next stages
         catalogue, warnings = load_catalogue(
             project,
             base_url,
@@ -349,11 +357,15 @@ class RelatedPapers:
     """Related papers from the cache, or computed in a background process that is forked
     before the papers load (it would otherwise be the build's largest process, holding a
     copy of everything loaded) and given their texts as soon as they have passed their own
-    checks (see load_catalogue's on_papers). A warm process forks it then, if needed."""
+    checks (see load_catalogue's on_papers). A warm process hands them to its `helper`
+    (see Warm), or else forks that process then, if needed."""
 
-    def __init__(self, cache: Cache, jobs: int | None, warm: bool = False) -> None:
-        self.cache, self.jobs = cache, jobs
+    def __init__(
+        self, cache: Cache, jobs: int | None, warm: bool = False, helper: parallel.Helper | None = None
+    ) -> None:
+        self.cache, self.jobs, self.helper = cache, jobs, helper
         self.key, self.found, self.wanted = "", None, False
+        self.texts: list[tuple] | None = None  # as handed to the helper
         # A warm process (serve) is big already: its child is forked when it is needed.
         self.job = None if warm else self._job(jobs)
 
@@ -378,6 +390,11 @@ class RelatedPapers:
         self.found = self.cache.get("related", self.key, dict)
         self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
         big = len(papers) >= parallel.MIN_ITEMS  # else quicker here than the child's imports
+        if self.wanted and big and self.helper is not None and (self.jobs or 2) > 1:
+            texts = [(p.slug, p.title, p.body_md, p.tags) for p in by_slug]
+            if self.helper.submit((self.cache.kept_file(RELATED_STATE), texts)):
+                self.texts = texts
+                return
         if self.job is None:  # warm: numba's compiled code loaded here once, for every build's child
             if self.wanted:
                 from . import neighbours
@@ -391,9 +408,19 @@ class RelatedPapers:
 
     def result(self) -> dict:
         if self.wanted:
-            self.found, self.wanted = self.job.result(), False
+            self.found, self.wanted = self._computed(), False
             self.cache.put("related", self.key, self.found)
         return self.found or {}
+
+    def _computed(self) -> dict:
+        if self.texts is None:
+            return self.job.result()
+        try:
+            return self.helper.result()
+        except parallel.HelperLost:  # computed here instead
+            found, state = _related_papers(self.texts, _related_state(self.cache))
+            self.cache.save_file(RELATED_STATE, state)
+            return found
 
     def __enter__(self) -> RelatedPapers:
         return self
@@ -506,6 +533,19 @@ def _related_state(cache: Cache):
     from . import related  # noqa: F401
 
     return cache.load_file(RELATED_STATE)
+
+
+def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple, Callable | None]:
+    """Warm.related's work: the related papers of a build's texts, from the state the last
+    build left (kept here; at first, the cache's file). The new state is kept, and saved to
+    the cache's file for a new process once the result is sent."""
+    from . import neighbours
+
+    file, texts = request
+    neighbours.compiled(len(texts))  # numba's code, loaded once in this process
+    state = kept[1] if kept is not None and kept[0] == file else file and file.load()
+    found, state = _related_papers(texts, state)
+    return found, (file, state), (lambda: file.save(state)) if file else None
 
 
 def _related_papers(texts: list[tuple], state) -> tuple[dict, object]:

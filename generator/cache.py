@@ -17,6 +17,7 @@ import pickle
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
@@ -66,6 +67,48 @@ def code_version() -> str:
         except metadata.PackageNotFoundError:
             parts += [name, "-"]
     return digest(*parts)
+
+
+def _make_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    gitignore = folder / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """A large value in a file of its own beside the cache, for state that a worker process
+    reads and writes itself, so that the build's process never holds it."""
+
+    path: Path
+    version: str
+
+    def load(self):
+        """The value save() kept, or None: a file of another version, or damaged, counts as
+        missing (with a log line)."""
+        try:
+            with self.path.open("rb") as file:
+                version, value = pickle.load(file)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001  any damage: start afresh
+            log.warning("ignoring the build cache %s (%s): it will be made anew", self.path, exc)
+            return None
+        return value if version == self.version else None
+
+    def save(self, value) -> None:
+        """Keep `value`, replacing the file atomically."""
+        part = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
+        try:
+            _make_folder(self.path.parent)
+            with part.open("wb") as file:
+                pickle.dump((self.version, value), file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(part, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            log.warning("could not save the build cache %s: %s", self.path, exc)
 
 
 class Cache:
@@ -180,53 +223,25 @@ class Cache:
         """A folder of the cache for a library's own files (None when disabled)."""
         return None if self.path is None else self.path.parent / name
 
-    def _file(self, name: str) -> Path:
-        return self.path.parent / f"{name}.pickle"
+    def kept_file(self, name: str) -> KeptFile | None:
+        """The file `<name>.pickle` of this cache (None when disabled): see KeptFile."""
+        return None if self.path is None else KeptFile(self.path.parent / f"{name}.pickle", self.version)
 
     def lacks_file(self, name: str) -> bool:
         """Whether a file that save_file would keep is missing (never, when the cache is disabled)."""
-        return self.path is not None and not self._file(name).is_file()
+        file = self.kept_file(name)
+        return file is not None and not file.path.is_file()
 
     def load_file(self, name: str):
-        """A large value kept in its own file `<name>.pickle` by save_file, or None.
-
-        For state that a worker process reads and writes itself, so that this process never
-        holds it. A file of another version, or damaged, counts as missing (with a log line).
-        """
-        if self.path is None:
-            return None
-        path = self._file(name)
-        try:
-            with path.open("rb") as file:
-                version, value = pickle.load(file)
-        except FileNotFoundError:
-            return None
-        except Exception as exc:  # noqa: BLE001  any damage: start afresh
-            log.warning("ignoring the build cache %s (%s): it will be made anew", path, exc)
-            return None
-        return value if version == self.version else None
-
-    def _make_folder(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        gitignore = self.path.parent / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
+        """A large value kept in its own file by save_file, or None (see KeptFile.load)."""
+        file = self.kept_file(name)
+        return None if file is None else file.load()
 
     def save_file(self, name: str, value) -> None:
         """Keep `value` for load_file, replacing the file atomically."""
-        if self.path is None:
-            return
-        path = self._file(name)
-        part = path.with_name(f"{path.name}.{os.getpid()}.part")
-        try:
-            self._make_folder()
-            with part.open("wb") as file:
-                pickle.dump((self.version, value), file, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(part, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                part.unlink()
-            log.warning("could not save the build cache %s: %s", path, exc)
+        file = self.kept_file(name)
+        if file is not None:
+            file.save(value)
 
     def save(self) -> None:
         """Write new entries and drop unused ones (no-op when nothing changed)."""
@@ -240,7 +255,7 @@ class Cache:
         if not self.new and not stale and not self.damaged:
             return
         try:
-            self._make_folder()
+            _make_folder(self.path.parent)
             if self.damaged:
                 self.path.unlink(missing_ok=True)
                 self.damaged = False

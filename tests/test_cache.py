@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import time
 
 import pytest
 
+from generator import build as build_module
 from generator import cache as cache_module
 from generator import config, in_place, load, papers
 from generator.build import Project, Warm, build
@@ -392,3 +394,52 @@ def test_document_keys_are_remembered_and_digested_again_only_for_changed_files(
     fresh, _ = papers.process_documents([edited, *docs[1:]], topics, cache, 1)
     assert again == fresh and again[0].digest != first[0].digest
     assert len(known) == len(docs)  # the edited file's old key is forgotten
+
+
+def test_a_warm_process_has_its_helper_compute_related_papers_and_computes_them_itself_if_it_dies(
+    make_project, tmp_path, monkeypatch
+):
+    from generator import parallel, related
+
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)  # the helper, even for a few papers
+    project = make_project({**PAPERS, **MORE})
+    state = project.root / ".cache" / "related-state.pickle"
+    warm = Warm()  # forks the helper, which has related.update as it is now
+    assert warm.related.pid
+    marks = tmp_path / "computed-by"  # by any process forked from now on, or this one
+    real = related.update
+
+    def update(*args):
+        with marks.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(related, "update", update)
+    here = lambda: marks.read_text().split() if marks.exists() else []  # noqa: E731
+    paper = project.content / "papers" / "extra-1.md"
+    original = paper.read_text()
+    for round_, words in enumerate(("zyxomatic quorbling", "quorbling again", "zyxomatic again")):
+        paper.write_text(original + f"\nA sentence about {words}.\n")
+        build(project, warm=warm)
+        assert here() == []  # computed by the helper...
+        assert tree_digest(project.output) == clean_build(project, tmp_path, f"clean-{round_}")
+        marks.unlink()  # (by the clean build's child)
+    saved = state.stat().st_mtime_ns  # ...which saves its state for a new process too
+    helper = warm.related.pid
+    os.kill(helper, signal.SIGSTOP)  # alive as the texts are sent; killed before it answers
+    start = build_module.RelatedPapers.start
+    monkeypatch.setattr(
+        build_module.RelatedPapers, "start", lambda self, papers: start(self, papers) or os.kill(helper, 9)
+    )
+    paper.write_text(original + "\nA sentence about something else.\n")
+    build(project, warm=warm)
+    monkeypatch.setattr(build_module.RelatedPapers, "start", start)
+    assert here() == [str(os.getpid())]  # computed here instead
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-after")
+    marks.unlink()
+    assert state.stat().st_mtime_ns != saved
+    assert warm.related.pid == 0  # not used again: a forked child computes them, as in a new process
+    paper.write_text(original)
+    build(project, warm=warm)
+    assert len(here()) == 1 and here() != [str(os.getpid())]
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-last")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import platform
@@ -9,6 +10,8 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -294,3 +297,67 @@ def test_freed_memory_is_kept_for_the_next_large_block_instead_of_faulted_in_aga
     pages = (16 << 20) // resource.getpagesize()
     assert faults("default") > pages // 2  # glibc gave the freed block back: fresh pages again
     assert faults("kept") < pages // 20  # the same memory, reused
+
+
+def _adding(value, kept):
+    """A helper's work for the tests: a running total; `after` writes it to a file."""
+    if value == "fail":
+        raise ValueError("asked to fail")
+    if value == "pid":
+        return os.getpid(), kept, None
+    path, number = value
+    total = (kept or 0) + number
+    return total, total, lambda: path.write_text(str(total))
+
+
+def test_a_helper_computes_elsewhere_keeps_its_state_and_runs_after_work_once_the_result_is_sent(tmp_path):
+    helper = parallel.Helper(_adding)
+    assert helper.submit("pid") and helper.result() not in (0, os.getpid())
+    out = tmp_path / "total"
+    for number, total in ((2, 2), (3, 5), (10, 15)):
+        assert helper.submit((out, number))
+        assert helper.result() == total
+    deadline = time.monotonic() + 10
+    while not (out.exists() and out.read_text() == "15") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert out.read_text() == "15"
+    assert helper.submit("fail")
+    with pytest.raises(RuntimeError, match="ValueError: asked to fail"):
+        helper.result()
+    assert helper.submit((out, 1)) and helper.result() == 1  # after a failure: from nothing
+    assert helper.submit((out, 1))  # a result never taken...
+    assert helper.submit((out, 5)) and helper.result() == 7  # ...is dropped, its state kept
+    pid = helper.pid
+    helper.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # ended and reaped
+    assert not helper.submit((out, 1))
+
+
+def test_a_helper_that_died_is_reported_once_and_then_not_used():
+    helper = parallel.Helper(_adding)
+    assert helper.submit("pid")
+    assert helper.result() == helper.pid
+    os.kill(helper.pid, signal.SIGKILL)
+    assert helper.submit("pid") in (True, False)  # the pipe may not know yet
+    with pytest.raises(parallel.HelperLost):
+        helper.result()
+    assert not helper.submit("pid")
+
+
+def test_a_helper_ends_with_its_owner_and_is_not_forked_beside_threads():
+    helper = parallel.Helper(_adding)
+    pid = helper.pid
+    del helper
+    gc.collect()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        beside = parallel.Helper(_adding)
+        assert beside.pid == 0 and not beside.submit("pid")
+    finally:
+        stop.set()
+        thread.join()
