@@ -77,6 +77,11 @@ class Warm:
         # which keeps their state from one build to the next (see RelatedPapers).
         self.related = parallel.Helper(_related_in_helper)
 
+    def close(self) -> None:
+        """Stop the helper process (a computation it is running is abandoned)."""
+        if self.related is not None:
+            self.related.close()
+
     def forget(self, paths) -> None:
         """Read these files again, whatever their stat says (the watcher saw them change)."""
         for path in paths:

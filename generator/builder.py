@@ -116,7 +116,7 @@ def _serve_builds(project: Project, conn, mask) -> None:
     """The builder process's life: build on each request, answer, leave when the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for serve, which then stops us
     signal.signal(signal.SIGTERM, _stop)
-    code = 0
+    code, warm = 0, None
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM held back arrives now
         warm = Warm()
@@ -136,5 +136,7 @@ def _serve_builds(project: Project, conn, mask) -> None:
         log.exception("the build process failed")
         code = 1
     finally:
+        if warm is not None:
+            warm.close()  # its helpers stop, even in the middle of a computation
         sys.stderr.flush()
         os._exit(code)
