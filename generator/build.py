@@ -550,7 +550,13 @@ def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple,
     neighbours.compiled(len(texts))  # numba's code, loaded once in this process
     state = kept[1] if kept is not None and kept[0] == file else file and file.load()
     found, state = _related_papers(texts, state)
-    return found, (file, state), (lambda: file.save(state)) if file else None
+
+    def after() -> None:  # once the result is sent
+        if file is not None:
+            file.save(state)
+        allocator.give_back_freed_memory()  # the helper waits now: no need to hold on to it
+
+    return found, (file, state), after
 
 
 def _related_papers(texts: list[tuple], state) -> tuple[dict, object]:

@@ -361,3 +361,30 @@ def test_a_helper_ends_with_its_owner_and_is_not_forked_beside_threads():
     finally:
         stop.set()
         thread.join()
+
+
+GIVE_BACK = """
+import os, sys
+from generator import allocator
+assert allocator.keep_freed_memory()
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+blocks = [bytearray(256 << 10) for _ in range(256)]  # 64 MiB in blocks glibc keeps on its heap
+del blocks
+kept = resident()
+if sys.argv[1] == "give back":
+    allocator.give_back_freed_memory()
+print(kept - resident())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc only")
+def test_freed_memory_kept_can_be_given_back_by_a_process_that_waits():
+    def released(mode: str) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", GIVE_BACK, mode], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return int(run.stdout)
+
+    assert released("keep") < 8 << 20  # freed, but kept for reuse
+    assert released("give back") > 48 << 20
