@@ -27,8 +27,13 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check generator tests
 
 # Ctrl-C (130) and SIGTERM (143) are how serve is meant to stop: not a failure of make's.
+# Serve runs in the background so that the shell can pass on a SIGTERM or SIGHUP sent to
+# make (which hands it to this shell only), and Ctrl-C, which a background job ignores.
 serve: $(STAMP)
-	@$(PY) -m generator serve --port $(PORT); status=$$?; \
+	@$(PY) -m generator serve --port $(PORT) & serve=$$!; \
+	trap 'kill -TERM $$serve 2>/dev/null' INT TERM HUP; \
+	wait $$serve; status=$$?; \
+	while kill -0 $$serve 2>/dev/null; do wait $$serve; status=$$?; done; \
 	[ $$status -eq 0 ] || [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status
 
 bench: $(STAMP)

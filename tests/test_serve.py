@@ -307,3 +307,83 @@ def test_a_builder_whose_serve_left_during_a_build_ends_quietly(make_project, mo
     ours.close()  # serve is gone before the answer
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0  # not "the build process failed"
+
+
+def _make_serve(tmp_path, port: int):
+    """`make serve` in a copy of the project (this checkout's environment), on a terminal of
+    its own: (make's process number, the terminal's file descriptor)."""
+    import os
+    import pty
+    import shutil
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    project = tmp_path / "project"
+    for name in ("content", "templates"):
+        shutil.copytree(repo / name, project / name)
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(repo / name, project / name)  # its times: older than the environment's stamp
+    venv = Path(sys.executable).parent.parent
+    if not (venv / ".installed").is_file():
+        pytest.skip("needs the environment `make` set up")  # never in CI: `make test` sets it up
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(project)
+        os.execvp("make", ["make", "--no-print-directory", "serve", f"PORT={port}", f"VENV={venv}"])
+    return pid, fd
+
+
+def _read_until(fd: int, text: bytes, seconds: float = 60) -> bytes:
+    import os
+
+    out, deadline = b"", time.monotonic() + seconds
+    while text not in out and time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: everything on it has ended
+            break
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm to make"])
+def test_make_serve_stops_with_everything_it_started(tmp_path, stop):
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pid, fd = _make_serve(tmp_path, port)
+    try:
+        assert b"serving" in _read_until(fd, b"serving")
+        if stop == "ctrl-c":
+            os.write(fd, b"\x03")  # as a terminal sends it: SIGINT to make, its shell and serve
+        else:
+            os.kill(pid, signal.SIGTERM)  # as `kill %1`, a supervisor or an editor's stop button
+        out = _read_until(fd, b"never printed", 30)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert (b"terminated" in out or b"interrupted" in out) and b"Traceback" not in out, out
+    deadline = time.monotonic() + 10
+    while _running_command(f"serve --port {port}"):
+        assert time.monotonic() < deadline, "serve, its builder or its helper outlived make"
+        time.sleep(0.1)
+
+
+def _running_command(command: str) -> bool:
+    """Whether a process whose command line holds `command` is running (zombies aside)."""
+    from pathlib import Path
+
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if command in line and state not in "ZX":
+            return True
+    return False
