@@ -40,4 +40,5 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache
+	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache \
+		generator/__pycache__ tests/__pycache__ benchmarks/__pycache__  # with numba's compiled code
