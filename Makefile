@@ -27,8 +27,9 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check generator tests
 
 # Ctrl-C (130) and SIGTERM (143) are how serve is meant to stop: not a failure of make's.
-# Serve runs in the background so that the shell can pass on a SIGTERM or SIGHUP sent to
-# make (which hands it to this shell only), and Ctrl-C, which a background job ignores.
+# Serve runs in the background so that the shell can pass on a SIGTERM sent to make (which
+# hands it to this shell only, and passes on no other signal), and Ctrl-C, which a
+# background job ignores.
 serve: $(STAMP)
 	@$(PY) -m generator serve --port $(PORT) & serve=$$!; \
 	trap 'kill -TERM $$serve 2>/dev/null' INT TERM HUP; \
@@ -39,6 +40,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
+# The __pycache__ folders hold numba's compiled code too.
 clean:
 	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache \
-		generator/__pycache__ tests/__pycache__ benchmarks/__pycache__  # with numba's compiled code
+		generator/__pycache__ tests/__pycache__ benchmarks/__pycache__
