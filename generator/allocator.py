@@ -19,24 +19,29 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # the most glibc accepts on 64-bit systems
 TRIM_THRESHOLD = 1024 * 1024 * 1024
 
 
+def _libc(name: str, *argtypes):
+    """The C library's function `name` (taking `argtypes`, returning an int), or None."""
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes, function.restype = list(argtypes), ctypes.c_int
+    return function
+
+
 @functools.cache
 def keep_freed_memory() -> bool:
     """Tune glibc's malloc for this process and the ones it forks; False where there is no
     glibc (macOS; musl, whose mallopt does nothing)."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt", ctypes.c_int, ctypes.c_int)
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def give_back_freed_memory() -> None:
     """Hand the free memory this process keeps back to the kernel (glibc's malloc_trim), for
     a process that then waits, such as serve's related-papers helper between rebuilds."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
+    trim = _libc("malloc_trim", ctypes.c_size_t)
+    if trim is not None:
+        trim(0)

@@ -395,7 +395,7 @@ class RelatedPapers:
         self.found = self.cache.get("related", self.key, dict)
         self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
         big = len(papers) >= parallel.MIN_ITEMS  # else quicker here than the child's imports
-        if self.wanted and big and self.helper is not None and (self.jobs or 2) > 1:
+        if self.wanted and big and self.helper is not None and (self.jobs is None or self.jobs > 1):
             texts = [(p.slug, p.title, p.body_md, p.tags) for p in by_slug]
             if self.helper.submit((self.cache.kept_file(RELATED_STATE), texts)):
                 self.texts = texts
@@ -422,10 +422,10 @@ class RelatedPapers:
             return self.job.result()
         try:
             return self.helper.result()
-        except parallel.HelperLost:  # computed here instead
-            found, state = _related_papers(self.texts, _related_state(self.cache))
-            self.cache.save_file(RELATED_STATE, state)
-            return found
+        except parallel.HelperLost:  # computed here instead, as with one job
+            self.job = self._job(1)
+            self.job.send(self.texts)
+            return self.job.result()
 
     def __enter__(self) -> RelatedPapers:
         return self

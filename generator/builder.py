@@ -137,6 +137,6 @@ def _serve_builds(project: Project, conn, mask) -> None:
         code = 1
     finally:
         if warm is not None:
-            warm.close()  # its helpers stop, even in the middle of a computation
+            warm.close()  # its helper stops, even in the middle of a computation
         sys.stderr.flush()
         os._exit(code)

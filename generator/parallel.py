@@ -61,22 +61,15 @@ class Background:
         self.func, self.pid, self.fd = func, 0, -1
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
-            pid = 0
+
+            def child() -> None:  # compute, send
+                os.close(read)
+                gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
+                _send_outcome(write, func)
+
             try:
-                with _forking():
-                    pid = os.fork()
-                    if pid == 0:  # the child: compute, send, leave without the parent's code or exit hooks
-                        code = 1
-                        try:
-                            _quiet_child()
-                            os.close(read)
-                            gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
-                            _send_outcome(write, func)
-                            code = 0
-                        finally:
-                            os._exit(code)
+                pid = _fork(child)
             except BaseException:  # e.g. Ctrl-C as the fork ends: no child left behind
-                _stop(pid)
                 os.close(read)
                 os.close(write)
                 raise
@@ -99,6 +92,28 @@ class Background:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
+
+
+def _fork(child: Callable[[], object]) -> int:
+    """Fork a child that runs child() and then leaves, whatever happens, without running any
+    of the parent's code or exit hooks; return its process number. If the fork fails, or
+    Ctrl-C comes as it ends, no child is left behind and the error is raised here."""
+    pid = 0
+    try:
+        with _forking():
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    _quiet_child()
+                    child()
+                    code = 0
+                finally:
+                    os._exit(code)
+    except BaseException:
+        _stop(pid)
+        raise
+    return pid
 
 
 def _send_outcome(fd: int, compute: Callable[[], R]) -> None:
@@ -177,14 +192,10 @@ class Deferred:
             log.debug("no temporary file (%s): computing in this process", error)
             return
         pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
-        parent, pid = os.getpid(), 0
+        parent = os.getpid()
         try:
-            with _forking():
-                pid = os.fork()
-                if pid == 0:
-                    self._child(pipes, spill, parent)  # never returns
+            pid = _fork(lambda: self._child(pipes, spill, parent))
         except BaseException as error:  # no memory or processes left, or Ctrl-C as the fork ended
-            _stop(pid)
             for fd in pipes:
                 os.close(fd)
             spill.close()
@@ -197,36 +208,30 @@ class Deferred:
         self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
 
     def _child(self, pipes: tuple[int, ...], spill: IO[bytes], parent: int) -> None:
-        code = 1
-        try:
-            _quiet_child()
-            os.close(pipes[0])
-            os.close(pipes[3])
-            gc.disable()  # a short life: no need to look for cycles
-            messages, ready = _Messages(pipes[2], parent), None
-            data = messages.next()
-            while data is not None and ready is None:
-                try:  # on prepare_now's message, or with the value
-                    ready = (True, self.prepare())
-                except BaseException as exc:  # noqa: BLE001  reported once the value comes
-                    ready = (False, exc)
-                if not data:
-                    data = messages.next()
-            if data is not None:
-                rest = []
+        os.close(pipes[0])
+        os.close(pipes[3])
+        gc.disable()  # a short life: no need to look for cycles
+        messages, ready = _Messages(pipes[2], parent), None
+        data = messages.next()
+        while data is not None and ready is None:
+            try:  # on prepare_now's message, or with the value
+                ready = (True, self.prepare())
+            except BaseException as exc:  # noqa: BLE001  reported once the value comes
+                ready = (False, exc)
+            if not data:
+                data = messages.next()
+        if data is not None:
+            rest = []
 
-                def compute():
-                    if not ready[0]:
-                        raise ready[1]
-                    value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
-                    return self._split(self.func(value, ready[1]), rest)
+            def compute():
+                if not ready[0]:
+                    raise ready[1]
+                value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
+                return self._split(self.func(value, ready[1]), rest)
 
-                _send_outcome(pipes[1], compute)
-                if rest:
-                    self.after(rest[0])
-            code = 0
-        finally:
-            os._exit(code)  # never the parent's code, nor its exit hooks
+            _send_outcome(pipes[1], compute)
+            if rest:
+                self.after(rest[0])
 
     def prepare_now(self) -> None:
         """Let the child run prepare() now, before the value comes (else it waits for it)."""
@@ -352,21 +357,15 @@ class Helper:
         if not forkable():
             return
         ours, theirs = multiprocessing.Pipe()
-        parent, pid = os.getpid(), 0
+        parent = os.getpid()
+
+        def child() -> None:
+            ours.close()
+            self._serve(theirs, parent)
+
         try:
-            with _forking():
-                pid = os.fork()
-                if pid == 0:
-                    code = 1
-                    try:
-                        _quiet_child()
-                        ours.close()
-                        self._serve(theirs, parent)
-                        code = 0
-                    finally:
-                        os._exit(code)  # never the parent's code, nor its exit hooks
+            pid = _fork(child)
         except BaseException as error:
-            _stop(pid)
             ours.close()
             theirs.close()
             if not isinstance(error, OSError):

@@ -271,6 +271,15 @@ def test_progress_is_live_on_a_terminal_and_silent_elsewhere(make_project, fork_
     assert pipe.getvalue() == ""
 
 
+def _number_printed(code: str, mode: str) -> int:
+    """What a fresh interpreter prints running `code` with argument `mode` (the allocator's
+    settings are the process's own, so each measurement needs a process of its own)."""
+    run = subprocess.run(
+        [sys.executable, "-c", code, mode], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    return int(run.stdout)
+
+
 FAULTS = """
 import resource, sys
 from generator import allocator
@@ -289,10 +298,7 @@ print(faults() - before)
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc only")
 def test_freed_memory_is_kept_for_the_next_large_block_instead_of_faulted_in_again():
     def faults(mode: str) -> int:
-        run = subprocess.run(
-            [sys.executable, "-c", FAULTS, mode], cwd=REPO, capture_output=True, text=True, check=True
-        )
-        return int(run.stdout)
+        return _number_printed(FAULTS, mode)
 
     pages = (16 << 20) // resource.getpagesize()
     assert faults("default") > pages // 2  # glibc gave the freed block back: fresh pages again
@@ -381,10 +387,7 @@ print(kept - resident())
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc only")
 def test_freed_memory_kept_can_be_given_back_by_a_process_that_waits():
     def released(mode: str) -> int:
-        run = subprocess.run(
-            [sys.executable, "-c", GIVE_BACK, mode], cwd=REPO, capture_output=True, text=True, check=True
-        )
-        return int(run.stdout)
+        return _number_printed(GIVE_BACK, mode)
 
     assert released("keep") < 8 << 20  # freed, but kept for reuse
     assert released("give back") > 48 << 20
