@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+
+# Before numpy loads: OpenBLAS's threads spin while they wait for work, and the tests' dense
+# products (test_related) then took twice their time in CPU from the other test worker.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
 import textwrap
 import threading

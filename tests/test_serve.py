@@ -315,6 +315,7 @@ def _make_serve(tmp_path, port: int):
     import os
     import pty
     import shutil
+    import signal
     import sys
     from pathlib import Path
 
@@ -330,15 +331,23 @@ def _make_serve(tmp_path, port: int):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(project)
+        # As a terminal's shell starts it: a test run started in the background (`cmd &`)
+        # ignores Ctrl-C, which make, its shell and serve would inherit, and sh cannot trap.
+        for sign in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sign, signal.SIG_DFL)
         os.execvp("make", ["make", "--no-print-directory", "serve", f"PORT={port}", f"VENV={venv}"])
     return pid, fd
 
 
 def _read_until(fd: int, text: bytes, seconds: float = 60) -> bytes:
+    """What the terminal shows until `text` appears, it closes, or `seconds` pass."""
     import os
+    import select
 
     out, deadline = b"", time.monotonic() + seconds
     while text not in out and time.monotonic() < deadline:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            break  # nothing more within the time
         try:
             chunk = os.read(fd, 4096)
         except OSError:  # the terminal closed: everything on it has ended
@@ -357,6 +366,7 @@ def test_make_serve_stops_with_everything_it_started(tmp_path, stop):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     pid, fd = _make_serve(tmp_path, port)
+    ended = False
     try:
         assert b"serving" in _read_until(fd, b"serving")
         if stop == "ctrl-c":
@@ -364,14 +374,30 @@ def test_make_serve_stops_with_everything_it_started(tmp_path, stop):
         else:
             os.kill(pid, signal.SIGTERM)  # as `kill %1`, a supervisor or an editor's stop button
         out = _read_until(fd, b"never printed", 30)
-        os.waitpid(pid, 0)
+        ended = _reaped(pid, 10)
     finally:
+        if not ended:  # clean up before failing: a test that hangs reports nothing
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         os.close(fd)
+    assert ended, f"make serve did not stop; it said:\n{out.decode(errors='replace')}"
     assert (b"terminated" in out or b"interrupted" in out) and b"Traceback" not in out, out
     deadline = time.monotonic() + 10
     while _running_command(f"serve --port {port}"):
         assert time.monotonic() < deadline, "serve, its builder or its helper outlived make"
         time.sleep(0.1)
+
+
+def _reaped(pid: int, seconds: float) -> bool:
+    """Wait up to `seconds` for child `pid` to end; whether it did."""
+    import os
+
+    deadline = time.monotonic() + seconds
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _running_command(command: str) -> bool:
