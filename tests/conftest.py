@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-
-# Before numpy loads: OpenBLAS's threads spin while they wait for work, and the tests' dense
-# products (test_related) then took twice their time in CPU from the other test worker.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
+import signal
 import textwrap
 import threading
 import time
 from pathlib import Path
+
+# Before numpy loads: OpenBLAS's threads spin while they wait for work, and the tests' dense
+# products (test_related) then took twice their time in CPU from the other test worker.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# A test run started in the background (`make test &`) ignores Ctrl-C, and so would the builds
+# and servers that tests start and then stop with it (sh cannot even trap it): give it back.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest
 

@@ -315,7 +315,6 @@ def _make_serve(tmp_path, port: int):
     import os
     import pty
     import shutil
-    import signal
     import sys
     from pathlib import Path
 
@@ -331,10 +330,6 @@ def _make_serve(tmp_path, port: int):
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(project)
-        # As a terminal's shell starts it: a test run started in the background (`cmd &`)
-        # ignores Ctrl-C, which make, its shell and serve would inherit, and sh cannot trap.
-        for sign in (signal.SIGINT, signal.SIGQUIT):
-            signal.signal(sign, signal.SIG_DFL)
         os.execvp("make", ["make", "--no-print-directory", "serve", f"PORT={port}", f"VENV={venv}"])
     return pid, fd
 
