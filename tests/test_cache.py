@@ -255,13 +255,13 @@ def test_related_papers_start_from_the_last_builds_state(make_project, tmp_path,
     )
     paper = sorted((project.content / "papers").glob("*.md"))[0]
     paper.write_text(paper.read_text() + "\nA sentence about zyxomatic quorbling.\n")
-    build(project)
+    build(project, jobs=1)  # computed in this process, where update is watched
     assert isinstance(given[-1], related.State)
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-1")
     state.write_bytes(b"damaged")
     paper.write_text(paper.read_text() + "\nAnd another one.\n")
     with caplog.at_level(logging.WARNING):
-        build(project)
+        build(project, jobs=1)
     assert given[-1] is None and "related-state.pickle" in caplog.text
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-2")
 
