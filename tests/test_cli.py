@@ -127,7 +127,7 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
     import time
 
     root = tmp_path / "big"
-    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1000", str(root)], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "500", str(root)], cwd=REPO, check=True)
     shutil.copytree(REPO / "templates", root / "templates")
     for sign, code, said in [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]:
         proc = subprocess.Popen(
