@@ -42,5 +42,5 @@ bench: $(STAMP)
 
 # The __pycache__ folders hold numba's compiled code too.
 clean:
-	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache \
-		generator/__pycache__ tests/__pycache__ benchmarks/__pycache__
+	rm -rf site .site.spare site.tmp-* site.old-* .cache $(VENV) .pytest_cache .hypothesis \
+		.ruff_cache generator/__pycache__ tests/__pycache__ benchmarks/__pycache__
