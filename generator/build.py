@@ -394,23 +394,24 @@ class RelatedPapers:
         self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
         self.found = self.cache.get("related", self.key, dict)
         self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
+        if not self.wanted:
+            if self.job is not None:
+                self.job.cancel()
+            return
+        texts = [(p.slug, p.title, p.body_md, p.tags) for p in by_slug]
         big = len(papers) >= parallel.MIN_ITEMS  # else quicker here, in a warm process with numpy
-        if self.wanted and big and self.helper is not None and (self.jobs is None or self.jobs > 1):
-            texts = [(p.slug, p.title, p.body_md, p.tags) for p in by_slug]
+        if big and self.helper is not None and (self.jobs is None or self.jobs > 1):
             if self.helper.submit((self.cache.kept_file(RELATED_STATE), texts)):
                 self.texts = texts
                 return
         if self.job is None:  # warm: numba's compiled code loaded here once, for every build's child
-            if self.wanted:
-                from . import neighbours
+            from . import neighbours
 
-                neighbours.compiled(len(papers))
-            self.job = self._job(self.jobs if self.wanted and big else 1)
-        elif not self.wanted:
-            self.job.cancel()  # the child, forked anyway, has its imports once papers changed: a
-            # small catalogue's related papers are ready in it while pages render (0.3 s sooner at 70)
-        if self.wanted:
-            self.job.send([(p.slug, p.title, p.body_md, p.tags) for p in by_slug])
+            neighbours.compiled(len(papers))
+            self.job = self._job(self.jobs if big else 1)
+        # A new process keeps its child for any size: it has its imports once papers changed, so
+        # a small catalogue's related papers are ready in it while pages render (0.3 s sooner at 70).
+        self.job.send(texts)
 
     def result(self) -> dict:
         if self.wanted:

@@ -451,12 +451,12 @@ def _end_helper(pid: int, conn, owner: int) -> None:
         return
     conn.close()
     for _ in range(100):
-        with contextlib.suppress(ChildProcessError):
+        try:
             if os.waitpid(pid, os.WNOHANG)[0]:
                 return
-            time.sleep(0.01)
-            continue
-        return
+        except ChildProcessError:  # reaped already
+            return
+        time.sleep(0.01)
     _stop(pid)
 
 
