@@ -581,6 +581,34 @@ def test_builds_at_the_same_time_wait_for_each_other(make_project, tmp_path):
     assert no_leftovers(project.root)
 
 
+@pytest.mark.parametrize(
+    "edited, old, new",
+    [
+        ("papers/old-paper.md", "studied with care", "studied at length"),  # files looked at meanwhile
+        ("site.yml", "Test Catalogue", "Renamed Catalogue"),  # related papers kept: looked at on finish
+    ],
+)
+def test_files_of_the_spare_tree_changed_by_hand_are_replaced(make_project, tmp_path, edited, old, new):
+    project = make_project(PAPERS)
+    paper = project.content / "papers" / "old-paper.md"
+    original = paper.read_text()
+    build(project)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    spare = project.root / ".site.spare"
+    (spare / "robots.txt").unlink()  # shared with the live site: replaced, not edited in place
+    (spare / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    (spare / "papers.schema.json").unlink()
+    (spare / "papers.schema.json").symlink_to(project.output / "papers.schema.json")  # same size
+    edited = project.content / edited
+    edited.write_text(edited.read_text().replace(old, new))
+    build(project)
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert not (project.output / "papers.schema.json").is_symlink()
+
+
 def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project):
     project = make_project(PAPERS)
     mine = write_tree(project.root / ".site.spare", {"notes.txt": "mine"})
