@@ -315,8 +315,6 @@ def build(
 
         def related_papers() -> dict:  # paper pages need them: the other pages render before
             stages.done("render + write other pages")
-            if related.wanted:  # it is being computed: look at the files finish will need meanwhile
-                writer.survey()
             found = related.result()
             stages.done("waiting for related papers")
             return found

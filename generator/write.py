@@ -105,11 +105,6 @@ class Previous:
             known = self._intact[path, size] = _same_size(os.path.join(self.site_dir, path), size)
         return known
 
-    def look_at_all(self) -> None:
-        """Check now every file not checked yet (see SiteWriter.survey)."""
-        for path, entry in self.files.items():
-            self.intact(path, entry[1])
-
 
 MANIFEST_FORMAT = 2
 # Manifests this process wrote or read last, by a digest of their bytes: a long-lived process
@@ -222,7 +217,6 @@ class SiteWriter:
         if not reuse and (spare_dir(self.site_dir) / MARKER).is_file():
             _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
-        self._surveyed: tuple[dict[str, int], list[str]] | None = None  # see survey
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
@@ -241,17 +235,6 @@ class SiteWriter:
         except OSError:
             return {}
         return files
-
-    def survey(self) -> None:
-        """Look at the files of both trees now rather than in finish: a build calls this when
-        it has to wait anyway (at 10,000 papers, 40,000 lstat calls and a walk of 10,000 folders).
-        Files this build writes later are its own; the others are what finish looks at."""
-        if self.spare and self._surveyed is None:
-            sizes: dict[str, int] = {}  # -1: not a regular file
-            folders: list[str] = []
-            _walk(self.tmp, "", sizes, folders)
-            self._surveyed = sizes, folders
-        self.previous.look_at_all()
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -317,12 +300,10 @@ class SiteWriter:
             return WriteResult(0, total)
         if self.spare:
             self._tidy_spare()
-        sizes = self._surveyed[0] if self._surveyed else None
         for path in sorted(self._unchanged):
             target, entry, spare = self._target(path), self.entries[path], self.spare.get(path)
             if spare:
-                same = sizes.get(path) == entry[1] if sizes is not None else _same_size(target, entry[1])
-                if spare[0] == entry[0] and same:
+                if spare[0] == entry[0] and _same_size(target, entry[1]):
                     continue  # the spare tree has it already
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
@@ -353,12 +334,9 @@ class SiteWriter:
     def _tidy_spare(self) -> None:
         """Remove what the spare tree has and this build does not: files, then empty folders."""
         keep = {MARKER, MANIFEST, *self.entries}
-        if self._surveyed is None:
-            files: dict[str, int] = {}
-            folders: list[str] = []
-            _walk(self.tmp, "", files, folders, sizes=False)
-        else:
-            files, folders = self._surveyed
+        files: list[str] = []
+        folders: list[str] = []
+        _walk(self.tmp, "", files, folders)
         for path in files:
             if path not in keep:
                 os.unlink(os.path.join(self.tmp, path))
@@ -371,29 +349,24 @@ class SiteWriter:
                 self._made.discard(folder)
 
 
-def _walk(root: str, folder: str, files: dict[str, int], folders: list[str], sizes: bool = True) -> None:
-    """Every file and folder under root/folder, as paths relative to root (folders deepest
-    first); each file with its size (-1 if not a regular file), or with 0 unless `sizes`."""
+def _walk(root: str, folder: str, files: list[str], folders: list[str]) -> None:
+    """Every file and folder under root/folder, as paths relative to root (folders deepest first)."""
     with os.scandir(os.path.join(root, folder)) as entries:
         for item in entries:
             path = f"{folder}/{item.name}" if folder else item.name
             if item.is_dir(follow_symlinks=False):
-                _walk(root, path, files, folders, sizes)
+                _walk(root, path, files, folders)
                 folders.append(path)
-            elif not sizes:
-                files[path] = 0
-            elif item.is_file(follow_symlinks=False):
-                files[path] = item.stat(follow_symlinks=False).st_size
             else:
-                files[path] = -1
+                files.append(path)
 
 
 def _strays(site_dir: Path, entries: dict) -> bool:
     """Whether site_dir holds files or folders that no build wrote (a clean build has none)."""
-    files: dict[str, int] = {}
+    files: list[str] = []
     folders: list[str] = []
     try:
-        _walk(str(site_dir), "", files, folders, sizes=False)
+        _walk(str(site_dir), "", files, folders)
     except OSError:
         return True
     wanted = {folder for path in entries for folder in _parents(path)}

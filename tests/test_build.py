@@ -584,8 +584,8 @@ def test_builds_at_the_same_time_wait_for_each_other(make_project, tmp_path):
 @pytest.mark.parametrize(
     "edited, old, new",
     [
-        ("papers/old-paper.md", "studied with care", "studied at length"),  # files looked at meanwhile
-        ("site.yml", "Test Catalogue", "Renamed Catalogue"),  # related papers kept: looked at on finish
+        ("papers/old-paper.md", "studied with care", "studied at length"),  # one page changes
+        ("site.yml", "Test Catalogue", "Renamed Catalogue"),  # every page changes
     ],
 )
 def test_files_of_the_spare_tree_changed_by_hand_are_replaced(make_project, tmp_path, edited, old, new):
