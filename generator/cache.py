@@ -14,11 +14,12 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 import sqlite3
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
@@ -61,12 +62,43 @@ def code_version() -> str:
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in {".py", ".js", ".json"}:
             parts += [path.relative_to(package).as_posix(), path.read_bytes()]
+    versions = _versions(LIBRARIES)
     for name in LIBRARIES:
-        try:
-            parts += [name, metadata.version(name)]
-        except metadata.PackageNotFoundError:
-            parts += [name, "-"]
+        parts += [name, versions[name]]
     return digest(*parts)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def _versions(names) -> dict[str, str]:
+    """The installed version of each distribution ("-" if none), from the name of its
+    metadata folder ("Jinja2-3.1.4.dist-info") on sys.path, the first one found, as
+    importlib.metadata finds it; importlib.metadata itself where no such name tells (importing
+    it and parsing each METADATA file took about 40 ms, a tenth of a small rebuild)."""
+    wanted, found = {_normal(name): name for name in names}, {}
+    for folder in sys.path:
+        try:
+            entries = sorted(os.listdir(folder or "."))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info"):
+                project, _, version = entry.removesuffix(".dist-info").partition("-")
+                name = wanted.get(_normal(project))
+                if name and version and "-" not in version:
+                    found.setdefault(name, version)
+    missing = [name for name in names if name not in found]
+    if missing:
+        from importlib import metadata
+
+        for name in missing:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                found[name] = "-"
+    return found
 
 
 def _make_folder(folder: Path) -> None:

@@ -6,7 +6,6 @@ import dataclasses
 import html as html_lib
 import re
 
-import markdown
 import nh3
 
 from .model import Paper
@@ -38,9 +37,27 @@ PLAIN_LINE_START = re.compile(r"[A-Za-z(\"']")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
-def make_converter() -> markdown.Markdown:
-    """A plain Markdown converter: no extensions that accept attributes or raw-HTML blocks."""
-    return markdown.Markdown(extensions=[], output_format="html")
+class Converter:
+    """A plain Markdown converter: no extensions that accept attributes or raw-HTML blocks.
+
+    Markdown is imported when an abstract first needs it: most are plain text (see is_plain),
+    and a rebuild after an edit often converts none (importing it takes about 15 ms)."""
+
+    def __init__(self) -> None:
+        self._markdown = None
+
+    def convert(self, text: str) -> str:
+        """One document, with nothing left over from the last (the converter is reset)."""
+        if self._markdown is None:
+            import markdown
+
+            self._markdown = markdown.Markdown(extensions=[], output_format="html")
+        self._markdown.reset()
+        return self._markdown.convert(text)
+
+
+def make_converter() -> Converter:
+    return Converter()
 
 
 def sanitise(html: str) -> str:
@@ -64,16 +81,15 @@ def is_plain(text: str) -> bool:
     )
 
 
-def render_markdown(converter: markdown.Markdown, text: str) -> str:
-    """Convert one document; the converter is reset so no state leaks between papers."""
+def render_markdown(converter: Converter, text: str) -> str:
+    """Convert one document (sanitised)."""
     plain = text.strip("\n")
     if is_plain(plain):  # Markdown's own output, five times sooner
         return sanitise("\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(plain)))
-    converter.reset()
     return sanitise(converter.convert(text))
 
 
-def render_papers(papers, converter: markdown.Markdown) -> list[Paper]:
+def render_papers(papers, converter: Converter) -> list[Paper]:
     """Fill in body_html for every paper."""
     return [dataclasses.replace(p, body_html=render_markdown(converter, p.body_md)) for p in papers]
 

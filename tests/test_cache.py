@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import time
 
 import pytest
@@ -180,6 +181,27 @@ def test_cache_entries_are_dropped_when_the_version_changes_or_unused(tmp_path):
     assert third.memo("stage", "b", lambda: compute("B2")) == "B2"
     assert Cache(tmp_path, "v2").memo("stage", "a", lambda: compute("A3")) == "A3"  # new generator version
     assert calls == ["A", "B", "B2", "A3"]
+
+
+def test_library_versions_are_those_importlib_metadata_finds(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    found = cache_module._versions(cache_module.LIBRARIES)
+    assert found == {name: metadata.version(name) for name in cache_module.LIBRARIES}
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, names in (
+        (first, ["Jinja2-9.0.dist-info", "python_slugify-1.2.3.dist-info"]),
+        (second, ["jinja2-8.0.dist-info", "text_unidecode-7.7.dist-info"]),
+    ):
+        for name in names:
+            (folder / name).mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(first), str(second)])
+    assert cache_module._versions(["jinja2", "python-slugify", "text-unidecode", "no-such-thing"]) == {
+        "jinja2": "9.0",  # the first folder on the path wins, whatever the name's case
+        "python-slugify": "1.2.3",
+        "text-unidecode": "7.7",
+        "no-such-thing": "-",
+    }
 
 
 def test_the_code_version_follows_the_generator_source(tmp_path, monkeypatch):
