@@ -380,6 +380,7 @@ class RelatedPapers:
             jobs,
             lambda: _related_state(self.cache),  # in the child, on prepare() or with the texts
             lambda state: self.cache.save_file(RELATED_STATE, state),  # once the papers are sent
+            _related_imports,  # at once: 0.06 s sooner at 1,000 papers, where they were the wait
         )
 
     def prepare(self) -> None:
@@ -534,14 +535,19 @@ def _in_place(
     return make
 
 
-def _related_state(cache: Cache):
-    """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
-    the process that computes them, and numpy and scipy (0.27 s to import): what the child
-    prepares while the papers load, once some changed (a cold build has no state)."""
+def _related_imports() -> None:
+    """numpy and scipy (0.27 s to import): the child imports them as soon as it is forked,
+    while the papers load, on the core the build leaves idle then."""
     from scipy import sparse  # noqa: F401
 
     from . import related  # noqa: F401
 
+
+def _related_state(cache: Cache):
+    """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
+    the process that computes them: what the child prepares while the papers load, once
+    some changed (a cold build has no state)."""
+    _related_imports()
     return cache.load_file(RELATED_STATE)
 
 

@@ -152,9 +152,10 @@ def _stop(pid: int) -> None:
 
 class Deferred:
     """func(value, prepare()) in a child forked now, while this process is still small, for a
-    value that `send` gives later; `result()` waits for it. The child waits using no CPU; it
-    runs prepare() (imports, reading a file) once `prepare_now()` says the value is likely
-    to come, or else when it comes.
+    value that `send` gives later; `result()` waits for it. The child runs warm_up() at once
+    (imports that cost no more than the CPU of a core this process leaves idle), then waits
+    using no CPU; it runs prepare() (reading a file) once `prepare_now()` says the value is
+    likely to come, or else when it comes.
 
     A child forked later inherits every page this process has by then: at 10,000 papers
     the related papers' child was the build's largest process. Where forking is not
@@ -174,8 +175,9 @@ class Deferred:
         jobs: int | None = None,
         prepare: Callable[[], P] = lambda: None,
         after: Callable[[object], None] | None = None,
+        warm_up: Callable[[], object] | None = None,
     ) -> None:
-        self.func, self.prepare, self.after = func, prepare, after
+        self.func, self.prepare, self.after, self.warm_up = func, prepare, after, warm_up
         self.pid, self.fd, self.to_child, self.finishing = 0, -1, -1, 0
         self.spill: IO[bytes] | None = None
         self.value: T | None = None
@@ -212,6 +214,9 @@ class Deferred:
         os.close(pipes[3])
         gc.disable()  # a short life: no need to look for cycles
         messages, ready = _Messages(pipes[2], parent), None
+        if self.warm_up is not None:
+            with contextlib.suppress(Exception):  # prepare() meets the same error, and reports it
+                self.warm_up()
         data = messages.next()
         while data is not None and ready is None:
             try:  # on prepare_now's message, or with the value

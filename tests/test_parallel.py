@@ -116,6 +116,26 @@ def test_deferred_work_prepares_when_told_or_else_with_its_value():
         assert (prepared < sent) == early  # a no-change rebuild never prepares: it cancels
 
 
+def test_deferred_work_warms_up_at_once_and_a_failed_warm_up_changes_nothing(tmp_path):
+    import time
+
+    mark = tmp_path / "warmed"
+    with parallel.Deferred(
+        lambda value, ready: value + ready, jobs=2, prepare=lambda: 1, warm_up=lambda: mark.write_text("up")
+    ) as job:
+        deadline = time.monotonic() + 10
+        while not mark.exists() and time.monotonic() < deadline:  # no message sent to it yet
+            time.sleep(0.01)
+        assert mark.read_text() == "up"
+        job.send(41)
+        assert job.result() == 42
+    with parallel.Deferred(
+        lambda value, ready: value + ready, jobs=2, prepare=lambda: 1, warm_up=lambda: 1 / 0
+    ) as job:
+        job.send(1)
+        assert job.result() == 2
+
+
 def test_deferred_work_sends_its_result_before_its_after_work_and_is_waited_for(tmp_path):
     import time
 
