@@ -64,6 +64,7 @@ class Warm:
     in_place: dict = field(default_factory=dict)  # kind -> its parts, as _in_place keeps them
     keys: dict = field(default_factory=dict)  # name -> (inputs, key): see key_of
     document_keys: dict = field(default_factory=dict)  # see papers.process_documents
+    warnings: dict = field(default_factory=dict)  # see check.content_warnings
     feed_entries: feeds.KeptEntries = field(default_factory=feeds.KeptEntries)
     related: parallel.Helper | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -154,6 +155,7 @@ def load_catalogue(
     known: dict | None = None,
     on_changed: Callable[[], None] | None = None,
     known_keys: dict | None = None,
+    kept_warnings: dict | None = None,
 ) -> tuple[Catalogue, list[ContentError]]:
     """Load and validate all content; return it with its warnings, or raise BuildFailed.
 
@@ -162,7 +164,8 @@ def load_catalogue(
     `on_papers` sees the papers that passed the per-file checks before the cross-file ones run;
     `on_changed` is told, before that, that some paper files are new or changed.
     `known`: the paper files as last read, by load.load_documents; `known_keys`: their cache
-    keys, by papers.process_documents.
+    keys, by papers.process_documents; `kept_warnings`: each paper's own warnings, by
+    check.content_warnings.
     """
     label = project.root
     site, errors = config.load_site_config(
@@ -196,7 +199,7 @@ def load_catalogue(
     if on_papers and not errors:
         on_papers(papers)
     errors += validate.cross_file_errors(papers, cache)
-    warnings = check.content_warnings(papers, cache=cache)
+    warnings = check.content_warnings(papers, cache=cache, kept=kept_warnings)
     if strict:
         errors, warnings = errors + check.escalate(warnings), []
     if errors:  # count the paper files looked at (none, if topics.yml stopped the checks)
@@ -295,6 +298,7 @@ def build(
             progress=progress,
             known=warm.files if warm is not None and use_cache else None,
             known_keys=warm.document_keys if warm is not None and use_cache else None,
+            kept_warnings=warm.warnings if warm is not None and use_cache else None,
         )
         stages.done("load + check + markdown")
         # The catalogue lives until the end: keep the garbage collector from scanning it again

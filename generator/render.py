@@ -371,7 +371,13 @@ def render_site(
     for paper in catalogue.papers:
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
-            key = digest(version, entry)
+            known = known_keys.get(path) if known_keys is not None else None
+            if known is not None and known[0] == (version, entry):  # comparing is quicker
+                key = known[1]
+            else:
+                key = digest(version, entry)
+                if known_keys is not None:
+                    known_keys[path] = ((version, entry), key)
             if reusable(previous, path, key):
                 outputs.append(OutputFile(path, None, key))
             else:

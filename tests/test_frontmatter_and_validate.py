@@ -363,3 +363,30 @@ def test_bad_utf8_is_located_by_line_and_column_and_the_other_files_still_load(t
     # the column counts characters (Ü and ï are two bytes each): \xff is the 17th
     assert [e.location() for e in errors] == ["content/papers/b-bad.md:2:17", "content/papers/c-bad.md:1:1"]
     assert all("not valid UTF-8" in e.message and e.hint == "save the file as UTF-8" for e in errors)
+
+
+def test_warnings_kept_from_build_to_build_are_those_found_afresh():
+    import dataclasses
+    import datetime as dt
+
+    from generator.check import content_warnings
+    from generator.model import Paper
+
+    def paper(slug, body, added=dt.date(2024, 1, 1), date=None, tags=("shared",)):
+        made = Paper(
+            slug, f"Title {slug}", ("Ada",), added, ("fine-tuning",), tags, body, f"{slug}.md", date=date
+        )
+        return dataclasses.replace(made, digest=f"digest of {slug} {body} {added} {date} {tags}")
+
+    long = "word " * 50
+    papers = [paper("a", "short"), paper("b", long, date="2024"), paper("c", long, added=dt.date(2025, 6, 1))]
+    kept: dict = {}
+    for today in (dt.date(2025, 1, 1), dt.date(2025, 1, 1), dt.date(2025, 7, 1)):  # 'c' is no longer ahead
+        assert content_warnings(papers, today=today, kept=kept) == content_warnings(papers, today=today)
+    papers = [
+        paper("a", long, date="2024"),
+        papers[1],
+        paper("c", "1999. was a year", tags=("lone", "shared")),
+    ]
+    assert content_warnings(papers, today=today, kept=kept) == content_warnings(papers, today=today)
+    assert len(kept) == 3  # only this build's papers
