@@ -319,6 +319,8 @@ def build(
 
         def related_papers() -> dict:  # paper pages need them: the other pages render before
             stages.done("render + write other pages")
+            if related.wanted:  # still being computed, as a rule: list what finish will tidy meanwhile
+                writer.list_spare()
             found = related.result()
             stages.done("waiting for related papers")
             return found

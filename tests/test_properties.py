@@ -181,22 +181,17 @@ PROSE = st.tuples(
 @example("Fine\x02")
 @example("Fine\u2028\n\nNext\xa0")
 def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text):
-    CONVERTER.reset()
     assert render_markdown(CONVERTER, text) == sanitise(CONVERTER.convert(text))
 
 
 def test_the_catalogues_abstracts_render_as_markdown_renders_them():
     for path in sorted((REPO / "content" / "papers").glob("*.md")):
         body = parse(path.read_text(encoding="utf-8"), str(path)).body
-        CONVERTER.reset()
         assert render_markdown(CONVERTER, body) == sanitise(CONVERTER.convert(body)), path
 
 
 class NoMarkdown:
     """A converter that must not be asked: the text is plain."""
-
-    def reset(self):
-        pass
 
     def convert(self, text):
         raise AssertionError(f"Markdown was asked to convert {text!r}")
@@ -204,7 +199,6 @@ class NoMarkdown:
 
 def test_typical_abstracts_take_the_plain_path_and_markup_does_not():
     abstract = 'We study LoRA (low-rank adaptation).\nIt is 1.5x faster: see "Results".\n\nA second one.'
-    CONVERTER.reset()
     assert render_markdown(NoMarkdown(), abstract) == sanitise(CONVERTER.convert(abstract))
     assert render_markdown(NoMarkdown(), abstract).count("<p>") == 2
     for marked in [
