@@ -294,7 +294,10 @@ def line(label: str, s: dict, note: str = "") -> str:
 
 
 def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
-    out = [f"{n:,} papers: {ours['output_files']:,} files, {ours['output_bytes'] / 2**20:.1f} MiB of output"]
+    out = [
+        f"{n:,} papers: {ours['output_files']:,} files (the site's, and the build's marker and manifest),"
+        f" {ours['output_bytes'] / 2**20:.1f} MiB of output"
+    ]
     out.append(line("cold build", ours["cold"]))
     out.append(line("no-change rebuild", ours["no_change"]))
     out.append(line("one-edit rebuild", ours["one_edit"]))

@@ -296,11 +296,12 @@ def test_pages_render_and_navigate_under_the_sub_path(page, base_url):
     papers = len(list((REPO / "content" / "papers").glob("*.md")))
     assert page.locator(".paper-item").count() == min(papers, PAGE_SIZE)
     page.click("nav >> text=Topics")
-    assert page.url == base_url + "topics/"
+    expect(page).to_have_url(base_url + "topics/")
     page.locator(".term-list a").first.click()
-    assert page.locator(".paper-item").count() >= 1
+    expect(page).to_have_url(re.compile(re.escape(base_url) + r"topics/[a-z0-9-]+/$"))
+    expect(page.locator(".paper-item").first).to_be_visible()  # count() alone would not wait for the page
     page.locator(".chips.tags a").first.click()
-    assert "/papercat/tags/" in page.url
+    expect(page).to_have_url(re.compile(re.escape(base_url) + r"tags/[a-z0-9-]+/$"))
     assert page.problems == []
 
 
