@@ -120,6 +120,7 @@ class BuildResult:
     files_written: int = 0
     files_unchanged: int = 0
     rendered: int | None = None  # pages rendered (the others' inputs were unchanged); None: all
+    found: tuple[ContentError, ...] = field(default=(), repr=False)  # the warnings themselves
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
@@ -359,6 +360,7 @@ def build(
         written.written,
         written.unchanged,
         rendered,
+        tuple(warnings),
     )
     log.info(result.summary())
     return result

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 from . import parallel
 from .build import Project, Warm, build
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 def build_once(project: Project, warm: Warm, changed: Iterable[str] = ()) -> tuple[str | None, int]:
     """One build: (the failure's report, or None; files written). Logs its outcome."""
+    changed = list(changed)
     warm.forget(changed)
     try:
         result = build(project, warm=warm)  # logs its own summary line
@@ -38,7 +40,22 @@ def build_once(project: Project, warm: Warm, changed: Iterable[str] = ()) -> tup
         else:
             log.error("build failed; still serving the last good site\n%s", report)
         return report, 0
+    _log_warnings_of(project, result.found, changed)
     return None, result.files_written
+
+
+SHOWN_WARNINGS = 20  # of the files just saved; `make check` shows them all
+
+
+def _log_warnings_of(project: Project, warnings, changed: list[str]) -> None:
+    """The warnings about the files just saved, in full (the summary line only counts them all)."""
+    saved = {Path(path).resolve() for path in changed}
+    mine = [w for w in warnings if (project.root / w.path).resolve() in saved]
+    if mine:
+        lines = [w.format() for w in mine[:SHOWN_WARNINGS]]
+        if len(mine) > SHOWN_WARNINGS:
+            lines.append(f"… and {len(mine) - SHOWN_WARNINGS} more (run `make check` to see them)")
+        log.warning("in the files just saved:\n%s", "\n".join(lines))
 
 
 class Builder:

@@ -415,3 +415,34 @@ def _running_command(command: str) -> bool:
         if command in line and state not in "ZX":
             return True
     return False
+
+
+def test_a_rebuild_shows_the_warnings_of_the_files_just_saved(make_project, caplog):
+    from generator.build import Warm
+    from generator.builder import build_once
+
+    long = "An abstract long enough to raise no warning about its length. " * 5
+    project = make_project(
+        {
+            "saved": paper_text("Saved Paper", tags='["shared"]', extra='date: "2024"', body=long),
+            "other": paper_text("Other Paper", tags='["shared"]', body="Short."),  # warned, not saved
+        }
+    )
+    saved = project.content / "papers" / "saved.md"
+    warm = Warm()
+    try:
+        build_once(project, warm)
+        saved.write_text(saved.read_text().replace(long, "Now short."))
+        with caplog.at_level("WARNING", logger="generator.builder"):
+            assert build_once(project, warm, [str(saved)])[0] is None
+        shown = [r.getMessage() for r in caplog.records if r.name == "generator.builder"]
+        assert len(shown) == 1
+        assert "content/papers/saved.md:" in shown[0] and "abstract is only 10 characters" in shown[0]
+        assert "hint: paste the paper's full abstract" in shown[0] and "other.md" not in shown[0]
+        caplog.clear()
+        saved.write_text(saved.read_text().replace("Now short.", long))
+        with caplog.at_level("WARNING", logger="generator.builder"):
+            build_once(project, warm, [str(saved)])
+        assert not [r for r in caplog.records if r.name == "generator.builder"]  # fixed: nothing to show
+    finally:
+        warm.close()
