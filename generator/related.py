@@ -292,9 +292,9 @@ def _movement(
     return changed, drift
 
 
-def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[Neighbours, dict]:
+def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[Neighbours, tuple]:
     """The previous neighbours in this build's row numbers (-1: a paper that is gone; bound
-    NaN: a new paper), and {(row, column): reason} of the previous first k."""
+    NaN: a new paper), and the reasons of the previous first k by pair (see _known)."""
     where = dict(zip(slugs, range(len(slugs)), strict=True))
     old = previous.tokens.slugs
     number = np.fromiter((where.get(slug, -1) for slug in old), np.int64, len(old))
@@ -305,9 +305,18 @@ def _renumbered(previous: State, slugs: tuple[str, ...]) -> tuple[Neighbours, di
     bounds[number[number >= 0]] = found.bounds[number >= 0]
     renumbered = Neighbours(rows[alive], cols[alive], found.scores[alive], bounds)
     first_rows, first_cols, _ = found.first(previous.k)
-    pairs = zip(number[first_rows].tolist(), number[first_cols].tolist(), strict=True)
-    known = {pair: reason for pair, reason in zip(pairs, previous.reasons, strict=True) if min(pair) >= 0}
-    return renumbered, known
+    return renumbered, _known(number[first_rows], number[first_cols], len(slugs), previous.reasons)
+
+
+def _known(rows: np.ndarray, cols: np.ndarray, n: int, reasons: Sequence) -> tuple:
+    """Reasons by pair (row, column; -1: a paper that is gone), for _reasons_reusing: the
+    pairs' codes (row * n + column) sorted, with their reasons in that order. Sorted arrays
+    and a binary search, not a dict of 50,000 pairs (0.07 s of an update at 10,000 papers)."""
+    alive = (rows >= 0) & (cols >= 0)
+    codes = rows[alive] * n + cols[alive]
+    order = np.argsort(codes, kind="stable")
+    kept = np.flatnonzero(alive)[order].tolist()
+    return codes[order], [reasons[i] for i in kept]
 
 
 def _dirty(vectors: Vectors, changed: np.ndarray, display: dict[str, str]) -> np.ndarray:
@@ -326,17 +335,19 @@ def _dirty(vectors: Vectors, changed: np.ndarray, display: dict[str, str]) -> np
 
 
 def _reasons_reusing(
-    vectors: Vectors, first: tuple, known: dict[tuple[int, int], tuple[str, ...]], dirty: np.ndarray
+    vectors: Vectors, first: tuple, known: tuple, dirty: np.ndarray
 ) -> list[tuple[str, ...]]:
-    """_reasons of the pairs in `first`, taken from `known` for pairs of rows that are not dirty."""
+    """_reasons of the pairs in `first`, taken from `known` (see _known) for pairs of rows
+    that are not dirty."""
     rows, cols, _ = first
-    out: list[tuple[str, ...] | None] = []
-    todo = []
-    for i, pair in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-        reason = None if dirty[pair[0]] or dirty[pair[1]] else known.get(pair)
-        out.append(reason)
-        if reason is None:
-            todo.append(i)
+    codes, reasons = known
+    wanted = rows.astype(np.int64) * vectors.matrix.shape[0] + cols
+    at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+    found = (codes[at] == wanted) & ~dirty[rows] & ~dirty[cols] if len(codes) else np.zeros(len(rows), bool)
+    out: list[tuple[str, ...] | None] = [
+        reasons[j] if hit else None for j, hit in zip(at.tolist(), found.tolist(), strict=True)
+    ]
+    todo = np.flatnonzero(~found).tolist()
     if todo:
         for i, reason in zip(todo, _reasons(vectors, rows[todo], cols[todo], load=False), strict=True):
             out[i] = reason
