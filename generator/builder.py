@@ -50,7 +50,12 @@ SHOWN_WARNINGS = 20  # of the files just saved; `make check` shows them all
 def _log_warnings_of(project: Project, warnings, changed: list[str]) -> None:
     """The warnings about the files just saved, in full (the summary line only counts them all)."""
     saved = {Path(path).resolve() for path in changed}
-    mine = [w for w in warnings if (project.root / w.path).resolve() in saved]
+    names = {path.name for path in saved}  # a quick test first: resolving every warning's path costs
+    mine = [
+        w
+        for w in warnings
+        if w.path.rpartition("/")[2] in names and (project.root / w.path).resolve() in saved
+    ]
     if mine:
         lines = [w.format() for w in mine[:SHOWN_WARNINGS]]
         if len(mine) > SHOWN_WARNINGS:

@@ -297,6 +297,17 @@ def render_site(
     known_keys = kept.keys if kept is not None else None
     pending: list[tuple[str, str, dict | bytes, str]] = []  # (path, template, context, key), or bytes
 
+    def key_of(path: str, stamp, make: Callable[[], str]) -> str:
+        """make(), the key of `path`; or the key an earlier build made from an equal `stamp` (all
+        that key is made of: comparing is quicker than digesting it again). No stamp: make()."""
+        known = known_keys.get(path) if stamp and known_keys is not None else None
+        if known is not None and known[0] == stamp:
+            return known[1]
+        key = make()
+        if stamp and known_keys is not None:
+            known_keys[path] = (stamp, key)
+        return key
+
     def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
         """Queue a page for rendering, unless the last build made it from the same inputs.
 
@@ -310,13 +321,11 @@ def render_site(
             canonical=config.base_url + path.removesuffix("index.html"),
         )
         stamp = (version, template, config, context["root"], title, lazy[0]) if lazy else None
-        known = known_keys.get(path) if stamp and known_keys is not None else None
-        if known is not None and known[0] == stamp:  # all the key below is made of: the same key
-            key = known[1]
-        else:
-            key = digest(version, template, repr(sorted(context.items())), repr(lazy[0]) if lazy else "")
-            if stamp and known_keys is not None:
-                known_keys[path] = (stamp, key)
+        key = key_of(
+            path,
+            stamp,
+            lambda: digest(version, template, repr(sorted(context.items())), repr(lazy[0]) if lazy else ""),
+        )
         if reusable(previous, path, key):
             outputs.append(OutputFile(path, None, key))
         else:
@@ -371,13 +380,7 @@ def render_site(
     for paper in catalogue.papers:
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
-            known = known_keys.get(path) if known_keys is not None else None
-            if known is not None and known[0] == (version, entry):  # comparing is quicker
-                key = known[1]
-            else:
-                key = digest(version, entry)
-                if known_keys is not None:
-                    known_keys[path] = ((version, entry), key)
+            key = key_of(path, (version, entry), lambda entry=entry: digest(version, entry))
             if reusable(previous, path, key):
                 outputs.append(OutputFile(path, None, key))
             else:

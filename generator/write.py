@@ -237,15 +237,17 @@ class SiteWriter:
             return {}
         return files
 
-    def list_spare(self) -> None:
-        """List the spare tree's files and folders now, for finish to tidy: a build calls this
-        while it waits anyway (at 10,000 papers, a walk of 10,000 folders). The files this
-        build writes later are its own, and kept."""
-        if self.spare and self._listed is None:
+    def list_spare(self) -> tuple[list[str], list[str]]:
+        """The spare tree's files and folders (none without one), listed once, for finish to
+        tidy: a build lists them early when it waits anyway (at 10,000 papers, a walk of
+        10,000 folders). The files this build writes later are its own, and kept."""
+        if self._listed is None:
             files: list[str] = []
             folders: list[str] = []
-            _walk(self.tmp, "", files, folders)
+            if self.spare:
+                _walk(self.tmp, "", files, folders)
             self._listed = files, folders
+        return self._listed
 
     def __enter__(self) -> SiteWriter:
         return self
@@ -345,9 +347,7 @@ class SiteWriter:
     def _tidy_spare(self) -> None:
         """Remove what the spare tree has and this build does not: files, then empty folders."""
         keep = {MARKER, MANIFEST, *self.entries}
-        if self._listed is None:
-            self.list_spare()
-        files, folders = self._listed or ([], [])
+        files, folders = self.list_spare()
         for path in files:
             if path not in keep:
                 os.unlink(os.path.join(self.tmp, path))
