@@ -52,10 +52,12 @@ class _Environment(jinja2.Environment):
 
 
 def make_environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Environment:
-    """Autoescaping, strict Jinja environment over the templates folder.
+    """Autoescaping, strict Jinja environment over the templates folder, for one build.
 
     `compiled`: a folder where compiled templates are kept between builds (Jinja checks
-    each against its template's source).
+    each against its template's source when it loads it). Templates do not change during a
+    build, so a loaded template is not checked again: with auto_reload, Jinja looked at the
+    template's file (and those it extends or imports) each time a page asked for it.
     """
     cache = None
     if compiled is not None:
@@ -72,6 +74,7 @@ def make_environment(templates_dir: Path, compiled: Path | None = None) -> jinja
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
     )
 
 
@@ -251,12 +254,14 @@ def _memoised_item(env: jinja2.Environment, kept: dict | None = None, version: s
     memo: dict[tuple, Markup] = {} if kept is None else kept
     if kept and next(iter(kept))[0] != version:
         kept.clear()  # made by other templates
+    macros = []  # the macro, once loaded: the templates load after this global is set
 
     def listed_paper(view: dict, root: str, show_added: bool, level: int) -> Markup:
         key = (version, getattr(view, "key", None) or view["slug"], root, show_added, level)
         if key not in memo:
-            macro = env.get_template("_macros.html").module.paper_item  # loaded after the global
-            memo[key] = macro(view, root, show_added, level)
+            if not macros:
+                macros.append(env.get_template("_macros.html").module.paper_item)
+            memo[key] = macros[0](view, root, show_added, level)
         return memo[key]
 
     return listed_paper
