@@ -9,8 +9,9 @@ once (the rows after it only, the same floats), with running lists of each row's
 instead of dense blocks: half the products of `block` for a catalogue's first build.
 `pairs` scores single cells of a @ a.T, the same floats again, by walking the two rows'
 sorted indices together: after an edit that moves many vectors, rescoring their listed
-pairs no longer computes whole blocks around them. `pick` is related._pick for a batch of
-pairs.
+pairs no longer computes whole blocks around them. `candidates` and `pick` are the
+reasons of related._reasons for a batch of pairs: the shared terms with the largest
+products, walking the two rows together, instead of scipy's product of whole rows and a sort.
 
 "The same floats" holds where scipy's compiled code does not fuse a multiply and an add
 into one rounding (numba never does without fastmath): true of scipy's x86-64 wheels, not
@@ -145,6 +146,68 @@ def pairs(a: sparse.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 
 
 @_jit
+def _candidates(indptr, indices, data, names, rows, cols, limit):  # pragma: no cover
+    """Each pair's shared terms with the largest products (non-zero; ties: smaller name rank),
+    best first: the first `limit` of each pair in related._reasons' ranking."""
+    out = np.full((len(rows), limit), -1, np.int64)
+    count = np.zeros(len(rows), np.int64)
+    best = np.empty(limit)
+    for p in range(len(rows)):
+        i, i_end = indptr[rows[p]], indptr[rows[p] + 1]
+        j, j_end = indptr[cols[p]], indptr[cols[p] + 1]
+        size = 0
+        while i < i_end and j < j_end:  # the terms both rows have, in index order
+            if indices[i] < indices[j]:
+                i += 1
+            elif indices[i] > indices[j]:
+                j += 1
+            else:
+                v = data[i] * data[j]
+                t = indices[i]
+                i += 1
+                j += 1
+                if v == 0.0:  # underflow: scipy's product drops such an entry
+                    continue
+                pos = size
+                while pos > 0 and (
+                    v > best[pos - 1] or (v == best[pos - 1] and names[t] < names[out[p, pos - 1]])
+                ):
+                    pos -= 1
+                if pos == limit:
+                    continue
+                last = min(size, limit - 1)
+                for x in range(last, pos, -1):
+                    best[x] = best[x - 1]
+                    out[p, x] = out[p, x - 1]
+                best[pos] = v
+                out[p, pos] = t
+                if size < limit:
+                    size += 1
+        count[p] = size
+    return out, count
+
+
+def candidates(
+    a: sparse.csr_matrix, names: np.ndarray, rows: np.ndarray, cols: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates of related._reasons for pairs (rows[p], cols[p]) of a's rows (float64 CSR
+    with sorted indices), as pick takes them: (bounds, terms). The products are a's weights
+    multiplied as scipy's `multiply` does, one multiplication each: the same floats."""
+    out, count = _candidates(
+        a.indptr,
+        a.indices,
+        a.data,
+        np.asarray(names, np.int64),
+        np.asarray(rows, np.int64),
+        np.asarray(cols, np.int64),
+        limit,
+    )
+    bounds = np.zeros(len(count) + 1, np.int64)
+    np.cumsum(count, out=bounds[1:])
+    return bounds, out[out >= 0]
+
+
+@_jit
 def _share_stem(first, second, c, j):  # pragma: no cover
     return (
         first[c] == first[j]
@@ -228,6 +291,7 @@ def agrees_with_scipy() -> bool:
     expected = (a @ a.T.tocsr()).toarray()
     rows, cols = np.divmod(np.arange(24 * 24), 24)
     pick(np.array([0, 1]), np.array([0]), (np.array([0]), np.array([-1])), 1)
+    candidates(a, np.arange(40), np.arange(2), np.arange(2), 2)
     every = [np.arange(24)]
     rounded = [symmetric_top_k(a, 23, decimals, -np.inf, every, map) for decimals in (4, 12)]
     return bool(

@@ -178,11 +178,13 @@ def _reasons(
     """For each pair, the shared terms with the largest products of the two papers' weights
     (`load`: see neighbours.compiled)."""
     names = _name_ranks(vectors.terms)
-    compiled = neighbours.compiled(vectors.matrix.shape[0], load)
-    if compiled:
+    if neighbours.compiled(vectors.matrix.shape[0], load):
         from . import products
 
-        numbers = products.stem_numbers(vectors.stems)
+        terms = vectors.terms
+        bounds, candidates = products.candidates(vectors.matrix, names, rows, cols, CANDIDATES)
+        picked = products.pick(bounds, candidates, products.stem_numbers(vectors.stems), REASON_TERMS)
+        return [tuple(terms[j] for j in chosen if j >= 0) for chosen in picked.tolist()]
     out: list[tuple[str, ...]] = []
     for start in range(0, len(rows), REASON_BATCH):  # batches keep memory small
         batch = slice(start, start + REASON_BATCH)
@@ -194,11 +196,6 @@ def _reasons(
         head = np.arange(len(pair)) - np.searchsorted(pair, pair) < CANDIDATES
         pair, term = pair[head], term[head]
         bounds = np.searchsorted(pair, np.arange(shared.shape[0] + 1))
-        if compiled:
-            terms = vectors.terms
-            for picked in products.pick(bounds, term, numbers, REASON_TERMS).tolist():
-                out.append(tuple(terms[j] for j in picked if j >= 0))
-            continue
         term, bounds = term.tolist(), bounds.tolist()
         for p in range(shared.shape[0]):
             picked = _pick(term[bounds[p] : bounds[p + 1]], vectors.stems)

@@ -401,6 +401,32 @@ def test_compiled_reasons_pick_as_python_does():
     )  # merges
 
 
+def test_compiled_reason_candidates_rank_products_as_scipys_path_does():
+    """products.candidates against a plain ranking of each pair's shared terms: by product
+    (two weights multiplied, as scipy's `multiply` does), then name; products that underflow to
+    0 dropped, as scipy drops them. Weights from a few values make ties of exactly equal products."""
+    rng = np.random.default_rng(11)
+    for n, width, density, limit in [(30, 25, 0.5, 8), (80, 300, 0.1, 8), (12, 6, 0.9, 3), (5, 4, 0.0, 8)]:
+        m = sparse.random(n, width, density=density, format="csr", random_state=rng)
+        m.data = rng.choice([0.5, 0.25, 0.125, 1e-200, 0.3, 0.7], m.nnz)  # 1e-200 squared underflows
+        m.sort_indices()
+        names = rng.permutation(width)
+        rows, cols = rng.integers(0, n, 200), rng.integers(0, n, 200)
+        dense = m.toarray()
+        expected, ties, underflows = [], 0, 0
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            shared = [(dense[r, t] * dense[c, t], t) for t in range(width) if dense[r, t] and dense[c, t]]
+            ranked = sorted(((v, t) for v, t in shared if v != 0.0), key=lambda x: (-x[0], names[x[1]]))
+            expected.append([t for _, t in ranked[:limit]])
+            ties += len({v for v, _ in ranked[:limit]}) < len(ranked[:limit])
+            underflows += len(ranked) < len(shared)
+        bounds, terms = products.candidates(m, names, rows, cols, limit)
+        got = [terms[bounds[p] : bounds[p + 1]].tolist() for p in range(len(rows))]
+        assert got == expected
+        if density:  # the cases this test is for did occur
+            assert any(len(e) == limit for e in expected) and ties and underflows
+
+
 def test_compiled_related_papers_equal_plain_ones(monkeypatch):
     base = tie_papers()
     results = {}
@@ -611,3 +637,27 @@ def test_pair_scores_are_the_bits_of_a_full_product(products_by):
     cols = rng.integers(0, matrix.shape[0], 500)
     assert np.array_equal(neighbours._pair_scores(matrix, rows, cols), full[rows, cols])
     assert len(neighbours._pair_scores(matrix, rows[:0], cols[:0])) == 0
+
+
+def test_related_papers_are_computed_without_the_collector_which_comes_back_after(monkeypatch):
+    """build._related_papers turns the garbage collector off while it computes (its passes over
+    the state cost more than the cycles they find) and on again after, also when it fails."""
+    import gc
+
+    from generator import build as build_mod
+
+    seen = []
+    real = related.update
+    monkeypatch.setattr(related, "update", lambda *a: seen.append(gc.isenabled()) or real(*a))
+    texts = [(p.slug, p.title, p.body_md, p.tags) for p in tie_papers()]
+    assert gc.isenabled()
+    found, state = build_mod._related_papers(texts, None)
+    assert seen == [False] and gc.isenabled() and found == related_papers(tie_papers())
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(related, "update", broken)
+    with pytest.raises(RuntimeError):
+        build_mod._related_papers(texts, state)
+    assert gc.isenabled()
