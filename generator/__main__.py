@@ -11,12 +11,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import jinja2
-
-from . import build as build_mod
-from .check import escalate
+# The build's modules (jinja2, YAML, the checks: about 0.25 s) are imported by the commands
+# that use them: `build` first forks the related papers' child (parallel.Early), which imports
+# numpy and scipy meanwhile.
 from .errors import BuildFailed, UsageError, describe_failure, github_annotation, plural
-from .load import display_path
 from .progress import Progress
 
 log = logging.getLogger("generator")
@@ -117,6 +115,7 @@ def _terminate(*_) -> None:
 
 
 def _cmd_serve(args) -> int:
+    from . import build as build_mod
     from . import serve
 
     logging.getLogger("generator").setLevel(logging.DEBUG if args.verbose else logging.INFO)
@@ -167,21 +166,27 @@ def _cmd_new(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    project = build_mod.Project.at(args.root, args.output)
+    from . import parallel, related_job
+
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    progress = Progress.on_terminal(sys.stderr)
-    try:
-        result = build_mod.build(
-            project,
-            base_url=args.base_url,
-            strict=args.strict,
-            use_cache=not args.no_cache,
-            jobs=args.jobs,
-            progress=progress,
-        )
-    finally:
-        progress.clear()
+    with parallel.Early(related_job.warm_up, args.jobs) as early:  # before the large imports
+        from . import build as build_mod
+
+        project = build_mod.Project.at(args.root, args.output)
+        progress = Progress.on_terminal(sys.stderr)
+        try:
+            result = build_mod.build(
+                project,
+                base_url=args.base_url,
+                strict=args.strict,
+                use_cache=not args.no_cache,
+                jobs=args.jobs,
+                progress=progress,
+                early=early,
+            )
+        finally:
+            progress.clear()
     print(result.summary())
     if args.profile:
         print(result.profile())
@@ -195,6 +200,8 @@ def _github(args) -> bool:
 
 def _selected(project, files: list[Path]) -> set[str]:
     """The given files as the catalogue names them (content/papers/<slug>.md); each must be one."""
+    from .load import display_path
+
     root = project.root.resolve()
     papers = (project.content / "papers").resolve()
     named = set()
@@ -210,6 +217,9 @@ def _selected(project, files: list[Path]) -> set[str]:
 
 
 def _cmd_check(args) -> int:
+    from . import build as build_mod
+    from .check import escalate
+
     project = build_mod.Project.at(args.root)
     only = _selected(project, args.files) if args.files else None
 
@@ -292,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in aftermath:
             print(aftermath[args.command], file=sys.stderr)
         return 1
-    except (UsageError, jinja2.TemplateError) as exc:
+    except _usage_errors() as exc:
         print(describe_failure(exc), file=sys.stderr)
         return 1
     except Terminated:
@@ -310,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         return 1
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """UsageError, and Jinja's template errors if jinja2 was imported (else none was raised)."""
+    jinja2 = sys.modules.get("jinja2")
+    return (UsageError, jinja2.TemplateError) if jinja2 is not None else (UsageError,)
 
 
 def run() -> None:

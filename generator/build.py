@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import time
@@ -20,6 +21,7 @@ from . import (
     in_place,
     load,
     parallel,
+    related_job,
     render,
     search,
     taxonomy,
@@ -261,13 +263,15 @@ def build(
     jobs: int | None = None,
     progress: Progress | None = None,
     warm: Warm | None = None,
+    early: parallel.Early | None = None,
 ) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails.
 
     Work that depends only on its inputs is remembered in `.cache/` (see cache.py), and pages
     whose inputs did not change are kept from the last build; `use_cache=False` does neither.
     `jobs` processes share the work (default: one per core). The site is the same either way.
-    A process that builds again and again keeps `warm` for the next build.
+    A process that builds again and again keeps `warm` for the next build. `early`: a child
+    forked at the process's start (before its large imports) for the related papers.
     """
     started = time.perf_counter()
     allocator.keep_freed_memory()
@@ -286,7 +290,7 @@ def build(
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
         helper = warm.related if warm is not None and use_cache else None
         related = stack.enter_context(
-            RelatedPapers(cache, jobs, warm is not None, helper)
+            RelatedPapers(cache, jobs, warm is not None, helper, early)
         )  # beside the next stages
         catalogue, warnings = load_catalogue(
             project,
@@ -374,21 +378,28 @@ class RelatedPapers:
     (see Warm), or else forks that process then, if needed."""
 
     def __init__(
-        self, cache: Cache, jobs: int | None, warm: bool = False, helper: parallel.Helper | None = None
+        self,
+        cache: Cache,
+        jobs: int | None,
+        warm: bool = False,
+        helper: parallel.Helper | None = None,
+        early: parallel.Early | None = None,
     ) -> None:
         self.cache, self.jobs, self.helper = cache, jobs, helper
         self.key, self.found, self.wanted = "", None, False
         self.texts: list[tuple] | None = None  # as handed to the helper
         # A warm process (serve) is big already: its child is forked when it is needed.
-        self.job = None if warm else self._job(jobs)
+        self.job = None if warm else self._job(jobs, early)
 
-    def _job(self, jobs: int | None) -> parallel.Deferred:
+    def _job(self, jobs: int | None, early: parallel.Early | None = None) -> parallel.Deferred:
+        file = self.cache.kept_file(RELATED_STATE)
         return parallel.Deferred(
-            _related_papers,
+            related_job.compute,
             jobs,
-            lambda: _related_state(self.cache),  # in the child, on prepare() or with the texts
-            lambda state: self.cache.save_file(RELATED_STATE, state),  # once the papers are sent
-            _related_imports,  # at once: 0.06 s sooner at 1,000 papers, where they were the wait
+            functools.partial(related_job.load_state, file),  # in the child, on prepare() or with the texts
+            functools.partial(related_job.save_state, file),  # once the papers are sent
+            related_job.warm_up,  # at once: 0.06 s sooner at 1,000 papers, where they were the wait
+            early,
         )
 
     def prepare(self) -> None:
@@ -543,22 +554,6 @@ def _in_place(
     return make
 
 
-def _related_imports() -> None:
-    """numpy and scipy (0.27 s to import): the child imports them as soon as it is forked,
-    while the papers load, on the core the build leaves idle then."""
-    from scipy import sparse  # noqa: F401
-
-    from . import related  # noqa: F401
-
-
-def _related_state(cache: Cache):
-    """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
-    the process that computes them: what the child prepares while the papers load, once
-    some changed (a cold build has no state)."""
-    _related_imports()
-    return cache.load_file(RELATED_STATE)
-
-
 def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple, Callable | None]:
     """Warm.related's work: the related papers of a build's texts, from the state the last
     build left (kept here; at first, the cache's file). The new state is kept, and saved to
@@ -568,33 +563,14 @@ def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple,
     file, texts = request
     neighbours.compiled(len(texts))  # numba's code, loaded once in this process
     state = kept[1] if kept is not None and kept[0] == file else file and file.load()
-    found, state = _related_papers(texts, state)
+    found, state = related_job.compute(texts, state)
 
     def after() -> None:  # once the result is sent
-        if file is not None:
-            file.save(state)
-        gc.collect()  # what the update left for the collector (see _related_papers), while idle
+        related_job.save_state(file, state)
+        gc.collect()  # what the update left for the collector (see related_job.compute), while idle
         allocator.give_back_freed_memory()  # the helper waits now: no need to hold on to it
 
     return found, (file, state), after
-
-
-def _related_papers(texts: list[tuple], state) -> tuple[dict, object]:
-    """related.update of the papers' texts (slug, title, abstract, tags) from `state`: the
-    related papers, and the state for the next build."""
-    from . import related
-
-    # Without the collector: the update makes hundreds of thousands of objects, mostly freed
-    # as they go, and the collector's passes over the state (~0.08 s an update at 10,000
-    # papers) cost more than the few cycles left, which a helper collects once it has answered
-    # and a child leaves when it exits.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return related.update([related.Text(*text) for text in texts], state)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _derive(

@@ -176,13 +176,19 @@ class Deferred:
         prepare: Callable[[], P] = lambda: None,
         after: Callable[[object], None] | None = None,
         warm_up: Callable[[], object] | None = None,
+        early: Early | None = None,
     ) -> None:
         self.func, self.prepare, self.after, self.warm_up = func, prepare, after, warm_up
         self.pid, self.fd, self.to_child, self.finishing = 0, -1, -1, 0
         self.spill: IO[bytes] | None = None
         self.value: T | None = None
         self.sent = self.preparing = False
-        if (default_jobs() if jobs is None else jobs) > 1 and forkable():
+        if (default_jobs() if jobs is None else jobs) <= 1 or not forkable():
+            return
+        adopted = early.adopt(func, prepare, after) if early is not None else None
+        if adopted is not None:  # forked already, its warm-up done or under way
+            self.pid, self.fd, self.to_child, self.spill = adopted
+        else:
             self._fork()
 
     def _fork(self) -> None:
@@ -210,13 +216,12 @@ class Deferred:
         self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
 
     def _child(self, pipes: tuple[int, ...], spill: IO[bytes], parent: int) -> None:
-        os.close(pipes[0])
-        os.close(pipes[3])
-        gc.disable()  # a short life: no need to look for cycles
-        messages, ready = _Messages(pipes[2], parent), None
-        if self.warm_up is not None:
-            with contextlib.suppress(Exception):  # prepare() meets the same error, and reports it
-                self.warm_up()
+        _child_start(pipes, self.warm_up)
+        self._work(pipes, spill, _Messages(pipes[2], parent))
+
+    def _work(self, pipes: tuple[int, ...], spill: IO[bytes], messages: _Messages) -> None:
+        """In the child, once warmed up: prepare(), then func(value) once the value comes."""
+        ready = None
         data = messages.next()
         while data is not None and ready is None:
             try:  # on prepare_now's message, or with the value
@@ -321,6 +326,107 @@ class Deferred:
                 os.waitpid(pid, 0)
         else:
             _stop(pid)
+
+
+def _child_start(pipes: tuple[int, ...], warm_up: Callable[[], object] | None) -> None:
+    """A Deferred's child: close the parent's ends of the pipes, then warm up."""
+    os.close(pipes[0])
+    os.close(pipes[3])
+    gc.disable()  # a short life: no need to look for cycles
+    if warm_up is not None:
+        with contextlib.suppress(Exception):  # prepare() meets the same error, and reports it
+            warm_up()
+
+
+class Early:
+    """A Deferred's child forked at the start of a process, before its large imports: it runs
+    warm_up() on another core while this process imports the rest, then waits, using no CPU,
+    for the Deferred that adopts it (see Deferred's `early`) to say what to compute. That
+    Deferred's func, prepare and after go to it pickled, so they must be module-level
+    functions (or partials of them) of modules that are quick to import; if they cannot be
+    pickled, the Deferred forks a child of its own. Use as a context manager: a child not
+    adopted is stopped (it would leave by itself once this process ends)."""
+
+    def __init__(self, warm_up: Callable[[], object] | None = None, jobs: int | None = None) -> None:
+        self.pid, self.fd, self.to_child = 0, -1, -1
+        self.spill: IO[bytes] | None = None
+        if (default_jobs() if jobs is None else jobs) <= 1 or not forkable():
+            return
+        try:
+            spill = tempfile.TemporaryFile()
+        except OSError:
+            return
+        pipes = os.pipe() + os.pipe()  # as Deferred._fork's
+        parent = os.getpid()
+        try:
+            pid = _fork(lambda: _early_child(pipes, spill, parent, warm_up))
+        except BaseException as error:
+            for fd in pipes:
+                os.close(fd)
+            spill.close()
+            if not isinstance(error, OSError):
+                raise
+            log.debug("cannot fork (%s): the build forks later", error)
+            return
+        os.close(pipes[1])
+        os.close(pipes[2])
+        self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
+
+    def adopt(self, func: Callable, prepare: Callable, after: Callable | None) -> tuple | None:
+        """Give the child its work: (pid, result pipe, message pipe, spill file) for the
+        Deferred to use, or None (no child, or work that cannot be pickled)."""
+        if not self.pid:
+            return None
+        try:
+            program = pickle.dumps((func, prepare, after), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            log.debug("the early child cannot take this work (%s)", error)
+            self.close()
+            return None
+        _write_all(self.to_child, _message(program))
+        adopted = (self.pid, self.fd, self.to_child, self.spill)
+        self.pid, self.fd, self.to_child, self.spill = 0, -1, -1, None
+        return adopted
+
+    def close(self) -> None:
+        """Stop the child if no Deferred adopted it."""
+        pid, self.pid = self.pid, 0
+        _stop(pid)
+        for name in ("fd", "to_child"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                os.close(fd)
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
+
+    def __enter__(self) -> Early:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _early_child(pipes: tuple[int, ...], spill: IO[bytes], parent: int, warm_up) -> None:
+    """Early's child: warm up, learn the work, then do what a Deferred's child does."""
+    _child_start(pipes, warm_up)
+    messages = _Messages(pipes[2], parent)
+    program = messages.next()
+    if not program:  # not adopted: this process ended, or stopped us
+        return
+    deferred = Deferred.__new__(Deferred)
+    try:
+        deferred.func, deferred.prepare, deferred.after = pickle.loads(program)
+    except Exception as exc:  # noqa: BLE001  e.g. a module that fails to import: said in result()
+        error = exc
+        _send_outcome(pipes[1], lambda: _raise(error))
+        return
+    deferred._work(pipes, spill, messages)
+
+
+def _raise(error: BaseException):
+    raise error
 
 
 def _read_at(fd: int, size: int) -> bytes:

@@ -136,6 +136,80 @@ def test_deferred_work_warms_up_at_once_and_a_failed_warm_up_changes_nothing(tmp
         assert job.result() == 2
 
 
+def _double_and_keep(value, ready):  # module-level: an early child gets its work pickled
+    return value * 2 + ready, f"kept {value}"
+
+
+def _one():
+    return 1
+
+
+def _note(path, rest):
+    path.write_text(rest)
+
+
+def _wait_for(path):
+    deadline = time.monotonic() + 10
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_an_early_child_warms_up_before_its_work_is_known_then_does_it(tmp_path):
+    import functools
+    from pathlib import Path
+
+    mark, noted = tmp_path / "warmed", tmp_path / "after"
+    with parallel.Early(functools.partial(Path.write_text, mark, "up"), jobs=2) as early:
+        pid = early.pid
+        assert pid
+        _wait_for(mark)
+        assert mark.read_text() == "up"  # before any Deferred existed
+        after = functools.partial(_note, noted)
+        with parallel.Deferred(_double_and_keep, jobs=2, prepare=_one, after=after, early=early) as job:
+            assert job.pid == pid and early.pid == 0  # adopted: no other child forked
+            job.send(20)
+            assert job.result() == 41
+    assert noted.read_text() == "kept 20"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+
+
+def test_an_early_child_not_adopted_is_stopped_and_work_it_cannot_take_forks_its_own():
+    with parallel.Early(jobs=2) as early:
+        pid = early.pid
+        with parallel.Deferred(
+            lambda value, ready: value + 1, jobs=2, early=early
+        ) as job:  # no pickling a lambda
+            assert job.pid not in (0, pid) and early.pid == 0
+            with pytest.raises(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # the early child was stopped and reaped
+            job.send(1)
+            assert job.result() == 2
+    with parallel.Early(jobs=2) as early:
+        pid = early.pid
+        with parallel.Deferred(lambda value, ready: value + 1, jobs=1, early=early) as job:  # here
+            assert job.pid == 0 and early.pid == pid
+            job.send(2)
+            assert job.result() == 3
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # not adopted: stopped on leaving
+    assert parallel.Early(jobs=1).pid == 0
+
+
+def test_an_early_child_leaves_once_its_process_cannot_reach_it():
+    early = parallel.Early(jobs=2)
+    pid = early.pid
+    os.close(early.to_child)  # as when this process ends
+    early.to_child = -1
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+        time.sleep(0.01)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # it left by itself and was reaped above
+    early.pid = 0
+    early.close()
+
+
 def test_deferred_work_sends_its_result_before_its_after_work_and_is_waited_for(tmp_path):
     import time
 

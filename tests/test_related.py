@@ -640,18 +640,18 @@ def test_pair_scores_are_the_bits_of_a_full_product(products_by):
 
 
 def test_related_papers_are_computed_without_the_collector_which_comes_back_after(monkeypatch):
-    """build._related_papers turns the garbage collector off while it computes (its passes over
+    """related_job.compute turns the garbage collector off while it computes (its passes over
     the state cost more than the cycles they find) and on again after, also when it fails."""
     import gc
 
-    from generator import build as build_mod
+    from generator import related_job
 
     seen = []
     real = related.update
     monkeypatch.setattr(related, "update", lambda *a: seen.append(gc.isenabled()) or real(*a))
     texts = [(p.slug, p.title, p.body_md, p.tags) for p in tie_papers()]
     assert gc.isenabled()
-    found, state = build_mod._related_papers(texts, None)
+    found, state = related_job.compute(texts, None)
     assert seen == [False] and gc.isenabled() and found == related_papers(tie_papers())
 
     def broken(*args):
@@ -659,5 +659,5 @@ def test_related_papers_are_computed_without_the_collector_which_comes_back_afte
 
     monkeypatch.setattr(related, "update", broken)
     with pytest.raises(RuntimeError):
-        build_mod._related_papers(texts, state)
+        related_job.compute(texts, state)
     assert gc.isenabled()
