@@ -49,21 +49,42 @@ def _block(a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, rows, width
 
 
 @_jit
+def _longest_row(indptr):  # pragma: no cover
+    longest = 0
+    for r in range(len(indptr) - 1):
+        longest = max(longest, indptr[r + 1] - indptr[r])
+    return longest
+
+
+@_jit
+def _shared(indptr, indices, row, col, at_row, at_col):  # pragma: no cover
+    """The entries of the terms both rows have (sorted indices), in index order, walking the
+    two rows together: their positions go into at_row and at_col; returns how many."""
+    i, i_end = indptr[row], indptr[row + 1]
+    j, j_end = indptr[col], indptr[col + 1]
+    n = 0
+    while i < i_end and j < j_end:
+        if indices[i] < indices[j]:
+            i += 1
+        elif indices[i] > indices[j]:
+            j += 1
+        else:
+            at_row[n], at_col[n] = i, j
+            n += 1
+            i += 1
+            j += 1
+    return n
+
+
+@_jit
 def _pairs(indptr, indices, data, rows, cols):  # pragma: no cover
     out = np.zeros(len(rows))
+    longest = _longest_row(indptr)
+    at_row, at_col = np.empty(longest, np.int64), np.empty(longest, np.int64)
     for p in range(len(rows)):
-        i, i_end = indptr[rows[p]], indptr[rows[p] + 1]
-        j, j_end = indptr[cols[p]], indptr[cols[p] + 1]
         total = 0.0
-        while i < i_end and j < j_end:  # the terms both rows have, in index order
-            if indices[i] < indices[j]:
-                i += 1
-            elif indices[i] > indices[j]:
-                j += 1
-            else:
-                total += data[i] * data[j]
-                i += 1
-                j += 1
+        for q in range(_shared(indptr, indices, rows[p], cols[p], at_row, at_col)):
+            total += data[at_row[q]] * data[at_col[q]]
         out[p] = total
     return out
 
@@ -152,37 +173,30 @@ def _candidates(indptr, indices, data, names, rows, cols, limit):  # pragma: no 
     out = np.full((len(rows), limit), -1, np.int64)
     count = np.zeros(len(rows), np.int64)
     best = np.empty(limit)
+    longest = _longest_row(indptr)
+    at_row, at_col = np.empty(longest, np.int64), np.empty(longest, np.int64)
     for p in range(len(rows)):
-        i, i_end = indptr[rows[p]], indptr[rows[p] + 1]
-        j, j_end = indptr[cols[p]], indptr[cols[p] + 1]
         size = 0
-        while i < i_end and j < j_end:  # the terms both rows have, in index order
-            if indices[i] < indices[j]:
-                i += 1
-            elif indices[i] > indices[j]:
-                j += 1
-            else:
-                v = data[i] * data[j]
-                t = indices[i]
-                i += 1
-                j += 1
-                if v == 0.0:  # underflow: scipy's product drops such an entry
-                    continue
-                pos = size
-                while pos > 0 and (
-                    v > best[pos - 1] or (v == best[pos - 1] and names[t] < names[out[p, pos - 1]])
-                ):
-                    pos -= 1
-                if pos == limit:
-                    continue
-                last = min(size, limit - 1)
-                for x in range(last, pos, -1):
-                    best[x] = best[x - 1]
-                    out[p, x] = out[p, x - 1]
-                best[pos] = v
-                out[p, pos] = t
-                if size < limit:
-                    size += 1
+        for q in range(_shared(indptr, indices, rows[p], cols[p], at_row, at_col)):
+            v = data[at_row[q]] * data[at_col[q]]
+            t = indices[at_row[q]]
+            if v == 0.0:  # underflow: scipy's product drops such an entry
+                continue
+            pos = size
+            while pos > 0 and (
+                v > best[pos - 1] or (v == best[pos - 1] and names[t] < names[out[p, pos - 1]])
+            ):
+                pos -= 1
+            if pos == limit:
+                continue
+            last = min(size, limit - 1)
+            for x in range(last, pos, -1):
+                best[x] = best[x - 1]
+                out[p, x] = out[p, x - 1]
+            best[pos] = v
+            out[p, pos] = t
+            if size < limit:
+                size += 1
         count[p] = size
     return out, count
 
