@@ -9,6 +9,7 @@ Small batches, one core, a platform without fork, or a process with other thread
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import multiprocessing
@@ -150,6 +151,10 @@ def _stop(pid: int) -> None:
             os.waitpid(pid, 0)
 
 
+def _nothing() -> None:
+    """Deferred's default prepare(): a module-level function, so that an Early child can take it."""
+
+
 class Deferred:
     """func(value, prepare()) in a child forked now, while this process is still small, for a
     value that `send` gives later; `result()` waits for it. The child runs warm_up() at once
@@ -173,7 +178,7 @@ class Deferred:
         self,
         func: Callable[[T, P], R],
         jobs: int | None = None,
-        prepare: Callable[[], P] = lambda: None,
+        prepare: Callable[[], P] = _nothing,
         after: Callable[[object], None] | None = None,
         warm_up: Callable[[], object] | None = None,
         early: Early | None = None,
@@ -192,56 +197,13 @@ class Deferred:
             self._fork()
 
     def _fork(self) -> None:
-        try:
-            # The value goes through a file, so that sending it never waits for a child still
-            # busy in prepare(); the pipe carries only its size.
-            spill = tempfile.TemporaryFile()
-        except OSError as error:  # no temporary folder to write in: compute here instead
-            log.debug("no temporary file (%s): computing in this process", error)
-            return
-        pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
-        parent = os.getpid()
-        try:
-            pid = _fork(lambda: self._child(pipes, spill, parent))
-        except BaseException as error:  # no memory or processes left, or Ctrl-C as the fork ended
-            for fd in pipes:
-                os.close(fd)
-            spill.close()
-            if not isinstance(error, OSError):
-                raise
-            log.debug("cannot fork (%s): computing in this process", error)
-            return
-        os.close(pipes[1])
-        os.close(pipes[2])
-        self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
+        forked = _fork_with_pipes(self._child)
+        if forked is not None:  # else computed in this process
+            self.pid, self.fd, self.to_child, self.spill = forked
 
     def _child(self, pipes: tuple[int, ...], spill: IO[bytes], parent: int) -> None:
         _child_start(pipes, self.warm_up)
-        self._work(pipes, spill, _Messages(pipes[2], parent))
-
-    def _work(self, pipes: tuple[int, ...], spill: IO[bytes], messages: _Messages) -> None:
-        """In the child, once warmed up: prepare(), then func(value) once the value comes."""
-        ready = None
-        data = messages.next()
-        while data is not None and ready is None:
-            try:  # on prepare_now's message, or with the value
-                ready = (True, self.prepare())
-            except BaseException as exc:  # noqa: BLE001  reported once the value comes
-                ready = (False, exc)
-            if not data:
-                data = messages.next()
-        if data is not None:
-            rest = []
-
-            def compute():
-                if not ready[0]:
-                    raise ready[1]
-                value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
-                return self._split(self.func(value, ready[1]), rest)
-
-            _send_outcome(pipes[1], compute)
-            if rest:
-                self.after(rest[0])
+        _compute_in_child(self.func, self.prepare, self.after, pipes, spill, _Messages(pipes[2], parent))
 
     def prepare_now(self) -> None:
         """Let the child run prepare() now, before the value comes (else it waits for it)."""
@@ -281,20 +243,12 @@ class Deferred:
         if self.pid and not self.sent:
             self._kill()
 
-    def _split(self, value, rest: list):
-        """func's value as sent: all of it, or without `after`'s part (put in `rest`)."""
-        if self.after is None:
-            return value
-        result, left = value
-        rest.append(left)
-        return result
-
     def result(self) -> R:
         if not self.sent:
             raise RuntimeError("Deferred.result: nothing was sent")
         if not self.pid:
             rest: list = []
-            result = self._split(self.func(self.value, self.prepare()), rest)  # type: ignore[arg-type]
+            result = _split(self.after, self.func(self.value, self.prepare()), rest)  # type: ignore[arg-type]
             if rest:
                 self.after(rest[0])
             return result
@@ -305,14 +259,7 @@ class Deferred:
 
     def _kill(self) -> None:
         """Stop the child and close what this process held for it."""
-        pid, self.pid = self.pid, 0
-        _stop(pid)
-        self.spill.close()
-        for name in ("fd", "to_child"):
-            fd = getattr(self, name)
-            setattr(self, name, -1)
-            if fd >= 0:
-                os.close(fd)
+        _release(self)
 
     def __enter__(self) -> Deferred:
         return self
@@ -326,6 +273,85 @@ class Deferred:
                 os.waitpid(pid, 0)
         else:
             _stop(pid)
+
+
+def _fork_with_pipes(child: Callable[[tuple[int, ...], IO[bytes], int], None]) -> tuple | None:
+    """Fork child(pipes, spill, parent) for a Deferred: (pid, the pipe its result comes on,
+    the pipe for messages to it, the spill file its value goes through), or None where no
+    child can be forked (no temporary folder, no memory or processes left)."""
+    try:
+        # The value goes through a file, so that sending it never waits for a child still
+        # busy in prepare(); the pipe carries only its size.
+        spill = tempfile.TemporaryFile()
+    except OSError as error:
+        log.debug("no temporary file (%s): no child forked", error)
+        return None
+    pipes = os.pipe() + os.pipe()  # the result from the child; messages to it
+    parent = os.getpid()
+    try:
+        pid = _fork(lambda: child(pipes, spill, parent))
+    except BaseException as error:  # no memory or processes left, or Ctrl-C as the fork ended
+        for fd in pipes:
+            os.close(fd)
+        spill.close()
+        if not isinstance(error, OSError):
+            raise
+        log.debug("cannot fork (%s): no child forked", error)
+        return None
+    os.close(pipes[1])
+    os.close(pipes[2])
+    return pid, pipes[0], pipes[3], spill
+
+
+def _release(holder) -> None:
+    """Stop a Deferred's (or an Early's) child and close what was held for it: its pid, fd,
+    to_child and spill."""
+    pid, holder.pid = holder.pid, 0
+    _stop(pid)
+    for name in ("fd", "to_child"):
+        fd = getattr(holder, name)
+        setattr(holder, name, -1)
+        if fd >= 0:
+            os.close(fd)
+    if holder.spill is not None:
+        holder.spill.close()
+        holder.spill = None
+
+
+def _compute_in_child(
+    func, prepare, after, pipes: tuple[int, ...], spill: IO[bytes], messages: _Messages
+) -> None:
+    """In a Deferred's child, once warmed up: prepare(), then func(value) once the value comes."""
+    ready = None
+    data = messages.next()
+    while data is not None and ready is None:
+        try:  # on prepare_now's message, or with the value
+            ready = (True, prepare())
+        except BaseException as exc:  # noqa: BLE001  reported once the value comes
+            ready = (False, exc)
+        if not data:
+            data = messages.next()
+    if data is not None:
+        rest = []
+
+        def compute():
+            if not ready[0]:
+                raise ready[1]
+            value = pickle.loads(_read_at(spill.fileno(), int.from_bytes(data, "big")))
+            return _split(after, func(value, ready[1]), rest)
+
+        _send_outcome(pipes[1], compute)
+        if rest:
+            after(rest[0])
+
+
+def _split(after, value, rest: list):
+    """func's value as sent: all of it, or without `after`'s part (put in `rest`)."""
+    if after is None:
+        return value
+    result, left = value
+    rest.append(left)
+    return result
 
 
 def _child_start(pipes: tuple[int, ...], warm_up: Callable[[], object] | None) -> None:
@@ -352,25 +378,9 @@ class Early:
         self.spill: IO[bytes] | None = None
         if (default_jobs() if jobs is None else jobs) <= 1 or not forkable():
             return
-        try:
-            spill = tempfile.TemporaryFile()
-        except OSError:
-            return
-        pipes = os.pipe() + os.pipe()  # as Deferred._fork's
-        parent = os.getpid()
-        try:
-            pid = _fork(lambda: _early_child(pipes, spill, parent, warm_up))
-        except BaseException as error:
-            for fd in pipes:
-                os.close(fd)
-            spill.close()
-            if not isinstance(error, OSError):
-                raise
-            log.debug("cannot fork (%s): the build forks later", error)
-            return
-        os.close(pipes[1])
-        os.close(pipes[2])
-        self.pid, self.fd, self.to_child, self.spill = pid, pipes[0], pipes[3], spill
+        forked = _fork_with_pipes(lambda pipes, spill, parent: _early_child(pipes, spill, parent, warm_up))
+        if forked is not None:  # else the Deferred forks its own child later
+            self.pid, self.fd, self.to_child, self.spill = forked
 
     def adopt(self, func: Callable, prepare: Callable, after: Callable | None) -> tuple | None:
         """Give the child its work: (pid, result pipe, message pipe, spill file) for the
@@ -390,16 +400,7 @@ class Early:
 
     def close(self) -> None:
         """Stop the child if no Deferred adopted it."""
-        pid, self.pid = self.pid, 0
-        _stop(pid)
-        for name in ("fd", "to_child"):
-            fd = getattr(self, name)
-            setattr(self, name, -1)
-            if fd >= 0:
-                os.close(fd)
-        if self.spill is not None:
-            self.spill.close()
-            self.spill = None
+        _release(self)
 
     def __enter__(self) -> Early:
         return self
@@ -415,14 +416,11 @@ def _early_child(pipes: tuple[int, ...], spill: IO[bytes], parent: int, warm_up)
     program = messages.next()
     if not program:  # not adopted: this process ended, or stopped us
         return
-    deferred = Deferred.__new__(Deferred)
     try:
-        deferred.func, deferred.prepare, deferred.after = pickle.loads(program)
-    except Exception as exc:  # noqa: BLE001  e.g. a module that fails to import: said in result()
-        error = exc
-        _send_outcome(pipes[1], lambda: _raise(error))
-        return
-    deferred._work(pipes, spill, messages)
+        func, prepare, after = pickle.loads(program)
+    except Exception as exc:  # noqa: BLE001  e.g. a module that fails to import: as prepare()'s
+        func, prepare, after = None, functools.partial(_raise, exc), None  # error, in result()
+    _compute_in_child(func, prepare, after, pipes, spill, messages)
 
 
 def _raise(error: BaseException):

@@ -196,6 +196,21 @@ def test_an_early_child_not_adopted_is_stopped_and_work_it_cannot_take_forks_its
     assert parallel.Early(jobs=1).pid == 0
 
 
+def test_an_early_child_that_cannot_load_its_work_says_so_in_the_result(monkeypatch):
+    import types
+
+    with parallel.Early(jobs=2) as early:  # forked before the work's module exists
+        pid = early.pid
+        late = types.ModuleType("papercat_late_module")
+        exec("def add(value, ready):\n    return value + 1\n", late.__dict__)
+        monkeypatch.setitem(sys.modules, late.__name__, late)
+        with parallel.Deferred(late.add, jobs=2, early=early) as job:
+            assert job.pid == pid != 0  # adopted: the work pickles here, with the default prepare()
+            job.send(1)
+            with pytest.raises(RuntimeError, match="ModuleNotFoundError"):
+                job.result()
+
+
 def test_an_early_child_leaves_once_its_process_cannot_reach_it():
     early = parallel.Early(jobs=2)
     pid = early.pid
