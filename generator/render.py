@@ -300,7 +300,8 @@ def render_site(
     sitemap: list[tuple[str, dt.date | None]] = []
     env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
     known_keys = kept.keys if kept is not None else None
-    pending: list[tuple[str, str, dict | bytes, str]] = []  # (path, template, context, key), or bytes
+    # (path, template, context or (context, a function making the rest of it), key), or bytes
+    pending: list[tuple[str, str, dict | tuple | bytes, str]] = []
 
     def key_of(path: str, stamp, make: Callable[[], str]) -> str:
         """make(), the key of `path`; or the key an earlier build made from an equal `stamp` (all
@@ -334,7 +335,8 @@ def render_site(
         if reusable(previous, path, key):
             outputs.append(OutputFile(path, None, key))
         else:
-            pending.append((path, template, {**context, **lazy[1]()} if lazy else context, key))
+            # a lazy context is made by the worker that renders the page, not here one by one
+            pending.append((path, template, (context, lazy[1]) if lazy else context, key))
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
@@ -454,6 +456,8 @@ def render_site(
             path, template, context, key = queued[n]
             if not template:
                 return writer.stage(path, context, key)
+            if isinstance(context, tuple):
+                context = {**context[0], **context[1]()}
             return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
 
         progress = report and (lambda done, total: report(offset + done, offset + total))
