@@ -15,11 +15,13 @@ import dataclasses
 from array import array
 from collections import Counter
 
+import numpy as np
+
 from .index_writer import write_terms
 from .lunr_js import JS_SPACE_RE
 from .metadata import paper_record, papers_json
 from .model import Catalogue
-from .render import json_object, to_json
+from .render import JSON_ENCODER, json_object, to_json
 from .search import ABSTRACT_FIELDS, FORMAT, abstract_terms
 
 REBUILD_SHARE = 0.05  # when more of the abstracts than this changed, the tier is made anew
@@ -27,6 +29,14 @@ REBUILD_SHARE = 0.05  # when more of the abstracts than this changed, the tier i
 
 def _json(value) -> str:
     return to_json(value).decode("utf-8")
+
+
+_encode = JSON_ENCODER.encode  # render.to_json's, giving str
+
+
+def _text_json(text: str) -> str:
+    """A document's text as the tier holds it: as search.make_tier gives it, encoded."""
+    return _encode(text if text.isascii() else JS_SPACE_RE.sub(" ", text))
 
 
 def _row(positions: array) -> str:
@@ -71,22 +81,43 @@ class AbstractsTier:
     def _make(self, texts: tuple[str, ...], known: tuple) -> None:
         self.texts = tuple(texts)
         self.terms = [abstract_terms(t) if k is None else k for t, k in zip(texts, known, strict=True)]
-        self.text_json = [_json(JS_SPACE_RE.sub(" ", t)) for t in texts]
-        postings: dict[str, list[int]] = {}
-        self.firsts, self.repeats = [], []
-        for position, terms in enumerate(self.terms):
-            counts = Counter(terms.split("\n")[1:])
-            first = []
-            for term in counts:
-                found = postings.get(term)
-                if found is None:
-                    found = postings[term] = []
-                    first.append(term)
-                found.append(position)
-            self.firsts.append(first)
-            self.repeats.append(tuple(sorted((t, tf) for t, tf in counts.items() if tf > 1)))
-        self.postings = {term: array("i", found) for term, found in postings.items()}
-        self.rows = {term: _row(found) for term, found in self.postings.items()}
+        self.text_json = list(map(_text_json, texts))
+        # Every document's terms in one array of numbers, numbered in order of first use: the
+        # terms first seen in a document are then a run of numbers, in the order seen there.
+        tokens = "".join(self.terms).split("\n")[1:]
+        names = list(dict.fromkeys(tokens))
+        number = dict(zip(names, range(len(names)), strict=True))
+        width = max(len(names), 1)
+        sizes = np.fromiter((t.count("\n") for t in self.terms), np.int64, len(self.terms))
+        document = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        code = np.fromiter(map(number.__getitem__, tokens), np.int64, len(tokens))
+        pairs, tf = np.unique(document * width + code, return_counts=True)  # by document, then term
+        document, term = np.divmod(pairs, width)
+        by_term = np.argsort(term, kind="stable")  # each term's documents stay in order
+        documents = document[by_term].astype(np.int32)
+        ends = np.cumsum(np.bincount(term, minlength=len(names))).tolist()
+        starts = [0, *ends][: len(names)]
+        gaps = documents.copy()
+        gaps[1:] -= documents[:-1]
+        gaps[starts] = documents[starts]  # a term's first document: from 0
+        digits = [str(n) for n in range(int(gaps.max(initial=0)) + 1)]  # quicker than str() of each
+        gap_text = list(map(digits.__getitem__, gaps.tolist()))
+        self.postings, self.rows = {}, {}
+        for name, a, b in zip(names, starts, ends, strict=True):
+            self.postings[name] = array("i", documents[a:b].tobytes())
+            self.rows[name] = "[[" + ",".join(gap_text[a:b]) + "]]"
+        first_in = documents[starts]  # ascending: terms are numbered as first seen
+        cuts = np.searchsorted(first_in, np.arange(len(sizes) + 1)).tolist()
+        self.firsts = [names[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+        rank = np.empty(width, np.int64)
+        rank[[number[name] for name in sorted(names)]] = np.arange(len(names))
+        repeated = np.flatnonzero(tf > 1)
+        repeated = repeated[np.argsort(document[repeated] * width + rank[term[repeated]], kind="stable")]
+        cuts = np.searchsorted(document[repeated], np.arange(len(sizes) + 1)).tolist()
+        entries = list(
+            zip(map(names.__getitem__, term[repeated].tolist()), tf[repeated].tolist(), strict=True)
+        )
+        self.repeats = [tuple(entries[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
         self._order()
 
     def _change(self, changed: list[int], texts: tuple[str, ...], known: tuple) -> None:
@@ -117,7 +148,7 @@ class AbstractsTier:
             for q in firsts:  # the documents where some term is now, or was, first seen
                 self.firsts[q] = [t for t in self._distinct(q) if self.postings[t][0] == q]
             self.repeats[p] = tuple(sorted((t, tf) for t, tf in after.items() if tf > 1))
-            self.text_json[p] = _json(JS_SPACE_RE.sub(" ", texts[p]))
+            self.text_json[p] = _text_json(texts[p])
         self.texts = texts
         if terms_changed:
             self._order()

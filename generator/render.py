@@ -222,9 +222,13 @@ def paginate(base: str, items: list) -> list[tuple[str, list, dict]]:
     return pages
 
 
+# json.dumps with these options makes an encoder per call, a third of the time of a small value
+JSON_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def to_json(data) -> bytes:
     """Compact, sorted, UTF-8 JSON: the form of every JSON file of the site."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return JSON_ENCODER.encode(data).encode("utf-8")
 
 
 def json_object(members: dict[str, bytes]) -> bytes:
