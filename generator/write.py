@@ -218,6 +218,7 @@ class SiteWriter:
             _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
         self._listed: tuple[list[str], list[str]] | None = None  # see list_spare
+        self._spare_sizes: dict[str, int] = {}  # path -> size of a regular file (-1: other), listed
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
@@ -239,13 +240,14 @@ class SiteWriter:
 
     def list_spare(self) -> tuple[list[str], list[str]]:
         """The spare tree's files and folders (none without one), listed once, for finish to
-        tidy: a build lists them early when it waits anyway (at 10,000 papers, a walk of
-        10,000 folders). The files this build writes later are its own, and kept."""
+        tidy, with the files' sizes, for finish to check those it keeps: a build lists them
+        early when it waits anyway (at 10,000 papers, 10,000 folders and 20,000 files). The
+        files this build writes later are its own, and kept; the others stay as listed."""
         if self._listed is None:
             files: list[str] = []
             folders: list[str] = []
             if self.spare:
-                _walk(self.tmp, "", files, folders)
+                _walk(self.tmp, "", files, folders, self._spare_sizes)
             self._listed = files, folders
         return self._listed
 
@@ -316,8 +318,8 @@ class SiteWriter:
         for path in sorted(self._unchanged):
             target, entry, spare = self._target(path), self.entries[path], self.spare.get(path)
             if spare:
-                if spare[0] == entry[0] and _same_size(target, entry[1]):
-                    continue  # the spare tree has it already
+                if spare[0] == entry[0] and self._spare_sizes.get(path) == entry[1]:
+                    continue  # the spare tree has it already (a regular file of that size)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
             os.link(os.path.join(self.site_dir, path), target)
@@ -360,16 +362,24 @@ class SiteWriter:
                 self._made.discard(folder)
 
 
-def _walk(root: str, folder: str, files: list[str], folders: list[str]) -> None:
-    """Every file and folder under root/folder, as paths relative to root (folders deepest first)."""
+def _walk(root: str, folder: str, files: list[str], folders: list[str], sizes: dict | None = None) -> None:
+    """Every file and folder under root/folder, as paths relative to root (folders deepest
+    first); with `sizes`, each file's size there (-1 for what is not a regular file)."""
     with os.scandir(os.path.join(root, folder)) as entries:
         for item in entries:
             path = f"{folder}/{item.name}" if folder else item.name
             if item.is_dir(follow_symlinks=False):
-                _walk(root, path, files, folders)
+                _walk(root, path, files, folders, sizes)
                 folders.append(path)
             else:
                 files.append(path)
+                if sizes is not None:
+                    try:
+                        info = item.stat(follow_symlinks=False)
+                    except OSError:  # gone meanwhile
+                        sizes[path] = -1
+                    else:
+                        sizes[path] = info.st_size if stat.S_ISREG(info.st_mode) else -1
 
 
 def _strays(site_dir: Path, entries: dict) -> bool:
