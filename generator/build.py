@@ -324,8 +324,10 @@ def build(
 
         def related_papers() -> dict:  # paper pages need them: the other pages render before
             stages.done("render + write other pages")
-            if related.wanted:  # still being computed, as a rule: list what finish will tidy meanwhile
-                writer.list_spare()
+            if related.wanted:  # still being computed, as a rule: meanwhile, list what finish will
+                writer.list_spare()  # tidy, and look at the paper pages' old files
+                if previous is not None:
+                    previous.look_ahead("papers/")
             found = related.result()
             stages.done("waiting for related papers")
             return found

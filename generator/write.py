@@ -105,6 +105,13 @@ class Previous:
             known = self._intact[path, size] = _same_size(os.path.join(self.site_dir, path), size)
         return known
 
+    def look_ahead(self, prefix: str) -> None:
+        """intact() of every file under `prefix` as the manifest has it, now rather than when
+        asked: a build does this while it waits anyway."""
+        for path, entry in self.files.items():
+            if path.startswith(prefix):
+                self.intact(path, entry[1])
+
 
 MANIFEST_FORMAT = 2
 # Manifests this process wrote or read last, by a digest of their bytes: a long-lived process
