@@ -15,8 +15,6 @@ import dataclasses
 from array import array
 from collections import Counter
 
-import numpy as np
-
 from .index_writer import write_terms
 from .lunr_js import JS_SPACE_RE
 from .metadata import paper_record, papers_json
@@ -25,6 +23,7 @@ from .render import JSON_ENCODER, json_object, to_json
 from .search import ABSTRACT_FIELDS, FORMAT, abstract_terms
 
 REBUILD_SHARE = 0.05  # when more of the abstracts than this changed, the tier is made anew
+NUMPY_FROM = 500  # documents: a tier of fewer is indexed without numpy (0.05 s to import)
 
 
 def _json(value) -> str:
@@ -82,6 +81,34 @@ class AbstractsTier:
         self.texts = tuple(texts)
         self.terms = [abstract_terms(t) if k is None else k for t, k in zip(texts, known, strict=True)]
         self.text_json = list(map(_text_json, texts))
+        if len(self.terms) >= NUMPY_FROM:
+            self._index_with_numpy()
+        else:
+            self._index()
+        self._order()
+
+    def _index(self) -> None:
+        """postings, rows, firsts and repeats of self.terms, document by document."""
+        postings: dict[str, list[int]] = {}
+        self.firsts, self.repeats = [], []
+        for position, terms in enumerate(self.terms):
+            counts = Counter(terms.split("\n")[1:])
+            first = []
+            for term in counts:
+                found = postings.get(term)
+                if found is None:
+                    found = postings[term] = []
+                    first.append(term)
+                found.append(position)
+            self.firsts.append(first)
+            self.repeats.append(tuple(sorted((t, tf) for t, tf in counts.items() if tf > 1)))
+        self.postings = {term: array("i", found) for term, found in postings.items()}
+        self.rows = {term: _row(found) for term, found in self.postings.items()}
+
+    def _index_with_numpy(self) -> None:
+        """What _index makes, from every document's terms at once (quicker for many)."""
+        import numpy as np  # here: every build imports this module, and a small one needs no numpy
+
         # Every document's terms in one array of numbers, numbered in order of first use: the
         # terms first seen in a document are then a run of numbers, in the order seen there.
         tokens = "".join(self.terms).split("\n")[1:]
@@ -118,7 +145,6 @@ class AbstractsTier:
             zip(map(names.__getitem__, term[repeated].tolist()), tf[repeated].tolist(), strict=True)
         )
         self.repeats = [tuple(entries[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
-        self._order()
 
     def _change(self, changed: list[int], texts: tuple[str, ...], known: tuple) -> None:
         texts = tuple(texts)

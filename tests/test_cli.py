@@ -156,3 +156,22 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
             assert time.monotonic() < deadline, "a process of the build outlived it"
             time.sleep(0.1)
         assert not list(root.glob("site.tmp-*")) and not (root / "site").exists()
+
+
+def test_a_small_build_keeps_numpy_and_scipy_out_of_the_build_process(tmp_path):
+    """numpy and scipy (0.05 s and 0.2 s to import) are the related papers' child's: the
+    process that builds a small catalogue, where they would weigh most, never imports them."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "templates", root / "templates")
+    script = (
+        "import sys\n"
+        "from generator.__main__ import main\n"
+        f"code = main(['--root', {str(root)!r}, 'build'])\n"
+        "print(code, sorted(m for m in ('numpy', 'scipy', 'numba') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+    assert (root / "site" / "search" / "abstracts.json").is_file()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generator import in_place
 from generator.in_place import AbstractsTier
 from generator.render import to_json
 from generator.search import abstract_terms, make_tier
@@ -49,13 +51,32 @@ def inputs(texts: list[str], with_terms: list[bool]) -> tuple[tuple, tuple]:
     return tuple(texts), tuple(known)
 
 
+@pytest.mark.parametrize("numpy_from", [0, 10**9], ids=["indexed-with-numpy", "indexed-by-document"])
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(TEXT, min_size=0, max_size=8),
     st.lists(st.tuples(st.integers(0, 7), TEXT, st.booleans()), max_size=8),
     st.lists(st.booleans(), min_size=8, max_size=8),
 )
-def test_edits_in_place_give_the_bytes_of_a_fresh_tier(texts, edits, with_terms):
+def test_edits_in_place_give_the_bytes_of_a_fresh_tier(numpy_from, texts, edits, with_terms):
+    with pytest.MonkeyPatch.context() as patch:  # both ways of making the tier anew
+        patch.setattr(in_place, "NUMPY_FROM", numpy_from)
+        edit_in_place(texts, edits, with_terms)
+
+
+def test_many_documents_are_indexed_with_numpy_and_a_few_without(monkeypatch):
+    """The tier of many abstracts is made anew with numpy, a small one not (numpy takes 0.05 s
+    to import, which a small catalogue's build in one process would pay)."""
+    calls = []
+    monkeypatch.setattr(AbstractsTier, "_index", lambda self: calls.append("by document"))
+    monkeypatch.setattr(AbstractsTier, "_index_with_numpy", lambda self: calls.append("numpy"))
+    monkeypatch.setattr(AbstractsTier, "_order", lambda self: None)
+    for count in (in_place.NUMPY_FROM - 1, in_place.NUMPY_FROM):
+        AbstractsTier()._make(("text",) * count, (None,) * count)
+    assert calls == ["by document", "numpy"]
+
+
+def edit_in_place(texts, edits, with_terms):
     tier = AbstractsTier(rebuild_share=1)  # always in place, however many changed
     tier_inputs = inputs(texts, with_terms[: len(texts)])
     assert tier.json(tier_inputs) == fresh(*tier_inputs)
