@@ -61,6 +61,7 @@ def inputs(texts: list[str], with_terms: list[bool]) -> tuple[tuple, tuple]:
 def test_edits_in_place_give_the_bytes_of_a_fresh_tier(numpy_from, texts, edits, with_terms):
     with pytest.MonkeyPatch.context() as patch:  # both ways of making the tier anew
         patch.setattr(in_place, "NUMPY_FROM", numpy_from)
+        patch.setattr(in_place, "NUMPY_BATCH", 3)  # documents split a few at a time
         edit_in_place(texts, edits, with_terms)
 
 
