@@ -27,16 +27,12 @@ NUMPY_FROM = 500  # documents: a tier of fewer is indexed without numpy (0.05 s 
 NUMPY_BATCH = 1000  # documents whose terms are split at once
 
 
-def _json(value) -> str:
-    return to_json(value).decode("utf-8")
-
-
-_encode = JSON_ENCODER.encode  # render.to_json's, giving str
+_json = JSON_ENCODER.encode  # render.to_json's encoding, as str
 
 
 def _text_json(text: str) -> str:
     """A document's text as the tier holds it: as search.make_tier gives it, encoded."""
-    return _encode(text if text.isascii() else JS_SPACE_RE.sub(" ", text))
+    return _json(text if text.isascii() else JS_SPACE_RE.sub(" ", text))
 
 
 def _row(positions: array) -> str:
