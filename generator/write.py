@@ -225,7 +225,7 @@ class SiteWriter:
             _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
         self._listed: tuple[list[str], list[str]] | None = None  # see list_spare
-        self._spare_sizes: dict[str, int] = {}  # path -> size of a regular file (-1: other), listed
+        self._spare_sizes: dict[str, int | None] = {}  # path -> _regular_size, as listed
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
@@ -371,7 +371,7 @@ class SiteWriter:
 
 def _walk(root: str, folder: str, files: list[str], folders: list[str], sizes: dict | None = None) -> None:
     """Every file and folder under root/folder, as paths relative to root (folders deepest
-    first); with `sizes`, each file's size there (-1 for what is not a regular file)."""
+    first); with `sizes`, each file's _regular_size there."""
     with os.scandir(os.path.join(root, folder)) as entries:
         for item in entries:
             path = f"{folder}/{item.name}" if folder else item.name
@@ -382,11 +382,9 @@ def _walk(root: str, folder: str, files: list[str], folders: list[str], sizes: d
                 files.append(path)
                 if sizes is not None:
                     try:
-                        info = item.stat(follow_symlinks=False)
+                        sizes[path] = _regular_size(item.stat(follow_symlinks=False))
                     except OSError:  # gone meanwhile
-                        sizes[path] = -1
-                    else:
-                        sizes[path] = info.st_size if stat.S_ISREG(info.st_mode) else -1
+                        sizes[path] = None
 
 
 def _strays(site_dir: Path, entries: dict) -> bool:
@@ -453,13 +451,18 @@ def _unlock(fd: int) -> None:
             os.close(fd)
 
 
+def _regular_size(info: os.stat_result) -> int | None:
+    """The size of a regular file; None for anything else (a link, a folder), never linked."""
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def _same_size(path: str, size: int) -> bool:
     """A regular file (not a link) of that size: safe to hard-link into the new build."""
     try:
         info = os.lstat(path)
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == size
+    return _regular_size(info) == size
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h
