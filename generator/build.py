@@ -564,7 +564,7 @@ def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple,
 
     file, texts = request
     neighbours.compiled(len(texts))  # numba's code, loaded once in this process
-    state = kept[1] if kept is not None and kept[0] == file else file and file.load()
+    state = kept[1] if kept is not None and kept[0] == file else related_job.load_state(file)
     found, state = related_job.compute(texts, state)
 
     def after() -> None:  # once the result is sent
