@@ -25,6 +25,7 @@ from . import (
     render,
     search,
     taxonomy,
+    trees,
     validate,
     write,
 )
@@ -288,6 +289,10 @@ def build(
     if not (project.templates / "base.html").is_file():
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
+        lock = stack.enter_context(write.SiteLock(project.output))  # from now: the trees stay as listed
+        survey = _survey(project.output, jobs) if use_cache and warm is None else None  # serve: big to fork
+        if survey is not None:
+            stack.enter_context(survey)
         helper = warm.related if warm is not None and use_cache else None
         related = stack.enter_context(
             RelatedPapers(cache, jobs, warm is not None, helper, early)
@@ -311,9 +316,10 @@ def build(
         # from copying its pages by touching them.
         gc.freeze()
         papers = catalogue.papers
-        previous = write.Previous(project.output) if use_cache else None
+        live, spare = survey.result() if survey is not None else (None, None)
+        previous = write.Previous(project.output, listing=live) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
-        writer = stack.enter_context(write.SiteWriter(project.output, previous, reuse=use_cache))
+        writer = stack.enter_context(write.SiteWriter(project.output, previous, use_cache, lock, spare))
         derived = _derive(catalogue, cache, stages, previous, version, warm if use_cache else None)
         big = len(papers) >= parallel.MIN_ITEMS
         elsewhere, here = _generated_files(catalogue, derived, version, cache, warm if use_cache else None)
@@ -370,6 +376,20 @@ def build(
     )
     log.info(result.summary())
     return result
+
+
+SURVEY_FROM = 128 * 1024  # bytes of the last build's manifest (about 800 files): fewer, walked here
+
+
+def _survey(site_dir: Path, jobs: int | None) -> trees.Survey | None:
+    """The live site and the spare tree, listed in a child while the content loads (see
+    trees.Survey), if they are large enough for that to pay; else None: listed when needed."""
+    try:
+        large = (site_dir / write.MANIFEST).stat().st_size >= SURVEY_FROM
+    except OSError:
+        large = False
+    site_dir = site_dir.absolute()
+    return trees.Survey([site_dir, write.spare_dir(site_dir)], jobs) if large else None
 
 
 class RelatedPapers:

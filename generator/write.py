@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .model import OutputFile
+from .trees import Listing, list_tree, regular_size
 
 
 def safe_relative(path: str) -> str:
@@ -70,10 +70,13 @@ MANIFEST = ".papercat-manifest.json"  # path -> [sha256, size, key] of every fil
 class Previous:
     """The last build's manifest: which files it wrote, with what bytes, from what inputs."""
 
-    def __init__(self, site_dir: Path, read: bool = True) -> None:
+    def __init__(self, site_dir: Path, read: bool = True, listing: Listing | None = None) -> None:
+        """`listing`: the site's files as walked (with sizes) since another build last wrote
+        there, to look them up rather than at them (see trees.Survey)."""
         self.site_dir = site_dir.absolute()
         self.files: dict[str, list] = {}
         self.seen: bytes | None = None  # blake2b of the manifest's bytes, if there is one
+        self.listing = listing
         self._intact: dict[tuple[str, int], bool] = {}  # a build looks at each file up to three times
         if not read:  # as if there were no last build
             return
@@ -100,6 +103,8 @@ class Previous:
 
     def intact(self, path: str, size: int) -> bool:
         """A regular file (not a link) of that size: safe to hard-link into the new build."""
+        if self.listing is not None:
+            return self.listing.sizes.get(path) == size
         known = self._intact.get((path, size))
         if known is None:  # paths are ours (SiteWriter.stage)
             known = self._intact[path, size] = _same_size(os.path.join(self.site_dir, path), size)
@@ -107,7 +112,9 @@ class Previous:
 
     def look_ahead(self, prefix: str) -> None:
         """intact() of every file under `prefix` as the manifest has it, now rather than when
-        asked: a build does this while it waits anyway."""
+        asked: a build does this while it waits anyway (no need with a listing)."""
+        if self.listing is not None:
+            return
         for path, entry in self.files.items():
             if path.startswith(prefix):
                 self.intact(path, entry[1])
@@ -189,6 +196,27 @@ def spare_dir(site_dir: Path) -> Path:
     return site_dir.with_name(f".{site_dir.name}.spare")
 
 
+class SiteLock:
+    """An exclusive lock on the folder that holds the site (flock): one build at a time
+    writes there, or reads its trees. Waits for another build to finish."""
+
+    def __init__(self, site_dir: Path) -> None:
+        folder = site_dir.absolute().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self.fd = _lock(folder)
+
+    def release(self) -> None:
+        """Let the next build go on (again: nothing)."""
+        _unlock(self.fd)
+        self.fd = -1
+
+    def __enter__(self) -> SiteLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class SiteWriter:
     """Writes a build into a temporary folder beside `site/`, then swaps it in atomically.
 
@@ -204,17 +232,25 @@ class SiteWriter:
     the next one deletes. Its files that match this build stay as they are.
     """
 
-    def __init__(self, site_dir: Path, previous: Previous | None = None, reuse: bool = True) -> None:
+    def __init__(
+        self,
+        site_dir: Path,
+        previous: Previous | None = None,
+        reuse: bool = True,
+        lock: SiteLock | None = None,
+        spare: Listing | None = None,
+    ) -> None:
+        """`lock`: the SiteLock taken for this build, released when it is finished (else one is
+        taken now); `spare`: the spare tree as walked under that lock (see trees.Survey)."""
         self.site_dir = site_dir.absolute()
-        self.site_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(self.site_dir.parent)  # one build at a time writes here
+        self._lock = lock or SiteLock(self.site_dir)
         try:
             remove_leftovers(self.site_dir)
             same = previous is not None and previous.site_dir == self.site_dir
             self.previous = previous if same else Previous(self.site_dir, read=reuse)
             self.tmp = tempfile.mkdtemp(prefix=self.site_dir.name + ".tmp-", dir=self.site_dir.parent)
         except BaseException:
-            _unlock(self._lock)
+            self._lock.release()
             raise
         self.entries: dict[str, list] = {}
         self.written = 0
@@ -224,8 +260,7 @@ class SiteWriter:
         if not reuse and (spare_dir(self.site_dir) / MARKER).is_file():
             _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
-        self._listed: tuple[list[str], list[str]] | None = None  # see list_spare
-        self._spare_sizes: dict[str, int | None] = {}  # path -> _regular_size, as listed
+        self._listed = spare if self.spare else None  # see list_spare
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
@@ -245,17 +280,15 @@ class SiteWriter:
             return {}
         return files
 
-    def list_spare(self) -> tuple[list[str], list[str]]:
+    def list_spare(self) -> Listing:
         """The spare tree's files and folders (none without one), listed once, for finish to
         tidy, with the files' sizes, for finish to check those it keeps: a build lists them
-        early when it waits anyway (at 10,000 papers, 10,000 folders and 20,000 files). The
-        files this build writes later are its own, and kept; the others stay as listed."""
+        early when it waits anyway (at 10,000 papers, 10,000 folders and 20,000 files), if a
+        trees.Survey has not. The files this build writes later are its own, and kept; the
+        others stay as listed."""
         if self._listed is None:
-            files: list[str] = []
-            folders: list[str] = []
-            if self.spare:
-                _walk(self.tmp, "", files, folders, self._spare_sizes)
-            self._listed = files, folders
+            listed = list_tree(self.tmp) if self.spare else None
+            self._listed = listed or Listing([], [], {})
         return self._listed
 
     def __enter__(self) -> SiteWriter:
@@ -315,17 +348,18 @@ class SiteWriter:
             not self.written
             and self.entries == old.files
             and all(old.intact(p, e[1]) for p, e in old.files.items())
-            and not _strays(self.site_dir, self.entries)
+            and not _strays(old.listing or list_tree(self.site_dir, sizes=False), self.entries)
         ):
             self._put_back()
             self._release()
             return WriteResult(0, total)
         if self.spare:
             self._tidy_spare()
+        spare_sizes = self.list_spare().sizes if self.spare else {}
         for path in sorted(self._unchanged):
             target, entry, spare = self._target(path), self.entries[path], self.spare.get(path)
             if spare:
-                if spare[0] == entry[0] and self._spare_sizes.get(path) == entry[1]:
+                if spare[0] == entry[0] and spare_sizes.get(path) == entry[1]:
                     continue  # the spare tree has it already (a regular file of that size)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
@@ -342,8 +376,7 @@ class SiteWriter:
         return WriteResult(self.written, total - self.written)
 
     def _release(self) -> None:
-        _unlock(self._lock)
-        self._lock = -1
+        self._lock.release()
 
     def _put_back(self) -> None:
         """Nothing changed: the spare tree (if claimed) waits for the next build."""
@@ -356,12 +389,12 @@ class SiteWriter:
     def _tidy_spare(self) -> None:
         """Remove what the spare tree has and this build does not: files, then empty folders."""
         keep = {MARKER, MANIFEST, *self.entries}
-        files, folders = self.list_spare()
-        for path in files:
+        listed = self.list_spare()
+        for path in listed.files:
             if path not in keep:
                 os.unlink(os.path.join(self.tmp, path))
         holding = {path.rpartition("/")[0] for path in self.entries}  # will have files: keep
-        for folder in folders:  # deepest first
+        for folder in listed.folders:  # deepest first
             if folder in holding:
                 continue
             with contextlib.suppress(OSError):  # not empty
@@ -369,34 +402,13 @@ class SiteWriter:
                 self._made.discard(folder)
 
 
-def _walk(root: str, folder: str, files: list[str], folders: list[str], sizes: dict | None = None) -> None:
-    """Every file and folder under root/folder, as paths relative to root (folders deepest
-    first); with `sizes`, each file's _regular_size there."""
-    with os.scandir(os.path.join(root, folder)) as entries:
-        for item in entries:
-            path = f"{folder}/{item.name}" if folder else item.name
-            if item.is_dir(follow_symlinks=False):
-                _walk(root, path, files, folders, sizes)
-                folders.append(path)
-            else:
-                files.append(path)
-                if sizes is not None:
-                    try:
-                        sizes[path] = _regular_size(item.stat(follow_symlinks=False))
-                    except OSError:  # gone meanwhile
-                        sizes[path] = None
-
-
-def _strays(site_dir: Path, entries: dict) -> bool:
-    """Whether site_dir holds files or folders that no build wrote (a clean build has none)."""
-    files: list[str] = []
-    folders: list[str] = []
-    try:
-        _walk(str(site_dir), "", files, folders)
-    except OSError:
+def _strays(site: Listing | None, entries: dict) -> bool:
+    """Whether the site holds files or folders that no build wrote (a clean build has none);
+    yes if it could not be listed."""
+    if site is None:
         return True
     wanted = {folder for path in entries for folder in _parents(path)}
-    return set(files) != {MARKER, MANIFEST, *entries} or set(folders) != wanted
+    return set(site.files) != {MARKER, MANIFEST, *entries} or set(site.folders) != wanted
 
 
 def _parents(path: str) -> list[str]:
@@ -451,18 +463,13 @@ def _unlock(fd: int) -> None:
             os.close(fd)
 
 
-def _regular_size(info: os.stat_result) -> int | None:
-    """The size of a regular file; None for anything else (a link, a folder), never linked."""
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
-
-
 def _same_size(path: str, size: int) -> bool:
     """A regular file (not a link) of that size: safe to hard-link into the new build."""
     try:
         info = os.lstat(path)
     except OSError:
         return False
-    return _regular_size(info) == size
+    return regular_size(info) == size
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h

@@ -67,6 +67,16 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(params=["listed when needed", "surveyed"])
+def surveyed(request, monkeypatch):
+    """Both ways a build learns what the old trees hold: walking them itself when it needs
+    to, or a child's survey while it loads (build.SURVEY_FROM: large sites only)."""
+    from generator import build as build_mod
+
+    monkeypatch.setattr(build_mod, "SURVEY_FROM", 0 if request.param == "surveyed" else 1 << 62)
+    return request.param == "surveyed"
+
+
 @pytest.fixture
 def built(make_project):
     project = make_project(PAPERS)
@@ -428,7 +438,7 @@ def test_long_listings_are_paginated_with_working_links(make_project):
     assert not (site / "page/4").exists()
 
 
-def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, tmp_path):
+def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, tmp_path, surveyed):
     project = make_project(PAPERS)
     first = build(project)
     assert first.files_unchanged == 0
@@ -452,7 +462,7 @@ def folders(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
 
 
-def test_the_swapped_out_tree_is_reused_without_touching_the_live_site(make_project, tmp_path):
+def test_the_swapped_out_tree_is_reused_without_touching_the_live_site(make_project, tmp_path, surveyed):
     project = make_project(PAPERS)
     spare = project.root / ".site.spare"
     paper = project.content / "papers" / "old-paper.md"
@@ -506,7 +516,7 @@ def test_a_process_that_builds_again_parses_neither_the_sites_manifest_nor_the_s
     assert tree_digest(project.output) == tree_digest(clean.output)
 
 
-def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
+def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path, surveyed):
     project = make_project(PAPERS)
     paper = project.content / "papers" / "old-paper.md"
     build(project)
@@ -526,7 +536,9 @@ def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path):
     assert tree_digest(spare) == replaced  # ...and not the tree this build swapped out in its place
 
 
-def test_no_cache_rewrites_files_changed_by_hand_and_a_no_change_build_drops_strays(make_project, tmp_path):
+def test_no_cache_rewrites_files_changed_by_hand_and_a_no_change_build_drops_strays(
+    make_project, tmp_path, surveyed
+):
     project = make_project(PAPERS)
     build(project)
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
@@ -540,6 +552,28 @@ def test_no_cache_rewrites_files_changed_by_hand_and_a_no_change_build_drops_str
     assert result.rendered == 0
     assert tree_digest(project.output) == tree_digest(clean.output)
     assert folders(project.output) == folders(clean.output)
+
+
+def test_a_surveyed_build_never_looks_at_the_old_trees_itself(make_project, tmp_path, surveyed, monkeypatch):
+    from generator import write
+
+    project = make_project(PAPERS)
+    paper = project.content / "papers" / "old-paper.md"
+    original = paper.read_text()
+    build(project)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)  # a live site and a spare tree, both surveyed from now on
+    looked, walk, stat = [], write.list_tree, write._same_size
+    monkeypatch.setattr(write, "list_tree", lambda *a, **k: looked.append(a) or walk(*a, **k))
+    monkeypatch.setattr(write, "_same_size", lambda path, size: looked.append(path) or stat(path, size))
+    write_tree(project.output, {"junk.html": "stray"})
+    build(project)  # no change but a stray
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied at length"))
+    build(project)  # an edit: the spare tree is tidied, unchanged files kept or linked
+    assert bool(looked) != surveyed, looked  # walked here only without a survey
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
 
 
 def test_an_output_folder_that_is_a_link_or_inside_the_sources_is_refused(make_project, tmp_path):
@@ -588,7 +622,9 @@ def test_builds_at_the_same_time_wait_for_each_other(make_project, tmp_path):
         ("site.yml", "Test Catalogue", "Renamed Catalogue"),  # every page changes
     ],
 )
-def test_files_of_the_spare_tree_changed_by_hand_are_replaced(make_project, tmp_path, edited, old, new):
+def test_files_of_the_spare_tree_changed_by_hand_are_replaced(
+    make_project, tmp_path, edited, old, new, surveyed
+):
     project = make_project(PAPERS)
     paper = project.content / "papers" / "old-paper.md"
     original = paper.read_text()
@@ -609,7 +645,7 @@ def test_files_of_the_spare_tree_changed_by_hand_are_replaced(make_project, tmp_
     assert not (project.output / "papers.schema.json").is_symlink()
 
 
-def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project):
+def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project, surveyed):
     project = make_project(PAPERS)
     mine = write_tree(project.root / ".site.spare", {"notes.txt": "mine"})
     build(project)
