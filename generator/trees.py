@@ -88,7 +88,8 @@ class Survey:
             except OSError:
                 self.fds.append(-1)
         fds = list(self.fds)
-        self.job = parallel.Background(lambda: [list_tree(fd) if fd >= 0 else None for fd in fds], jobs)
+        here = os.getpid()
+        self.job = parallel.Background(lambda: _walks(fds, os.getpid() != here), jobs)
 
     def result(self) -> list[Listing | None]:
         """Each folder's listing; None for one that could not be walked, or whose name now
@@ -114,6 +115,13 @@ class Survey:
     def __exit__(self, *exc) -> None:
         self.job.__exit__(*exc)
         self._close()
+
+
+def _walks(fds: list[int], child: bool) -> list[Listing | None]:
+    """The listings; a child yields the cores to the build's other processes where they are busy."""
+    if child:
+        os.nice(10)
+    return [list_tree(fd) if fd >= 0 else None for fd in fds]
 
 
 def _still(folder: Path, fd: int) -> bool:
