@@ -38,6 +38,7 @@ from .progress import Progress
 
 log = logging.getLogger(__name__)
 RELATED_STATE = "related-state"  # .cache/related-state.pickle: tokens and neighbours of the last build
+SIGNATURES = ("paper-files", "signatures")  # the cache's entry for load.Signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +179,19 @@ def load_catalogue(
     topics, topic_errors = config.load_topics(
         project.content / "topics.yml", load.display_path(project.content / "topics.yml", label)
     )
-    docs, load_errors = load.load_documents(project.content / "papers", label, known)
+    cache = cache or Cache.disabled()
+    signed = None  # a new process with a cache: the files it need not read (see load.Signed)
+    if known is None and cache.path is not None:
+        signed = load.Signed(cache.get(*SIGNATURES, dict) or {})
+    docs, load_errors = load.load_documents(project.content / "papers", label, known, signed)
+    if signed is not None and signed.seen != signed.last:
+        cache.put(*SIGNATURES, signed.seen)
     papers_dir = (project.content / "papers").resolve()
     load_errors += [
         e
         for e in load.symlinks(project.content, label)
         if not (project.root / e.path).parent.resolve() == papers_dir
     ]  # those already reported
-    cache = cache or Cache.disabled()
     papers, paper_errors = (
         papers_mod.process_documents(
             docs,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import digest
 from .errors import ContentError
 
 MAX_FILE_BYTES = 1_000_000
@@ -18,32 +20,61 @@ EDITOR_FILES = re.compile(r"\.sw.$|~$|^\.#|^#.*#$|^\.DS_Store$|\.___jb_...___$|^
 
 @dataclass(frozen=True, slots=True)
 class RawDocument:
-    """One paper file as read: its path as shown to users, its stem and its text."""
+    """One paper file as read: its path as shown to users, its stem and its text; or, for a
+    file unchanged since the last build read it (see Signed), no text but its key and where
+    to read it (read_again)."""
 
     path: str
     stem: str
-    text: str
+    text: str | None
+    key: str = ""  # text_key(path, text), when known
+    source: str = ""  # the file, to read it again
+
+
+def text_key(path: str, text: str) -> str:
+    """What a paper file's cache keys start from: its path as shown and its text."""
+    return digest(path, text)
+
+
+# A file whose status changed this recently may change again within its timestamps' tick
+# (2 s on FAT): its signature is not kept (as git treats "racily clean" files).
+RACY_NS = 3_000_000_000
+
+
+@dataclass
+class Signed:
+    """The paper files a new process need not read: each file's stat signature (inode, size,
+    modification and status-change times) and text key, as the last build read it. A file
+    whose signature is unchanged is not read (any change to a file changes its status-change
+    time): the cache has its result, or else it is read then (papers.process_documents).
+    `seen` is this reading's, to keep."""
+
+    last: dict[str, tuple]
+    seen: dict[str, tuple] = field(default_factory=dict)
 
 
 def load_documents(
-    papers_dir: Path, label_root: Path, known: dict | None = None
+    papers_dir: Path, label_root: Path, known: dict | None = None, signed: Signed | None = None
 ) -> tuple[list[RawDocument], list[ContentError]]:
     """Read every `*.md` in papers_dir (sorted); unreadable files become errors, not skips.
 
     `known` (kept by a long-lived process between builds) maps file names to the (stat
     signature, document) of their last reading: a file whose signature is unchanged is not
-    read again. It is updated to this reading.
+    read again. It is updated to this reading. `signed`: the same for a new process, from
+    the last build's signatures and keys (see Signed).
     """
     seen: dict[str, tuple] = {}
     try:
-        return _load_documents(papers_dir, label_root, known, seen)
+        return _load_documents(papers_dir, label_root, known, seen, signed)
     finally:
         if known is not None:
             known.clear()
             known.update(seen)
 
 
-def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen: dict):
+def _load_documents(
+    papers_dir: Path, label_root: Path, known: dict | None, seen: dict, signed: Signed | None
+):
     docs: list[RawDocument] = []
     errors: list[ContentError] = []
     if papers_dir.is_symlink():
@@ -63,6 +94,7 @@ def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen
             )
         ]
     folder = display_path(papers_dir, label_root)
+    settled = time.time_ns() - RACY_NS  # a file whose status changed before this is signed
     with os.scandir(papers_dir) as listing:  # entries know their type: no stat per file
         entries = sorted(listing, key=lambda entry: entry.name)
     for entry in entries:
@@ -98,34 +130,59 @@ def _load_documents(papers_dir: Path, label_root: Path, known: dict | None, seen
                 )
             )
             continue
-        if known is not None:
+        if known is not None or signed is not None:
             info = entry.stat(follow_symlinks=False)
             signature = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if known is not None:
             last = known.get(name)
             if last is not None and last[0] == signature:
                 docs.append(last[1])
                 seen[name] = last
                 continue
-        with open(entry.path, "rb") as file:
-            data = file.read()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line_start = data.rfind(b"\n", 0, exc.start) + 1  # the bytes before the error are valid
-            errors.append(
-                ContentError(
-                    label,
-                    data.count(b"\n", 0, exc.start) + 1,
-                    len(data[line_start : exc.start].decode("utf-8")) + 1,
-                    f"file is not valid UTF-8 ({exc.reason})",
-                    "save the file as UTF-8",
-                )
-            )
+        if signed is not None:
+            last = signed.last.get(name)
+            if last is not None and last[0] == signature:
+                docs.append(RawDocument(label, name[:-3], None, last[1], entry.path))
+                signed.seen[name] = last
+                continue
+        doc, error = read_document(entry.path, label, name[:-3])
+        if doc is None:
+            errors.append(error)
             continue
-        docs.append(RawDocument(label, name[:-3], text))
+        docs.append(doc)
         if known is not None:
-            seen[name] = (signature, docs[-1])
+            seen[name] = (signature, doc)
+        if signed is not None and info.st_ctime_ns < settled:
+            signed.seen[name] = (signature, doc.key)
     return docs, errors
+
+
+def read_document(source: str, label: str, stem: str) -> tuple[RawDocument | None, ContentError | None]:
+    """One paper file, read; or why it cannot be."""
+    try:
+        with open(source, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        return None, ContentError(
+            label, 0, 0, f"cannot read the file ({exc.strerror})", "make it readable, or remove it"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1  # the bytes before the error are valid
+        return None, ContentError(
+            label,
+            data.count(b"\n", 0, exc.start) + 1,
+            len(data[line_start : exc.start].decode("utf-8")) + 1,
+            f"file is not valid UTF-8 ({exc.reason})",
+            "save the file as UTF-8",
+        )
+    return RawDocument(label, stem, text, text_key(label, text), source), None
+
+
+def read_again(doc: RawDocument) -> tuple[RawDocument | None, ContentError | None]:
+    """A document with its text (read now, if load_documents did not)."""
+    return (doc, None) if doc.text is not None else read_document(doc.source, doc.path, doc.stem)
 
 
 def display_path(path: Path, root: Path) -> str:

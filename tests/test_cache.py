@@ -353,6 +353,91 @@ def test_documents_are_read_again_only_when_their_stat_changes(tmp_path):
     assert [d.stem for d in third] == ["b"] and set(known) == {"b.md"}
 
 
+@pytest.fixture
+def settled(monkeypatch):
+    """Every paper file counts as settled: its status did not change within a timestamp's
+    tick of its reading (as if written more than load.RACY_NS before the build)."""
+    monkeypatch.setattr(load, "RACY_NS", -(10**9))
+
+
+def reads(monkeypatch) -> list[str]:
+    """The names of the paper files read from now on."""
+    names, real = [], load.read_document
+    monkeypatch.setattr(
+        load, "read_document", lambda source, *a: names.append(os.path.basename(source)) or real(source, *a)
+    )
+    return names
+
+
+def test_a_new_process_reads_only_the_paper_files_whose_stat_changed(
+    make_project, tmp_path, monkeypatch, settled
+):
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    read = reads(monkeypatch)
+    assert build(project).rendered == 0 and read == []
+    paper = project.content / "papers" / "old-paper.md"
+    info = paper.stat()
+    paper.write_text(paper.read_text().replace("carefully", "CAREFULLY"))  # the same size
+    os.utime(paper, ns=(info.st_atime_ns, info.st_mtime_ns))  # and modification time: only its ctime tells
+    build(project)
+    assert read == ["old-paper.md"]
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-1")
+    read.clear()
+    topics = project.content / "topics.yml"
+    topics.write_text(topics.read_text().replace("Training few parameters.", "Training a few parameters."))
+    build(project)  # every file is checked against the topics again: all are read
+    assert sorted(read) == sorted(f"{slug}.md" for slug in {**PAPERS, **MORE})
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-2")
+
+
+def test_paper_files_changed_within_a_tick_of_their_reading_are_read_again(make_project, monkeypatch):
+    project = make_project(PAPERS)  # files written just now, as by an editor right before a build
+    build(project)
+    read = reads(monkeypatch)
+    build(project)
+    assert sorted(read) == sorted(f"{slug}.md" for slug in PAPERS)
+
+
+def test_a_damaged_entry_of_a_file_not_read_is_made_again_from_the_file(
+    make_project, tmp_path, settled, caplog
+):
+    import sqlite3
+
+    project = make_project(PAPERS)
+    build(project)
+    database = project.root / ".cache" / "papercat.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE entries SET value = x'00112233' WHERE stage = 'document'")
+    db.close()
+    with caplog.at_level(logging.WARNING):
+        build(project)
+    assert "damaged entry" in caplog.text
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+    assert build(project).rendered == 0  # the entries made again are found
+
+
+def test_a_file_not_read_is_read_when_its_result_is_not_at_hand_or_reported_if_it_cannot_be(make_project):
+    project = make_project(PAPERS)
+    topics = config.load_topics(project.content / "topics.yml", "topics.yml")[0]
+    file = project.content / "papers" / "old-paper.md"
+    text = file.read_text()
+    doc = load.RawDocument("content/papers/old-paper.md", "old-paper", None, "a stale key", str(file))
+    found, errors = papers.process_documents([doc], topics, Cache.disabled(), 1)
+    assert not errors and found[0].digest == cache_module.digest(
+        load.text_key(doc.path, text), cache_module.digest(repr(topics))
+    )
+    fresh, _ = papers.process_documents(
+        [load.RawDocument(doc.path, doc.stem, text)], topics, Cache.disabled(), 1
+    )
+    assert found == fresh  # keyed by what was read, not by the stale key
+    file.unlink()  # gone since the load looked at it
+    found, errors = papers.process_documents([doc], topics, Cache.disabled(), 1)
+    assert found == [] and [(e.path, e.message) for e in errors] == [
+        ("content/papers/old-paper.md", "cannot read the file (No such file or directory)")
+    ]
+
+
 def test_a_warm_process_updates_the_search_tier_from_the_parts_a_build_left(
     make_project, tmp_path, monkeypatch
 ):
@@ -411,7 +496,7 @@ def test_document_keys_are_remembered_and_digested_again_only_for_changed_files(
     real = papers.digest
     monkeypatch.setattr(papers, "digest", lambda *parts: digested.append(parts[0]) or real(*parts))
     again, _ = papers.process_documents([edited, *docs[1:]], topics, cache, 1, known_keys=known)
-    assert digested == [repr(topics), edited.path]  # the topics' key, then the edited file's only
+    assert digested == [repr(topics), load.text_key(edited.path, edited.text)]  # the topics, the edited file
     monkeypatch.undo()
     fresh, _ = papers.process_documents([edited, *docs[1:]], topics, cache, 1)
     assert again == fresh and again[0].digest != first[0].digest
