@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 
@@ -51,7 +52,9 @@ class Paper:
     body_terms: str | None = None  # its search-index terms, each after a "\n" (search.abstract_terms)
     digest: str = ""  # of the source file and the topics it was checked against ("": unknown)
     identity: str = ""  # duplicates.paper_identity: what the cross-file checks read ("": not worked out)
-    positions: tuple[tuple[str, int, int], ...] = ()  # (field or "tags:<tag>", line, col)
+    # [[field or "tags:<tag>", line, col], ...] as JSON: one string unpickles in a fraction of
+    # the time of its dozens of objects (0.07 s of reading 10,000 papers from the cache)
+    positions: str = "[]"
     year: int | None = field(init=False, compare=False)  # of the date, when known; set from it
 
     def __post_init__(self) -> None:
@@ -59,7 +62,7 @@ class Paper:
 
     def where(self, key: str) -> tuple[int, int]:
         """1-based (line, col) of a field's value in the source file; (1, 1) if unknown."""
-        for name, line, col in self.positions:
+        for name, line, col in json.loads(self.positions):
             if name == key:
                 return line, col
         return 1, 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import html
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -168,8 +169,9 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
     ), []
 
 
-def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
-    """Where each field's value, each tag and the body start, for later cross-file messages."""
+def _positions(parsed: fm.FrontMatter) -> str:
+    """Where each field's value, each tag and the body start, for later cross-file messages
+    (as Paper.positions keeps them)."""
     out = [(key, vpos.line, vpos.col) for key, (_, vpos) in parsed.fields.items()]
     if "tags" in parsed.fields:
         node = parsed.fields["tags"][1].node
@@ -177,7 +179,7 @@ def _positions(parsed: fm.FrontMatter) -> tuple[tuple[str, int, int], ...]:
             out += [(f"tags:{item.value}", *fm.position(item, 1)) for item in node.value]
     skipped = len(parsed.body) - len(parsed.body.lstrip("\n"))
     out.append(("body", parsed.body_line + parsed.body[:skipped].count("\n"), 1))
-    return tuple(out)
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
 def mask_code_spans(text: str) -> str:
