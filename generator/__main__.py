@@ -184,6 +184,7 @@ def _cmd_build(args) -> int:
                 jobs=args.jobs,
                 progress=progress,
                 early=early,
+                exiting=args.exiting,
             )
         finally:
             progress.clear()
@@ -273,12 +274,14 @@ def _cmd_import(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command; content errors become a located report and exit status 1."""
+def main(argv: list[str] | None = None, exiting: bool = False) -> int:
+    """Run a command; content errors become a located report and exit status 1. `exiting`:
+    the process ends right after (see run), and need not free what the command made."""
     for stream in (sys.stdout, sys.stderr):  # odd bytes in file names must not crash a report
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
+    args.exiting = exiting
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     commands = {
         "build": _cmd_build,
@@ -334,7 +337,7 @@ def run() -> None:
     any command as Ctrl-C does (a build is abandoned and the old site stays; serve stops its
     builder too)."""
     signal.signal(signal.SIGTERM, _terminate)
-    code = main()
+    code = main(exiting=True)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -270,6 +270,7 @@ def build(
     progress: Progress | None = None,
     warm: Warm | None = None,
     early: parallel.Early | None = None,
+    exiting: bool = False,
 ) -> BuildResult:
     """Build the whole site into project.output; the old site stays if anything fails.
 
@@ -278,6 +279,8 @@ def build(
     `jobs` processes share the work (default: one per core). The site is the same either way.
     A process that builds again and again keeps `warm` for the next build. `early`: a child
     forked at the process's start (before its large imports) for the related papers.
+    `exiting`: the process ends right after (the CLI), so the build's objects are left for
+    the exit to drop instead of being freed one by one (0.08 s at 10,000 papers).
     """
     started = time.perf_counter()
     allocator.keep_freed_memory()
@@ -380,7 +383,12 @@ def build(
         tuple(warnings),
     )
     log.info(result.summary())
+    if exiting:
+        _LEFT_FOR_EXIT.append(locals())
     return result
+
+
+_LEFT_FOR_EXIT: list[dict] = []  # see build's `exiting`
 
 
 # Bytes of the last build's manifest (about 5,000 files) from which a survey pays: at 1,000

@@ -295,6 +295,20 @@ def test_builds_collect_no_cycles_and_restore_the_collector_however_they_end(mak
     assert during == [False, False] and (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
 
 
+def test_a_build_in_a_process_about_to_exit_leaves_its_objects_unfreed_and_others_free_them(
+    make_project, monkeypatch
+):
+    import generator.build as build_module
+
+    project = make_project(PAPERS)
+    monkeypatch.setattr(build_module, "_LEFT_FOR_EXIT", [])
+    build(project)  # serve, tests: everything the build made is freed as it returns
+    assert build_module._LEFT_FOR_EXIT == []
+    build(project, exiting=True)  # the command line: it exits at once
+    (left,) = build_module._LEFT_FOR_EXIT
+    assert sorted(p.slug for p in left["catalogue"].papers) == sorted(PAPERS)
+
+
 def test_output_folder_may_not_replace_content_or_project(make_project):
     project = make_project(PAPERS)
     for bad in (project.root, project.content, project.root.parent):
