@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -307,40 +308,39 @@ def render_site(
     # (path, template, context or (context, a function making the rest of it), key), or bytes
     pending: list[tuple[str, str, dict | tuple | bytes, str]] = []
 
-    def key_of(path: str, stamp, make: Callable[[], str]) -> str:
-        """make(), the key of `path`; or the key an earlier build made from an equal `stamp` (all
-        that key is made of: comparing is quicker than digesting it again). No stamp: make()."""
+    def key_of(path: str, stamp, make: Callable[..., str], *args) -> str:
+        """make(*args), the key of `path`; or the key an earlier build made from an equal `stamp`
+        (all that key is made of: comparing is quicker than digesting it again). No stamp: make()."""
         known = known_keys.get(path) if stamp and known_keys is not None else None
         if known is not None and known[0] == stamp:
             return known[1]
-        key = make()
+        key = make(*args)
         if stamp and known_keys is not None:
             known_keys[path] = (stamp, key)
         return key
 
-    def page(path: str, template: str, title: str, lastmod=None, root=None, lazy=None, **context) -> None:
-        """Queue a page for rendering, unless the last build made it from the same inputs.
+    def frame(path: str, title: str, root: str | None = None) -> dict:
+        """What every page's context has: the site, the way to its root, its title and address."""
+        return {
+            "site": config,
+            "root": _root(path) if root is None else root,
+            "page_title": title,
+            "canonical": config.base_url + path.removesuffix("index.html"),
+        }
 
-        `lazy` is (a value whose repr stands for the rest of the context, a function that makes
-        it) when building the context costs more than knowing its inputs.
-        """
-        context.update(
-            site=config,
-            root=_root(path) if root is None else root,
-            page_title=title,
-            canonical=config.base_url + path.removesuffix("index.html"),
-        )
-        stamp = (version, template, config, context["root"], title, lazy[0]) if lazy else None
-        key = key_of(
-            path,
-            stamp,
-            lambda: digest(version, template, repr(sorted(context.items())), repr(lazy[0]) if lazy else ""),
-        )
+    def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
+        """Queue a page for rendering, unless the last build made it from the same inputs."""
+        context.update(frame(path, title, root))
+        key = key_of(path, None, lambda: digest(version, template, repr(sorted(context.items())), ""))
+        queue(path, template, context, key, lastmod)
+
+    def queue(path: str, template: str, context, key: str, lastmod) -> None:
+        """Render the page later, unless the last build made `path` with this key. `context`
+        may be a function that makes it, when needed."""
         if reusable(previous, path, key):
             outputs.append(OutputFile(path, None, key))
         else:
-            # a lazy context is made by the worker that renders the page, not here one by one
-            pending.append((path, template, (context, lazy[1]) if lazy else context, key))
+            pending.append((path, template, context() if callable(context) else context, key))
         if path != "404.html":
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
@@ -472,20 +472,31 @@ def render_site(
     rendered, files = render_pending(0)
     derived = dataclasses.replace(derived, related=related()) if related else derived
     listed = len(sitemap)
+    config_text = repr(config)
+
+    def lazy_context(path: str, paper: Paper) -> tuple:
+        """A paper page's context, in two: the frame, and what the worker that renders the
+        page makes (few are rendered: not here, one by one)."""
+        return frame(path, paper.title), functools.partial(paper_context, paper)
+
+    def paper_key(path: str, paper: Paper, bibtex: str, related: list) -> str:
+        return digest(
+            version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, repr(related)
+        )
+
     for paper in catalogue.papers:
-        inputs = (  # all paper_context reads: the paper (its digest covers the topics) and these
-            paper.digest,
-            derived.bibtex.get(paper.slug, ""),
-            [(views[other].key, score, terms) for other, score, terms in derived.related.get(paper.slug, ())],
-        )
-        page(
-            f"papers/{paper.slug}/index.html",
-            "paper.html",
-            paper.title,
-            lastmod=paper.added,
-            lazy=(inputs, lambda paper=paper: paper_context(paper)) if paper.digest else None,
-            **({} if paper.digest else paper_context(paper)),
-        )
+        path = f"papers/{paper.slug}/index.html"
+        if not paper.digest:  # not read from a file (tests): keyed by its whole context
+            page(path, "paper.html", paper.title, lastmod=paper.added, **paper_context(paper))
+            continue
+        # what paper_context reads: the paper (its digest covers the topics) and these
+        bibtex = derived.bibtex.get(paper.slug, "")
+        related_keys = [
+            (views[other].key, score, terms) for other, score, terms in derived.related.get(paper.slug, ())
+        ]
+        stamp = (version, config, paper.title, paper.digest, bibtex, related_keys)
+        key = key_of(path, stamp, paper_key, path, paper, bibtex, related_keys)
+        queue(path, "paper.html", functools.partial(lazy_context, path, paper), key, paper.added)
     paper_entries = sitemap[listed:]
     del sitemap[listed:]
     sitemap[paper_pages_at:paper_pages_at] = paper_entries
