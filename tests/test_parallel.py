@@ -124,8 +124,8 @@ def test_deferred_work_warms_up_at_once_and_a_failed_warm_up_changes_nothing(tmp
         lambda value, ready: value + ready, jobs=2, prepare=lambda: 1, warm_up=lambda: mark.write_text("up")
     ) as job:
         deadline = time.monotonic() + 10
-        while not mark.exists() and time.monotonic() < deadline:  # no message sent to it yet
-            time.sleep(0.01)
+        while time.monotonic() < deadline and not (mark.exists() and mark.read_text()):  # no message sent yet
+            time.sleep(0.01)  # (the file exists a moment before its text: wait for the text)
         assert mark.read_text() == "up"
         job.send(41)
         assert job.result() == 42
@@ -149,8 +149,9 @@ def _note(path, rest):
 
 
 def _wait_for(path):
+    """Until the file has its text (it exists a moment before it has)."""
     deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (path.exists() and path.read_text()):
         time.sleep(0.01)
 
 
