@@ -39,6 +39,7 @@ from .progress import Progress
 log = logging.getLogger(__name__)
 RELATED_STATE = "related-state"  # .cache/related-state.pickle: tokens and neighbours of the last build
 SIGNATURES = ("paper-files", "signatures")  # the cache's entry for load.Signed
+OWN_WARNINGS = ("paper-warnings", "by-digest-and-day")  # check.content_warnings' `kept`, for a new process
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,13 @@ def load_catalogue(
     if on_papers and not errors:
         on_papers(papers)
     errors += validate.cross_file_errors(papers, cache)
+    stored = None  # a new process with a cache: the papers' own warnings, as the last build found them
+    if kept_warnings is None and cache.path is not None:
+        kept_warnings = cache.get(*OWN_WARNINGS, dict) or {}
+        stored = dict(kept_warnings)
     warnings = check.content_warnings(papers, cache=cache, kept=kept_warnings)
+    if stored is not None and stored != kept_warnings:
+        cache.put(*OWN_WARNINGS, kept_warnings)
     if strict:
         errors, warnings = errors + check.escalate(warnings), []
     if errors:  # count the paper files looked at (none, if topics.yml stopped the checks)

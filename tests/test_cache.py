@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import shutil
 import signal
 import sys
 import time
+import types
 
 import pytest
 
@@ -415,6 +417,33 @@ def test_a_damaged_entry_of_a_file_not_read_is_made_again_from_the_file(
     assert "damaged entry" in caplog.text
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
     assert build(project).rendered == 0  # the entries made again are found
+
+
+class _Later(datetime.date):
+    """A date whose today() is far ahead (module-level: the cache pickles it)."""
+
+    @classmethod
+    def today(cls):
+        return cls(2999, 1, 1)
+
+
+def test_a_new_process_finds_each_unchanged_papers_own_warnings_in_the_cache(make_project, monkeypatch):
+    from generator import check
+
+    short = paper_text("A Short One", tags='["lora"]', added='"2024-02-02"', body="Too short.")
+    project = make_project({**PAPERS, "short-one": short})
+    first = build(project).warnings
+    looked, real = [], check._paper_warnings
+    monkeypatch.setattr(check, "_paper_warnings", lambda p, today: looked.append(p.slug) or real(p, today))
+    again = build(project)
+    assert looked == [] and again.warnings == first > 0
+    paper = project.content / "papers" / "short-one.md"
+    paper.write_text(paper.read_text().replace("Too short.", "Still too short."))
+    found = [w.message for w in build(project).found if w.path.endswith("short-one.md")]
+    assert "abstract is only 16 characters" in found and looked == ["short-one"]  # this file only
+    monkeypatch.setattr(check, "dt", types.SimpleNamespace(date=_Later))  # check's today() only
+    build(project)  # another day: every paper looked at again ('added' may be in the future no longer)
+    assert sorted(looked[1:]) == sorted([*PAPERS, "short-one"])
 
 
 def test_a_file_not_read_is_read_when_its_result_is_not_at_hand_or_reported_if_it_cannot_be(make_project):
