@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import types
+from contextlib import closing
 
 import pytest
 
@@ -183,6 +184,23 @@ def test_cache_entries_are_dropped_when_the_version_changes_or_unused(tmp_path):
     assert third.memo("stage", "b", lambda: compute("B2")) == "B2"
     assert Cache(tmp_path, "v2").memo("stage", "a", lambda: compute("A3")) == "A3"  # new generator version
     assert calls == ["A", "B", "B2", "A3"]
+
+
+def test_the_cache_file_has_large_pages_and_another_versions_file_is_replaced(tmp_path):
+    import sqlite3
+
+    with closing(sqlite3.connect(tmp_path / cache_module.FILE_NAME)) as db, db:  # as older papercats made it
+        db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE entries (stage TEXT, key TEXT, value BLOB, PRIMARY KEY (stage, key))")
+        db.execute("INSERT INTO meta VALUES ('version', 'old')")
+        db.execute("INSERT INTO entries VALUES ('stage', 'a', x'00')")
+    cache = Cache(tmp_path, "new")
+    cache.put("stage", "b", "B")
+    cache.save()
+    with closing(sqlite3.connect(tmp_path / cache_module.FILE_NAME)) as db:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == cache_module.PAGE_SIZE
+        assert db.execute("SELECT stage, key FROM entries").fetchall() == [("stage", "b")]
+    assert Cache(tmp_path, "new").get("stage", "b") == "B"
 
 
 def test_library_versions_are_those_importlib_metadata_finds(tmp_path, monkeypatch):
