@@ -305,9 +305,10 @@ def build(
         raise UsageError(f"no templates in {project.templates}: is --root the project folder?")
     with contextlib.ExitStack() as stack:  # on failure: stop the background jobs, drop the new tree
         lock = stack.enter_context(write.SiteLock(project.output))  # from now: the trees stay as listed
-        survey = _survey(project.output, jobs) if use_cache and warm is None else None  # serve: big to fork
-        if survey is not None:
-            stack.enter_context(survey)
+        surveys = _surveys(project.output, jobs) if use_cache and warm is None else (None, None)  # serve: big
+        for survey in surveys:
+            if survey is not None:
+                stack.enter_context(survey)
         helper = warm.related if warm is not None and use_cache else None
         related = stack.enter_context(
             RelatedPapers(cache, jobs, warm is not None, helper, early)
@@ -331,10 +332,10 @@ def build(
         # from copying its pages by touching them.
         gc.freeze()
         papers = catalogue.papers
-        live, spare = survey.result() if survey is not None else (None, None)
+        live = surveys[0].result() if surveys[0] is not None else None
         previous = write.Previous(project.output, listing=live) if use_cache else None
         version = digest(cache.version or code_version(), template_version(project.templates))
-        writer = stack.enter_context(write.SiteWriter(project.output, previous, use_cache, lock, spare))
+        writer = stack.enter_context(write.SiteWriter(project.output, previous, use_cache, lock, surveys[1]))
         derived = _derive(catalogue, cache, stages, previous, version, warm if use_cache else None)
         big = len(papers) >= parallel.MIN_ITEMS
         elsewhere, here = _generated_files(catalogue, derived, version, cache, warm if use_cache else None)
@@ -403,15 +404,19 @@ _LEFT_FOR_EXIT: list[dict] = []  # see build's `exiting`
 SURVEY_FROM = 1 << 20
 
 
-def _survey(site_dir: Path, jobs: int | None) -> trees.Survey | None:
-    """The live site and the spare tree, listed in a child while the content loads (see
-    trees.Survey), if they are large enough for that to pay; else None: listed when needed."""
+def _surveys(site_dir: Path, jobs: int | None) -> tuple[trees.Survey | None, trees.Survey | None]:
+    """The live site and the spare tree, each listed in a child while the content loads (see
+    trees.Survey), if they are large enough for that to pay; else None: listed when needed.
+    The live site's listing is needed as the content is loaded; the spare tree's, at nice 10,
+    only once the other pages are rendered."""
     try:
         large = (site_dir / write.MANIFEST).stat().st_size >= SURVEY_FROM
     except OSError:
         large = False
+    if not large:
+        return None, None
     site_dir = site_dir.absolute()
-    return trees.Survey([site_dir, write.spare_dir(site_dir)], jobs) if large else None
+    return trees.Survey(site_dir, jobs), trees.Survey(write.spare_dir(site_dir), jobs, nice=10)
 
 
 class RelatedPapers:

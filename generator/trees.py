@@ -69,59 +69,54 @@ def _walk(fd: int, folder: str, files: list[str], folders: list[str], sizes: dic
 
 
 class Survey:
-    """Listings, with sizes, of some folders, walked in a child forked now while this process
+    """A listing, with sizes, of a folder, walked in a child forked now while this process
     goes on: at 10,000 papers the live site and the spare tree hold 10,000 folders and 20,000
-    files each, two walks of about 0.2 s that a rebuild's own core would otherwise spend
-    while its other core waited. The folders are opened here and walked through those
-    descriptors, so a folder renamed meanwhile is still the one listed.
+    files each, walks of about 0.2 s that a rebuild's own core would otherwise spend while
+    its other core waited. The folder is opened here and walked through that descriptor, so
+    that it is still the one listed if it is renamed meanwhile. With `nice`, the child yields
+    the cores to the build's other processes where they are busy.
 
-    The listings describe the trees as they were when walked: the caller keeps other builds
-    out (write.SiteLock) and changes nothing in them until it has the result.
+    The listing describes the tree as it was when walked: the caller keeps other builds out
+    (write.SiteLock) and changes nothing in it until it has the result.
     """
 
-    def __init__(self, folders: list[Path], jobs: int | None = None) -> None:
-        self.folders = folders
-        self.fds = []
-        for folder in folders:
-            try:
-                self.fds.append(os.open(folder, _FOLDER))
-            except OSError:
-                self.fds.append(-1)
-        fds = list(self.fds)
-        here = os.getpid()
-        self.job = parallel.Background(lambda: _walks(fds, os.getpid() != here), jobs)
-
-    def result(self) -> list[Listing | None]:
-        """Each folder's listing; None for one that could not be walked, or whose name now
-        stands for another folder than the one walked."""
+    def __init__(self, folder: Path, jobs: int | None = None, nice: int = 0) -> None:
+        self.folder, self.job = folder, None
         try:
-            listings = self.job.result()
-            return [
-                listing if fd >= 0 and _still(folder, fd) else None
-                for folder, fd, listing in zip(self.folders, self.fds, listings, strict=True)
-            ]
+            self.fd = os.open(folder, _FOLDER)
+        except OSError:
+            self.fd = -1
+            return
+        fd, here = self.fd, os.getpid()
+        self.job = parallel.Background(lambda: _walk_as(fd, nice if os.getpid() != here else 0), jobs)
+
+    def result(self, now: Path | None = None) -> Listing | None:
+        """The listing; None if the folder could not be walked, or if its name now (`now`,
+        if it was renamed since: by default its name then) stands for another folder."""
+        try:
+            listing = self.job.result() if self.job is not None else None
+            return listing if listing is not None and _still(now or self.folder, self.fd) else None
         finally:
             self._close()
 
     def _close(self) -> None:
-        for fd in self.fds:
-            if fd >= 0:
-                os.close(fd)
-        self.fds = [-1] * len(self.fds)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def __enter__(self) -> Survey:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.job.__exit__(*exc)
+        if self.job is not None:
+            self.job.__exit__(*exc)
         self._close()
 
 
-def _walks(fds: list[int], child: bool) -> list[Listing | None]:
-    """The listings; a child yields the cores to the build's other processes where they are busy."""
-    if child:
-        os.nice(10)
-    return [list_tree(fd) if fd >= 0 else None for fd in fds]
+def _walk_as(fd: int, nice: int) -> Listing | None:
+    if nice:
+        os.nice(nice)
+    return list_tree(fd)
 
 
 def _still(folder: Path, fd: int) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UsageError
 from .model import OutputFile
-from .trees import Listing, list_tree, regular_size
+from .trees import Listing, Survey, list_tree, regular_size
 
 
 def safe_relative(path: str) -> str:
@@ -238,10 +238,10 @@ class SiteWriter:
         previous: Previous | None = None,
         reuse: bool = True,
         lock: SiteLock | None = None,
-        spare: Listing | None = None,
+        spare: Survey | None = None,
     ) -> None:
         """`lock`: the SiteLock taken for this build, released when it is finished (else one is
-        taken now); `spare`: the spare tree as walked under that lock (see trees.Survey)."""
+        taken now); `spare`: the spare tree's survey, begun under that lock (see trees.Survey)."""
         self.site_dir = site_dir.absolute()
         self._lock = lock or SiteLock(self.site_dir)
         try:
@@ -260,7 +260,8 @@ class SiteWriter:
         if not reuse and (spare_dir(self.site_dir) / MARKER).is_file():
             _discard(spare_dir(self.site_dir), self.site_dir)  # a clean build trusts no earlier tree
         self.spare = self._claim_spare() if reuse else {}  # path -> manifest entry, of files in tmp
-        self._listed = spare if self.spare else None  # see list_spare
+        self._listed: Listing | None = None  # see list_spare
+        self._survey = spare
         self._made.update(path.rpartition("/")[0] for path in self.spare)
 
     def _claim_spare(self) -> dict[str, list]:
@@ -287,7 +288,10 @@ class SiteWriter:
         trees.Survey has not. The files this build writes later are its own, and kept; the
         others stay as listed."""
         if self._listed is None:
-            listed = list_tree(self.tmp) if self.spare else None
+            listed = None
+            if self.spare:  # the survey's, if it walked the folder claimed (renamed to tmp since)
+                listed = self._survey.result(Path(self.tmp)) if self._survey is not None else None
+                listed = listed or list_tree(self.tmp)
             self._listed = listed or Listing([], [], {})
         return self._listed
 
