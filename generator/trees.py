@@ -92,9 +92,11 @@ class Survey:
 
     def result(self, now: Path | None = None) -> Listing | None:
         """The listing; None if the folder could not be walked, or if its name now (`now`,
-        if it was renamed since: by default its name then) stands for another folder."""
+        if it was renamed since: by default its name then) stands for another folder. Once
+        taken, it is gone: None."""
+        job, self.job = self.job, None
         try:
-            listing = self.job.result() if self.job is not None else None
+            listing = job.result() if job is not None else None
             return listing if listing is not None and _still(now or self.folder, self.fd) else None
         finally:
             self._close()

@@ -43,6 +43,7 @@ def test_a_survey_lists_a_folder_as_it_was_opened_and_not_a_name_that_moved(tmp_
         listing = listed.result()
         assert sorted(listing.files) == ["a.html", "sub/b.html"] and listing.sizes["sub/b.html"] == 2
         assert gone.result() is None and none.result() is None
+        assert listed.result() is None  # taken already
     assert listed.fd == gone.fd == -1  # closed
     with Survey(kept, jobs=2) as renamed:
         os.rename(kept, tmp_path / "renamed")
