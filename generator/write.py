@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -318,8 +319,7 @@ class SiteWriter:
         if self.spare:  # never write into a spare tree's file: it may be a link to the live site's
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(target)
-        with open(target, "wb") as handle:
-            handle.write(data)
+        _in_folder(target, functools.partial(_write_file, target, data))
         return path, entry, True
 
     def _target(self, path: str) -> str:
@@ -367,7 +367,7 @@ class SiteWriter:
                     continue  # the spare tree has it already (a regular file of that size)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
-            os.link(os.path.join(self.site_dir, path), target)
+            _in_folder(target, functools.partial(os.link, os.path.join(self.site_dir, path), target))
         tmp = Path(self.tmp)
         (tmp / MARKER).write_text("This folder is built by papercat and replaced on every build.\n")
         manifest = {"format": MANIFEST_FORMAT, "files": self.entries}
@@ -404,6 +404,25 @@ class SiteWriter:
             with contextlib.suppress(OSError):  # not empty
                 os.rmdir(os.path.join(self.tmp, folder))
                 self._made.discard(folder)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _in_folder(target: str, put: Callable[[], None]) -> None:
+    """put() a file at `target`; if its folder is missing, make it and put() again. The new
+    tree's folders are those of the spare tree's manifest (see SiteWriter._made), but a
+    folder deleted from the site by hand is missing from the next spare tree."""
+    try:
+        put()
+    except FileNotFoundError:
+        folder = os.path.dirname(target)
+        if os.path.isdir(folder):
+            raise
+        os.makedirs(folder, exist_ok=True)
+        put()
 
 
 def _strays(site: Listing | None, entries: dict) -> bool:

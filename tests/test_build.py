@@ -660,6 +660,26 @@ def test_files_of_the_spare_tree_changed_by_hand_are_replaced(
     assert not (project.output / "papers.schema.json").is_symlink()
 
 
+def test_a_folder_deleted_from_the_site_by_hand_is_made_again_by_every_later_build(
+    make_project, tmp_path, surveyed
+):
+    project = make_project(PAPERS)
+    paper = project.content / "papers" / "old-paper.md"
+    original = paper.read_text()
+    build(project)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    for tag in ("lora", "flan"):
+        shutil.rmtree(project.output / "tags" / tag)  # a page and a feed, gone by hand
+    build(project)  # no change in the content: the folders are made again...
+    assert (project.output / "tags" / "lora" / "index.html").is_file()
+    paper.write_text(original.replace("An Older Study", "A Newer Study"))  # on tags/lora/, not tags/flan/
+    build(project)  # ...and this build's folder is the tree that lacks them: written, and linked
+    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
+    build(clean, use_cache=False)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+
+
 def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project, surveyed):
     project = make_project(PAPERS)
     mine = write_tree(project.root / ".site.spare", {"notes.txt": "mine"})
