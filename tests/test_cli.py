@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO, paper_text, write_tree
 
 
@@ -156,6 +158,23 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
             assert time.monotonic() < deadline, "a process of the build outlived it"
             time.sleep(0.1)
         assert not list(root.glob("site.tmp-*")) and not (root / "site").exists()
+
+
+@pytest.mark.parametrize("exiting", [False, True])
+def test_a_build_collects_cycles_afterwards_unless_its_process_exits_then(tmp_path, exiting):
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "templates", root / "templates")
+    script = (
+        "import gc\n"
+        "from generator.__main__ import main\n"
+        f"code = main(['--root', {str(root)!r}, 'build'], exiting={exiting})\n"
+        "print(code, gc.isenabled())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.splitlines()[-1] == f"0 {not exiting}", result.stderr
 
 
 def test_a_small_build_keeps_numpy_and_scipy_out_of_the_build_process(tmp_path):
