@@ -310,13 +310,14 @@ def render_site(
 
     def key_of(path: str, stamp, make: Callable[..., str], *args) -> str:
         """make(*args), the key of `path`; or the key an earlier build made from an equal `stamp`
-        (all that key is made of: comparing is quicker than digesting it again). No stamp: make()."""
-        known = known_keys.get(path) if stamp and known_keys is not None else None
+        (all that key is made of: comparing is quicker than digesting it again)."""
+        if known_keys is None:
+            return make(*args)
+        known = known_keys.get(path)
         if known is not None and known[0] == stamp:
             return known[1]
         key = make(*args)
-        if stamp and known_keys is not None:
-            known_keys[path] = (stamp, key)
+        known_keys[path] = (stamp, key)
         return key
 
     def frame(path: str, title: str, root: str | None = None) -> dict:
@@ -331,8 +332,7 @@ def render_site(
     def page(path: str, template: str, title: str, lastmod=None, root=None, **context) -> None:
         """Queue a page for rendering, unless the last build made it from the same inputs."""
         context.update(frame(path, title, root))
-        key = key_of(path, None, lambda: digest(version, template, repr(sorted(context.items())), ""))
-        queue(path, template, context, key, lastmod)
+        queue(path, template, context, digest(version, template, repr(sorted(context.items()))), lastmod)
 
     def queue(path: str, template: str, context, key: str, lastmod) -> None:
         """Render the page later, unless the last build made `path` with this key. `context`
@@ -391,7 +391,7 @@ def render_site(
     for paper in catalogue.papers:
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
-            key = key_of(path, (version, entry), lambda entry=entry: digest(version, entry))
+            key = key_of(path, (version, entry), digest, version, entry)
             if reusable(previous, path, key):
                 outputs.append(OutputFile(path, None, key))
             else:
