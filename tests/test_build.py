@@ -67,6 +67,24 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
+def clean_build(project: Project, tmp_path, name: str = "clean") -> dict[str, str]:
+    """tree_digest of a build from scratch (no cache, no previous site) of the same content."""
+    clean = Project(project.root, project.content, project.templates, tmp_path / name)
+    build(clean, use_cache=False)
+    return tree_digest(clean.output)
+
+
+def with_spare_tree(project: Project) -> tuple[Path, str]:
+    """Build, edit old-paper.md, build again: a live site and a spare tree, each with its
+    manifest. Returns the paper file and its original text."""
+    paper = project.content / "papers" / "old-paper.md"
+    original = paper.read_text()
+    build(project)
+    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
+    build(project)
+    return paper, original
+
+
 @pytest.fixture(params=["listed when needed", "surveyed"])
 def surveyed(request, monkeypatch):
     """Both ways a build learns what the old trees hold: walking them itself when it needs
@@ -512,11 +530,7 @@ def test_a_process_that_builds_again_parses_neither_the_sites_manifest_nor_the_s
     from generator.build import Warm
 
     project = make_project(PAPERS)
-    paper = project.content / "papers" / "old-paper.md"
-    original = paper.read_text()
-    build(project)
-    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
-    build(project)  # a site and a spare tree, each with its manifest
+    paper, original = with_spare_tree(project)
     monkeypatch.setattr(write, "_manifests", {})  # as in a new process
     parsed = []
     real = write._parse_manifest
@@ -526,9 +540,7 @@ def test_a_process_that_builds_again_parses_neither_the_sites_manifest_nor_the_s
         paper.write_text(original.replace("studied (e.g. carefully)", words))
         assert build(project, warm=warm).files_written > 0
         assert len(parsed) == 2  # the first build reads both; later ones know them
-    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
-    build(clean, use_cache=False)
-    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert tree_digest(project.output) == clean_build(project, tmp_path)
 
 
 def test_a_spare_tree_without_a_manifest_is_not_trusted(make_project, tmp_path, surveyed):
@@ -573,11 +585,7 @@ def test_a_surveyed_build_never_looks_at_the_old_trees_itself(make_project, tmp_
     from generator import write
 
     project = make_project(PAPERS)
-    paper = project.content / "papers" / "old-paper.md"
-    original = paper.read_text()
-    build(project)
-    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
-    build(project)  # a live site and a spare tree, both surveyed from now on
+    paper, original = with_spare_tree(project)  # both surveyed from now on
     looked, walk, stat = [], write.list_tree, write._same_size
     monkeypatch.setattr(write, "list_tree", lambda *a, **k: looked.append(a) or walk(*a, **k))
     monkeypatch.setattr(write, "_same_size", lambda path, size: looked.append(path) or stat(path, size))
@@ -586,9 +594,7 @@ def test_a_surveyed_build_never_looks_at_the_old_trees_itself(make_project, tmp_
     paper.write_text(original.replace("studied (e.g. carefully)", "studied at length"))
     build(project)  # an edit: the spare tree is tidied, unchanged files kept or linked
     assert bool(looked) != surveyed, looked  # walked here only without a survey
-    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
-    build(clean, use_cache=False)
-    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert tree_digest(project.output) == clean_build(project, tmp_path)
 
 
 def test_an_output_folder_that_is_a_link_or_inside_the_sources_is_refused(make_project, tmp_path):
@@ -641,11 +647,7 @@ def test_files_of_the_spare_tree_changed_by_hand_are_replaced(
     make_project, tmp_path, edited, old, new, surveyed
 ):
     project = make_project(PAPERS)
-    paper = project.content / "papers" / "old-paper.md"
-    original = paper.read_text()
-    build(project)
-    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
-    build(project)
+    with_spare_tree(project)
     spare = project.root / ".site.spare"
     (spare / "robots.txt").unlink()  # shared with the live site: replaced, not edited in place
     (spare / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
@@ -654,9 +656,7 @@ def test_files_of_the_spare_tree_changed_by_hand_are_replaced(
     edited = project.content / edited
     edited.write_text(edited.read_text().replace(old, new))
     build(project)
-    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
-    build(clean, use_cache=False)
-    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert tree_digest(project.output) == clean_build(project, tmp_path)
     assert not (project.output / "papers.schema.json").is_symlink()
 
 
@@ -664,20 +664,14 @@ def test_a_folder_deleted_from_the_site_by_hand_is_made_again_by_every_later_bui
     make_project, tmp_path, surveyed
 ):
     project = make_project(PAPERS)
-    paper = project.content / "papers" / "old-paper.md"
-    original = paper.read_text()
-    build(project)
-    paper.write_text(original.replace("studied (e.g. carefully)", "studied with care"))
-    build(project)
+    paper, original = with_spare_tree(project)
     for tag in ("lora", "flan"):
         shutil.rmtree(project.output / "tags" / tag)  # a page and a feed, gone by hand
     build(project)  # no change in the content: the folders are made again...
     assert (project.output / "tags" / "lora" / "index.html").is_file()
     paper.write_text(original.replace("An Older Study", "A Newer Study"))  # on tags/lora/, not tags/flan/
     build(project)  # ...and this build's folder is the tree that lacks them: written, and linked
-    clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
-    build(clean, use_cache=False)
-    assert tree_digest(project.output) == tree_digest(clean.output)
+    assert tree_digest(project.output) == clean_build(project, tmp_path)
 
 
 def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project, surveyed):

@@ -7,10 +7,12 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 import types
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +24,7 @@ from generator.cache import Cache
 from generator.errors import BuildFailed
 
 from .conftest import REPO, paper_text
-from .test_build import PAPERS, tree_digest
+from .test_build import PAPERS, clean_build, tree_digest
 
 MORE = {
     f"extra-{i}": paper_text(
@@ -34,13 +36,6 @@ MORE = {
     )
     for i in range(4)
 }
-
-
-def clean_build(project: Project, tmp_path, name: str) -> dict[str, str]:
-    """A build from scratch (no cache, no previous site) of the same content."""
-    clean = Project(project.root, project.content, project.templates, tmp_path / name)
-    build(clean, use_cache=False)
-    return tree_digest(clean.output)
 
 
 @pytest.mark.parametrize("warm", [False, True], ids=["new process", "warm process"])
@@ -187,8 +182,6 @@ def test_cache_entries_are_dropped_when_the_version_changes_or_unused(tmp_path):
 
 
 def test_the_cache_file_has_large_pages_and_another_versions_file_is_replaced(tmp_path):
-    import sqlite3
-
     with closing(sqlite3.connect(tmp_path / cache_module.FILE_NAME)) as db, db:  # as older papercats made it
         db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
         db.execute("CREATE TABLE entries (stage TEXT, key TEXT, value BLOB, PRIMARY KEY (stage, key))")
@@ -243,15 +236,19 @@ def test_a_damaged_manifest_means_a_full_render(make_project, bad):
     assert result.rendered == result.pages
 
 
-def test_damaged_cache_entries_are_recomputed_and_a_junk_file_replaced(make_project, tmp_path, caplog):
-    import sqlite3
+def damage_entries(project: Project, where: str = "") -> Path:
+    """Overwrite the cache's entries (those `where` picks, an SQL condition) with junk; the
+    cache file's path."""
+    database = project.root / ".cache" / "papercat.sqlite"
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("UPDATE entries SET value = x'00112233'" + (f" WHERE {where}" if where else ""))
+    return database
 
+
+def test_damaged_cache_entries_are_recomputed_and_a_junk_file_replaced(make_project, tmp_path, caplog):
     project = make_project(PAPERS)
     build(project)
-    database = project.root / ".cache" / "papercat.sqlite"
-    with sqlite3.connect(database) as db:
-        db.execute("UPDATE entries SET value = x'00112233'")
-    db.close()
+    database = damage_entries(project)
     shutil.rmtree(project.output)
     with caplog.at_level(logging.WARNING):
         build(project)
@@ -310,7 +307,6 @@ def test_related_papers_start_from_the_last_builds_state(make_project, tmp_path,
 
 def test_cache_entries_of_the_wrong_kind_are_made_anew_with_one_warning(make_project, tmp_path, caplog):
     import pickle
-    import sqlite3
 
     project = make_project({**PAPERS, **MORE})
     build(project)
@@ -422,14 +418,9 @@ def test_paper_files_changed_within_a_tick_of_their_reading_are_read_again(make_
 def test_a_damaged_entry_of_a_file_not_read_is_made_again_from_the_file(
     make_project, tmp_path, settled, caplog
 ):
-    import sqlite3
-
     project = make_project(PAPERS)
     build(project)
-    database = project.root / ".cache" / "papercat.sqlite"
-    with sqlite3.connect(database) as db:
-        db.execute("UPDATE entries SET value = x'00112233' WHERE stage = 'document'")
-    db.close()
+    damage_entries(project, "stage = 'document'")
     with caplog.at_level(logging.WARNING):
         build(project)
     assert "damaged entry" in caplog.text

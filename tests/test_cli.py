@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -160,37 +161,36 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
         assert not list(root.glob("site.tmp-*")) and not (root / "site").exists()
 
 
-@pytest.mark.parametrize("exiting", [False, True])
-def test_a_build_collects_cycles_afterwards_unless_its_process_exits_then(tmp_path, exiting):
+def build_in_a_new_interpreter(tmp_path, report: str, imports: str, **options) -> tuple[Path, str, str]:
+    """Copy the repository's catalogue, build it with main(..., **options) in a new Python,
+    then print `report`, an expression (with `imports` imported): (the project, what it printed
+    last, with the exit code before it, and its standard error). The build runs in that
+    interpreter's own process."""
     root = tmp_path / "project"
     shutil.copytree(REPO / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     script = (
-        "import gc\n"
+        f"import {imports}\n"
         "from generator.__main__ import main\n"
-        f"code = main(['--root', {str(root)!r}, 'build'], exiting={exiting})\n"
-        "print(code, gc.isenabled())\n"
+        f"code = main(['--root', {str(root)!r}, 'build'], **{options!r})\n"
+        f"print(code, {report})\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
     )
-    assert result.stdout.splitlines()[-1] == f"0 {not exiting}", result.stderr
+    return root, (result.stdout.splitlines() or [""])[-1], result.stderr
+
+
+@pytest.mark.parametrize("exiting", [False, True])
+def test_a_build_collects_cycles_afterwards_unless_its_process_exits_then(tmp_path, exiting):
+    _, printed, errors = build_in_a_new_interpreter(tmp_path, "gc.isenabled()", "gc", exiting=exiting)
+    assert printed == f"0 {not exiting}", errors
 
 
 def test_a_small_build_keeps_numpy_and_scipy_out_of_the_build_process(tmp_path):
     """numpy and scipy (0.05 s and 0.2 s to import) are the related papers' child's: the
     process that builds a small catalogue, where they would weigh most, never imports them."""
-    root = tmp_path / "project"
-    shutil.copytree(REPO / "content", root / "content")
-    shutil.copytree(REPO / "templates", root / "templates")
-    script = (
-        "import sys\n"
-        "from generator.__main__ import main\n"
-        f"code = main(['--root', {str(root)!r}, 'build'])\n"
-        "print(code, sorted(m for m in ('numpy', 'scipy', 'numba') if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+    modules = "sorted(m for m in ('numpy', 'scipy', 'numba') if m in sys.modules)"
+    root, printed, errors = build_in_a_new_interpreter(tmp_path, modules, "sys")
+    assert printed == "0 []", errors
     assert (root / "site" / "search" / "abstracts.json").is_file()
