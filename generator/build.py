@@ -369,6 +369,7 @@ def build(
             stages.progress.counter("files"),  # pages and .bib files
             related_papers,
             warm.rendered if warm is not None and use_cache else None,
+            related.elsewhere() + index.elsewhere(),
         )
         stages.done("render + write paper pages")
         for staged in index.result():
@@ -482,6 +483,10 @@ class RelatedPapers:
         # a small catalogue's related papers are ready in it while pages render (0.3 s sooner at 70).
         self.job.send(texts)
 
+    def elsewhere(self) -> bool:
+        """Whether another process is computing the related papers now."""
+        return self.wanted and (self.texts is not None or (self.job is not None and self.job.pid != 0))
+
     def result(self) -> dict:
         if self.wanted:
             self.found, self.wanted = self._computed(), False
@@ -522,6 +527,10 @@ class BackgroundFiles:
         made = lambda: [writer.stage(p, make(), key) for p, key, make in todo]  # noqa: E731
         self.job = parallel.Background(made, jobs if todo else 1)  # nothing to make: no process
         self.writer = writer
+
+    def elsewhere(self) -> bool:
+        """Whether a background process is making files now."""
+        return self.job is not None and self.job.pid != 0
 
     def result(self) -> list:
         made, self.job = self.job.result(), None

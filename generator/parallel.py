@@ -31,7 +31,10 @@ R = TypeVar("R")
 MIN_ITEMS = 400  # below this, forking costs more than it saves
 CHUNK = 200
 
-_work: Callable | None = None  # set before forking; read in the workers
+# map_ordered's function, its chunks of items and which are taken: set before forking
+_work: Callable | None = None
+_chunks: list[list] | None = None
+_claims = None  # a shared array: 1 for each chunk a process has taken
 
 
 _warned: set[str] = set()  # PAPERCAT_JOBS values already warned about
@@ -632,9 +635,20 @@ def _forking():
             signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
-def _run_chunk(items: list) -> list:
-    assert _work is not None
-    return [_work(item) for item in items]
+def _claim(i: int) -> bool:
+    """Take chunk i of the map running now, unless another process took it first."""
+    assert _claims is not None
+    with _claims.get_lock():
+        if _claims[i]:
+            return False
+        _claims[i] = 1
+        return True
+
+
+def _run_claimed(i: int) -> tuple[int, list | None]:
+    """In a worker: chunk i's results, or None if the parent took the chunk."""
+    assert _work is not None and _chunks is not None
+    return i, [_work(item) for item in _chunks[i]] if _claim(i) else None
 
 
 def map_ordered(
@@ -643,35 +657,64 @@ def map_ordered(
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
 ) -> list[R]:
-    """[func(x) for x in items], spread over `jobs` forked processes when that pays.
+    """[func(x) for x in items], spread over `jobs` processes when that pays: this one and
+    jobs - 1 forked workers.
 
-    `report(done, total)` is called as chunks of items finish.
+    This process takes chunks of items from the first on, the workers from the last down,
+    until they meet. Working here costs this process nothing more, where a worker copies
+    each page of memory it touches (one more worker: 0.3 s more of the kernel's time on a
+    cold build of 10,000 papers, and 0.2 s more wall). `report(done, total)` is called as
+    chunks of items finish.
     """
-    global _work
+    global _work, _chunks, _claims
     jobs = default_jobs() if jobs is None else jobs
     chunks = [list(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]
-    results: list[R] = []
-    if jobs <= 1 or len(items) < MIN_ITEMS or not forkable():
-        for chunk in chunks:
-            results.extend(func(x) for x in chunk)
-            if report:
-                report(len(results), len(items))
-        return results
-    _work = func
+    results: list[list[R] | None] = [None] * len(chunks)
+    done = 0
+
+    def finished(i: int, chunk_results: list[R]) -> None:
+        nonlocal done
+        results[i] = chunk_results
+        done += len(chunk_results)
+        if report:
+            report(done, len(items))
+
+    if jobs <= 1 or len(items) < MIN_ITEMS or len(chunks) < 2 or not forkable():
+        for i, chunk in enumerate(chunks):
+            finished(i, [func(x) for x in chunk])
+        return [r for chunk_results in results for r in chunk_results or ()]
+    context = multiprocessing.get_context("fork")
+    _work, _chunks, _claims = func, chunks, context.Array("b", len(chunks))
     try:
         pool = None
         try:
             with _forking():
-                pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), _quiet_child)
+                pool = context.Pool(min(jobs - 1, len(chunks) - 1), _quiet_child)
         except BaseException:
             if pool is not None:
                 pool.terminate()
             raise
         with pool:
-            for done in pool.imap(_run_chunk, chunks, chunksize=1):
-                results.extend(done)
-                if report:
-                    report(len(results), len(items))
+            theirs = pool.imap(_run_claimed, range(len(chunks) - 1, -1, -1), chunksize=1)
+
+            def collect(wait: bool) -> bool:
+                """Take the workers' next result; False if there is none (yet)."""
+                try:
+                    i, chunk_results = theirs.next(None if wait else 0)
+                except (StopIteration, multiprocessing.TimeoutError):
+                    return False
+                if chunk_results is not None:
+                    finished(i, chunk_results)
+                return True
+
+            for i, chunk in enumerate(chunks):
+                if not _claim(i):
+                    break
+                finished(i, [func(x) for x in chunk])
+                while collect(wait=False):
+                    pass
+            while collect(wait=True):
+                pass
     finally:
-        _work = None
-    return results
+        _work = _chunks = _claims = None
+    return [r for chunk_results in results for r in chunk_results or ()]

@@ -37,18 +37,32 @@ def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_every
     monkeypatch.setattr(parallel, "forkable", lambda: forked.append(forkable()) or forked[-1])
     project = make_project({**PAPERS, **MORE})
     build(project, use_cache=False, jobs=2)
-    assert forked == [True] * 5  # papers; related papers, search index (in the background); two page passes
+    # papers; related papers, search index (in the background); paper pages. The other pages
+    # render here: the two background processes have the cores.
+    assert forked == [True] * 4
     serial = Project(project.root, project.content, project.templates, tmp_path / "serial")
     build(serial, use_cache=False, jobs=1)
     assert tree_digest(project.output) == tree_digest(serial.output)
     assert (project.output / "papers/lora-paper/index.html").is_file()
 
 
-def test_map_ordered_keeps_order_and_uses_other_processes(fork_everything):
+def test_map_ordered_keeps_order_and_shares_the_items_with_other_processes(fork_everything):
     items = list(range(25))
-    pids = parallel.map_ordered(lambda _: os.getpid(), items, jobs=2)
+
+    def slowly(x: int) -> tuple[int, int]:
+        time.sleep(0.02)
+        return x, os.getpid()
+
+    for jobs in (2, 3):
+        done = parallel.map_ordered(slowly, items, jobs=jobs)
+        assert [x for x, _ in done] == items  # each item once, in order
+        pids = [pid for _, pid in done]
+        # this process takes chunks from the first on, the workers from the last down
+        assert pids[0] == os.getpid() != pids[-1]
+        here = pids.count(os.getpid())
+        assert pids[:here] == [os.getpid()] * here and 0 < here < len(items)
+        assert len(set(pids)) <= jobs
     assert parallel.map_ordered(lambda x: x * x, items, jobs=2) == [x * x for x in items]
-    assert os.getpid() not in pids
     assert parallel.map_ordered(lambda _: os.getpid(), items, jobs=1) == [os.getpid()] * 25
 
 
