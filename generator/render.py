@@ -293,8 +293,9 @@ def render_site(
     at work elsewhere as the other pages render (the related papers, the search index), which
     take that many of the `jobs` cores.
 
-    Paper pages come last, after `related()` (default: derived.related) gives the related
-    papers, which may still be computed elsewhere while the other pages render.
+    Paper pages and their .bib files come last, after `related()` (default: derived.related)
+    gives the related papers, which may still be computed elsewhere while the other pages
+    render (in this process, if the cores are `busy`).
 
     Each page gets a key: a digest of `version` (the generator and templates), its template
     and its context. A page whose key and path match `previous` (the last build's manifest,
@@ -391,14 +392,6 @@ def render_site(
         }
 
     paper_pages_at = len(sitemap)  # paper pages are listed here in the sitemap
-    for paper in catalogue.papers:
-        if paper.slug in derived.bibtex:
-            path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
-            key = key_of(path, (version, entry), digest, version, entry)
-            if reusable(previous, path, key):
-                outputs.append(OutputFile(path, None, key))
-            else:
-                pending.append((path, "", entry.encode("utf-8"), key))  # written by a worker
     for kind, pages in (("topic", topics), ("tag", tags)):
         plural = kind + "s"
         page(
@@ -490,7 +483,14 @@ def render_site(
             version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, repr(related)
         )
 
-    for paper in catalogue.papers:
+    for paper in catalogue.papers:  # its .bib file, then its page (written with the pages)
+        if paper.slug in derived.bibtex:
+            path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
+            key = key_of(path, (version, entry), digest, version, entry)
+            if reusable(previous, path, key):
+                outputs.append(OutputFile(path, None, key))
+            else:
+                pending.append((path, "", entry.encode("utf-8"), key))
         path = f"papers/{paper.slug}/index.html"
         if not paper.digest:  # not read from a file (tests): keyed by its whole context
             page(path, "paper.html", paper.title, lastmod=paper.added, **paper_context(paper))
