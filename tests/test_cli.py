@@ -130,7 +130,7 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
     import time
 
     root = tmp_path / "big"
-    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "500", str(root)], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1000", str(root)], cwd=REPO, check=True)
     shutil.copytree(REPO / "templates", root / "templates")
     for sign, code, said in [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]:
         proc = subprocess.Popen(
@@ -142,10 +142,11 @@ def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
             start_new_session=True,  # its own process group: what is left of it can be found
         )
         deadline = time.monotonic() + 60
-        while not list(root.glob("site.tmp-*")):  # writing has begun: workers and children run
+        # paper pages are being written (the build's last pass, about 0.3 s here): a worker
+        # runs, and the new tree is half-written
+        while not list(root.glob("site.tmp-*/papers")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
-        time.sleep(0.3)
+            time.sleep(0.01)
         proc.send_signal(sign)  # to the build process only, as `kill` does
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
