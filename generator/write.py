@@ -13,6 +13,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +25,8 @@ from pathlib import Path
 from .errors import UsageError
 from .model import OutputFile
 from .trees import Listing, Survey, list_tree, regular_size
+
+log = logging.getLogger(__name__)
 
 
 def safe_relative(path: str) -> str:
@@ -468,10 +471,17 @@ os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 def _lock(folder: Path) -> int:
-    """An exclusive lock on a folder (flock); waits for another build to finish."""
+    """An exclusive lock on a folder (flock); waits for another build to finish, saying so."""
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.warning(
+            "waiting for another build of the site in %s to finish (Ctrl-C to stop waiting)",
+            folder,
+        )
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError:  # no locking here: go on without
         pass
     _held.add(fd)

@@ -702,6 +702,30 @@ def test_forked_children_do_not_keep_the_build_lock(tmp_path):
     assert not write._held
 
 
+def test_a_build_waits_for_another_to_finish_and_says_so(make_project, caplog):
+    import threading
+
+    from generator import write
+
+    project = make_project(PAPERS)
+    held = write._lock(project.root)  # as another build does while it runs
+    built = []
+    later = threading.Thread(target=lambda: built.append(build(project)))
+    with caplog.at_level("WARNING", logger="generator"):
+        later.start()
+        deadline = time.monotonic() + 30
+        while "waiting for another build" not in caplog.text:
+            assert time.monotonic() < deadline and later.is_alive(), caplog.text
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert not built and not project.output.exists()  # waited, wrote nothing
+        write._unlock(held)
+        later.join(30)
+    assert built and built[0].papers == len(PAPERS)
+    assert str(project.root) in caplog.text
+    assert (project.output / "index.html").is_file()
+
+
 def test_an_output_folder_inside_another_build_or_under_a_reserved_name_is_refused(make_project, tmp_path):
     project = make_project(PAPERS)
     build(project)
