@@ -10,6 +10,7 @@ as one without (tested); a cache that cannot be read or written is ignored, with
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -134,10 +135,13 @@ class KeptFile:
         return value if version == self.version else None
 
     def save(self, value) -> None:
-        """Keep `value`, replacing the file atomically."""
+        """Keep `value`, replacing the file atomically (and deleting what a killed save left)."""
         part = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
         try:
             _make_folder(self.path.parent)
+            for left in self.path.parent.glob(f"{glob.escape(self.path.name)}.*.part"):
+                if not _running(left.name.removeprefix(self.path.name + ".").removesuffix(".part")):
+                    left.unlink(missing_ok=True)
             with part.open("wb") as file:
                 pickle.dump((self.version, value), file, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(part, self.path)
@@ -145,6 +149,19 @@ class KeptFile:
             with contextlib.suppress(OSError):
                 part.unlink()
             log.warning("could not save the build cache %s: %s", self.path, exc)
+
+
+def _running(pid: str) -> bool:
+    """Whether the process numbered `pid` (a string) may be running; False if not a number."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: running
+        pass
+    return True
 
 
 class Cache:

@@ -280,6 +280,22 @@ def test_a_state_file_round_trips_and_is_ignored_when_stale_or_damaged(tmp_path,
     assert disabled.load_file("state") is None
 
 
+def test_a_state_file_saved_again_deletes_what_a_killed_save_left(tmp_path):
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process that has ended: its number is free
+    left = tmp_path / f"state.pickle.{gone.pid}.part"
+    left.write_bytes(b"half a pickle")
+    saving = tmp_path / f"state.pickle.{os.getppid()}.part"  # a save still at work
+    saving.write_bytes(b"being written")
+    other = tmp_path / f"other.pickle.{gone.pid}.part"  # another file's: left to its saves
+    other.write_bytes(b"x")
+    Cache(tmp_path, "v1").save_file("state", {"rows": [1]})
+    assert not left.exists() and saving.exists() and other.exists()
+    assert Cache(tmp_path, "v1").load_file("state") == {"rows": [1]}
+
+
 def test_related_papers_start_from_the_last_builds_state(make_project, tmp_path, monkeypatch, caplog):
     from generator import related
 
