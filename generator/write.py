@@ -477,7 +477,8 @@ def _lock(folder: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         log.warning(
-            "waiting for another build of the site in %s to finish (Ctrl-C to stop waiting)",
+            "waiting for another build to finish: one build at a time writes a site into %s"
+            " (Ctrl-C to stop waiting)",
             folder,
         )
         with contextlib.suppress(OSError):
