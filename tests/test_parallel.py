@@ -49,8 +49,8 @@ def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_every
 def test_map_ordered_keeps_order_and_shares_the_items_with_other_processes(fork_everything):
     items = list(range(25))
 
-    def slowly(x: int) -> tuple[int, int]:
-        time.sleep(0.02)
+    def slowly(x: int) -> tuple[int, int]:  # 1.25 s for all: time enough for a worker to start
+        time.sleep(0.05)
         return x, os.getpid()
 
     for jobs in (2, 3):
