@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-import errno
-import gc
-import logging
-import os
 import signal
 import sys
-from collections import Counter
-from pathlib import Path
 
-# The build's modules (jinja2, YAML, the checks: about 0.25 s) are imported by the commands
-# that use them: `build` first forks the related papers' child (parallel.Early), which imports
-# numpy and scipy meanwhile.
-from .errors import BuildFailed, UsageError, describe_failure, github_annotation, plural
-from .progress import Progress
+
+def _interrupted_early(*_) -> None:
+    """Ctrl-C before main() is ready for it (while the first modules load): leave as main()
+    would, without a traceback."""
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(128 + signal.SIGINT)
+
+
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_early)  # (not where Ctrl-C is ignored, as by `&`)
+
+# Everything else is imported after that handler. The build's modules (jinja2, YAML, the
+# checks: about 0.25 s) are imported by the commands that use them: `build` first forks the
+# related papers' child (parallel.Early), which imports numpy and scipy meanwhile.
+import argparse  # noqa: E402
+import errno  # noqa: E402
+import gc  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from .errors import BuildFailed, UsageError, describe_failure, github_annotation, plural  # noqa: E402
+from .progress import Progress  # noqa: E402
 
 log = logging.getLogger("generator")
 REPEAT_LIMIT = 3  # the same warning in more files than this is summarised unless -v
@@ -293,6 +305,8 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
         "new": _cmd_new,
         "serve": _cmd_serve,
     }
+    if signal.getsignal(signal.SIGINT) is _interrupted_early:  # from now on, as below
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return commands[args.command](args)
     except BuildFailed as exc:

@@ -122,6 +122,28 @@ def test_serve_on_a_busy_port_says_so_at_once_without_building(make_project):
     assert not (project.output / "index.html").exists()
 
 
+def test_ctrl_c_while_the_command_line_loads_leaves_without_a_traceback():
+    """Ctrl-C as `python -m generator` imports its first modules (as it imports argparse,
+    here), before main() handles it: the same word and exit status, no traceback."""
+    script = (
+        "import builtins, os, runpy, signal, sys\n"
+        "real, armed = builtins.__import__, False\n"
+        "def hooked(name, *args, **kwargs):\n"
+        "    if name == 'argparse' and armed:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = hooked\n"
+        "sys.argv, armed = ['generator', 'build'], True\n"
+        "runpy.run_module('generator', run_name='__main__', alter_sys=True)\n"
+        "print('went on')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "interrupted\n" and done.stdout == ""
+
+
 def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
     """CI cancelling a job sends SIGTERM to the build alone: it stops its workers and
     background processes, leaves no half-written tree and no traceback, and says so."""
