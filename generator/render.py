@@ -300,7 +300,7 @@ def render_site(
     Each page gets a key: a digest of `version` (the generator and templates), its template
     and its context. A page whose key and path match `previous` (the last build's manifest,
     file still in place) is not rendered: the old file is kept. Pages are rendered, and
-    written, by `jobs` worker processes.
+    written, by `jobs` processes: this one and forked workers (see parallel.map_ordered).
     """
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
@@ -448,11 +448,11 @@ def render_site(
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
 
     def render_pending(offset: int, jobs: int | None) -> tuple[int, int]:
-        """Render and write the files queued so far, in workers: (pages rendered, files)."""
+        """Render and write the files queued so far, in `jobs` processes: (pages rendered, files)."""
         queued = list(pending)
         pending.clear()
 
-        def render(n: int) -> tuple[str, list, bool]:  # in a worker: render, then write if changed
+        def render(n: int) -> tuple[str, list, bool]:  # here or in a worker: render, write if changed
             path, template, context, key = queued[n]
             if not template:
                 return writer.stage(path, context, key)
@@ -474,8 +474,8 @@ def render_site(
     config_text = repr(config)
 
     def lazy_context(path: str, paper: Paper) -> tuple:
-        """A paper page's context, in two: the frame, and what the worker that renders the
-        page makes (few are rendered: not here, one by one)."""
+        """A paper page's context, in two: the frame, and what the process that renders the
+        page makes (few are rendered: not all here first, one by one)."""
         return frame(path, paper.title), functools.partial(paper_context, paper)
 
     def paper_key(path: str, paper: Paper, bibtex: str, related: list) -> str:
