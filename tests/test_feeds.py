@@ -313,6 +313,57 @@ def test_each_feed_is_what_elementtree_writes_of_its_whole_tree():
     assert ET.tostring(ET.fromstring(empty), encoding="unicode").count("<entry") == 0
 
 
+def _elementtree_entry(config: SiteConfig, p: Paper, names: dict[str, str]) -> bytes:
+    """The entry as ElementTree writes it, built element by element (what feeds._entry makes
+    as text): the reference, with the same cleaning of characters XML cannot carry."""
+    from generator.feeds import _clean, atom_date, permalink
+
+    def sub(parent, tag, text=None, **attrs):
+        child = ET.SubElement(parent, tag, {k: _clean(v) for k, v in attrs.items()})
+        if text is not None:
+            child.text = _clean(text)
+        return child
+
+    holder = ET.Element("feed")
+    entry = sub(holder, "entry")
+    sub(entry, "id", permalink(config, p))
+    sub(entry, "title", p.title)
+    sub(entry, "link", rel="alternate", href=permalink(config, p), type="text/html")
+    sub(entry, "published", atom_date(p.added))
+    sub(entry, "updated", atom_date(p.added))
+    for name in p.authors or (config.title,):
+        sub(sub(entry, "author"), "name", name)
+    for slug in p.topics:
+        sub(entry, "category", term=slug, scheme=f"{config.base_url}topics/", label=names.get(slug, slug))
+    for tag in p.tags:
+        sub(entry, "category", term=tag, scheme=f"{config.base_url}tags/")
+    if p.body_html.strip():
+        sub(entry, "summary", p.body_html, type="html")
+    ET.indent(holder)
+    entry.tail = None
+    return ET.tostring(entry, encoding="utf-8")
+
+
+NASTY = "a & b < c > d \" e ' f \r g \n h \t i \x00 j \x07 \ud800 k \ufffe ]]> &amp; 日本 😀"
+
+
+@pytest.mark.parametrize("text", [NASTY, "", " ", "\x00\x07", "  \n ", "plain"])
+def test_entries_are_byte_for_byte_what_elementtree_writes(text):
+    """Entries are written as text, not through ElementTree: the bytes must not differ, down to
+    the escaping of quotes, tabs and line ends in attributes and empty elements ("<title />")."""
+    from generator.feeds import _entry
+
+    config = SiteConfig(text or "T", "d", 'https://x.org/a"b&c\t/' + text, "en")
+    names = {t.slug: text for t in TOPICS}
+    for authors in ((text, "", "Ada", "\x01"), ()):
+        for body in ("", " ", f"<p>{text}</p>", "\x00"):
+            p = paper(
+                "p", title=text, authors=authors, tags=(text, "lora"), body_html=body, topics=tuple(names)
+            )
+            assert _entry(config, p, names) == _elementtree_entry(config, p, names)
+            assert _entry(CONFIG, p, TOPIC_NAMES) == _elementtree_entry(CONFIG, p, TOPIC_NAMES)
+
+
 def test_entries_kept_between_builds_give_the_feeds_made_afresh():
     """serve keeps serialised entries from one build to the next (by slug and source digest,
     while config and topic names stay): its feeds equal feeds made from nothing."""

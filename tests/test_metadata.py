@@ -130,3 +130,30 @@ def test_topic_pages_chart_papers_per_year_as_inline_svg(site):
     assert "<title>2021: 1 paper</title>" in svg
     stats = (site / "stats/index.html").read_text()
     assert "<svg" in stats and "Instruction tuning" in stats
+
+
+@pytest.mark.parametrize("base", ["https://example.org/cat/", "https://x.org/a&b<c>\"d'/", "/"])
+def test_sitemap_is_byte_for_byte_what_elementtree_writes(base):
+    """sitemap.xml is written as text, not through ElementTree: the bytes must not differ."""
+    import datetime as dt
+
+    from generator.metadata import SITEMAP_NS, sitemap_xml
+    from generator.model import SiteConfig
+
+    config = SiteConfig("T", "d", base, "en")
+    lists = [
+        [],
+        [("", None)],
+        [("papers/a&b/", dt.date(2024, 1, 2)), ("x<y>/", None), ("日/", dt.date(1, 1, 1))],
+    ]
+    for pages in lists:
+        ET.register_namespace("", SITEMAP_NS)
+        root = ET.Element(f"{{{SITEMAP_NS}}}urlset")
+        for path, lastmod in pages:
+            url = ET.SubElement(root, f"{{{SITEMAP_NS}}}url")
+            ET.SubElement(url, f"{{{SITEMAP_NS}}}loc").text = base + path
+            if lastmod:
+                ET.SubElement(url, f"{{{SITEMAP_NS}}}lastmod").text = lastmod.isoformat()
+        ET.indent(root)
+        expected = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+        assert sitemap_xml(config, pages) == expected
