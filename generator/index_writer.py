@@ -10,16 +10,14 @@ emits `search.compact_index`'s format directly. Tests check its output equals
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 
 from lunr import __TARGET_JS_VERSION__
 from lunr.stop_word_filter import WORDS as STOP_WORDS
+from lunr.tokenizer import SEPARATOR_CHARS
 
 from .lunr_js import FOLD_LABEL, _trim, fold_text, porter_stem
-
-SEPARATOR = re.compile("[ \t\n\r\f\v\xa0-]")  # lunr.py's Tokenizer separators
 
 
 @lru_cache(maxsize=500_000)
@@ -31,9 +29,18 @@ def term_of(token: str) -> str | None:
     return porter_stem(trimmed)
 
 
+def _split(text: str) -> list[str]:
+    """The text split at each separator (a regex split took twice the time): every separator
+    made a space, then split at each space, empty strings included."""
+    for separator in SEPARATOR_CHARS:
+        if separator != " " and separator in text:
+            text = text.replace(separator, " ")
+    return text.split(" ")
+
+
 def terms(text: str) -> list[str]:
     """lunr.py's Tokenizer then the pipeline: the terms of one field value, in order."""
-    found = map(term_of, filter(None, SEPARATOR.split(str(text).lower())))  # no Python loop per token
+    found = map(term_of, filter(None, _split(str(text).lower())))  # no Python loop per token
     return [term for term in found if term is not None]
 
 

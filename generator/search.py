@@ -147,7 +147,8 @@ def tier_key_parts(path: str, inputs: tuple) -> list[str]:
 
 def abstract_terms(text: str) -> str:
     """The search-index terms of an abstract's plain text, each after a "\n" (terms have none)."""
-    return "".join("\n" + term for term in terms(_clean(text)))
+    found = terms(_clean(text))
+    return "\n" + "\n".join(found) if found else ""
 
 
 def make_tier(path: str, inputs: tuple) -> dict:

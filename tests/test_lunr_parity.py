@@ -231,3 +231,16 @@ def test_terms_worked_out_with_each_paper_give_the_same_index_as_the_texts():
     expected = build_search_index(bare, odd)[tier]
     assert build_search_index(catalogue, odd)[tier] == expected
     assert "" in expected["index"]["terms"]  # "..." is a term of its own: the empty string
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a b", "  a--b \t\n\r\x0c\x0bc\xa0d ", "", "-", "Fine-Tuning\u2003x", "tab\tand\u00a0nbsp", "x\u3000y"],
+)
+def test_words_split_where_lunr_py_splits_them(text):
+    """index_writer splits words its own way, quicker: the same words as lunr.py's Tokenizer."""
+    from lunr.tokenizer import Tokenizer
+
+    from generator.index_writer import _split
+
+    assert [w for w in _split(text.lower()) if w] == [str(token) for token in Tokenizer(text)]
