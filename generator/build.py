@@ -7,6 +7,8 @@ import dataclasses
 import functools
 import gc
 import logging
+import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -444,7 +446,7 @@ class RelatedPapers:
     def _job(self, jobs: int | None, early: parallel.Early | None = None) -> parallel.Deferred:
         file = self.cache.kept_file(RELATED_STATE)
         return parallel.Deferred(
-            related_job.compute,
+            functools.partial(related_job.compute, parent=os.getpid()),
             jobs,
             functools.partial(related_job.load_state, file),  # in the child, on prepare() or with the texts
             functools.partial(related_job.save_state, file),  # once the papers are sent
@@ -489,8 +491,11 @@ class RelatedPapers:
 
     def result(self) -> dict:
         if self.wanted:
-            self.found, self.wanted = self._computed(), False
-            self.cache.put("related", self.key, self.found)
+            found, pickled, self.wanted = self._computed(), None, False
+            if isinstance(found, bytes):  # from another process, pickled (see related_job.compute)
+                pickled, found = found, pickle.loads(found)
+            self.found = found
+            self.cache.put("related", self.key, found, pickled)
         return self.found or {}
 
     def _computed(self) -> dict:
@@ -612,7 +617,7 @@ def _in_place(
     return make
 
 
-def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple, Callable | None]:
+def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict | bytes, tuple, Callable | None]:
     """Warm.related's work: the related papers of a build's texts, from the state the last
     build left (kept here; at first, the cache's file). The new state is kept, and saved to
     the cache's file for a new process once the result is sent."""
@@ -621,7 +626,7 @@ def _related_in_helper(request: tuple, kept: tuple | None) -> tuple[dict, tuple,
     file, texts = request
     neighbours.compiled(len(texts))  # numba's code, loaded once in this process
     state = kept[1] if kept is not None and kept[0] == file else related_job.load_state(file)
-    found, state = related_job.compute(texts, state)
+    found, state = related_job.compute(texts, state, parent=os.getppid())  # the build's process
 
     def after() -> None:  # once the result is sent
         related_job.save_state(file, state)
