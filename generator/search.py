@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .cache import value_digest
 from .index_writer import terms, write_index, write_terms
 from .lunr_js import JS_SPACE_RE, make_builder
 from .model import Catalogue
@@ -142,7 +143,7 @@ def tier_inputs(catalogue: Catalogue, abstracts: dict[str, str]) -> dict[str, tu
 def tier_key_parts(path: str, inputs: tuple) -> list[str]:
     """What a tier's key is made of: its inputs, and for the abstracts only their texts (the
     terms known beside them follow from the texts)."""
-    return list(inputs[0]) if path == "search/abstracts.json" else [repr(inputs)]
+    return list(inputs[0]) if path == "search/abstracts.json" else [value_digest(inputs)]
 
 
 def abstract_terms(text: str) -> str:

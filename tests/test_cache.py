@@ -604,3 +604,21 @@ def test_a_warm_process_has_its_helper_compute_related_papers_and_computes_them_
     build(project, warm=warm)
     assert len(here()) == 1 and here() != [str(os.getpid())]
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean-last")
+
+
+def test_value_digest_tells_values_apart_and_ignores_how_equal_ones_were_made():
+    """Keys of inputs gathered in different processes: equal values, equal digests (whether a
+    string is interned or shared), and values repr tells apart stay apart."""
+    from generator.cache import value_digest
+
+    word = "".join(["fine", "-tuning"])  # made at run time: not interned
+    shared = ("fine-tuning", 3)
+    assert value_digest([(word, 3), (word, 3)]) == value_digest([(sys.intern(word), 3), shared])
+    distinct = [("a", "b"), ("ab",), ["a", "b"], 1, True, 1.0, None, "None", "1", ((),), ()]
+    assert len({value_digest(v) for v in distinct}) == len(distinct)
+    when = datetime.date(2024, 5, 1)  # not marshal's: its repr
+    assert (
+        value_digest(when)
+        == value_digest(datetime.date(2024, 5, 1))
+        != value_digest(datetime.date(2024, 5, 2))
+    )
