@@ -99,7 +99,12 @@ def _load_documents(
         entries = sorted(listing, key=lambda entry: entry.name)
     for entry in entries:
         name, label = entry.name, f"{folder}/{entry.name}"
-        if name == ".gitkeep" or EDITOR_FILES.search(name):
+        markdown = name.endswith(".md")  # as a rule: then only these two of EDITOR_FILES can match
+        if (
+            name == ".gitkeep"
+            or (not markdown or name.startswith((".#", "flycheck_")))
+            and EDITOR_FILES.search(name)
+        ):
             continue
         if name.startswith("."):
             errors.append(
@@ -119,7 +124,7 @@ def _load_documents(
                 )
             )
             continue
-        if entry.is_dir() or os.path.splitext(name)[1] != ".md":
+        if entry.is_dir() or not markdown:  # (a name starting with "." is refused above)
             errors.append(
                 ContentError(
                     label,

@@ -757,7 +757,17 @@ def test_failure_counts_name_only_paper_files_that_were_checked(make_project):
 
 
 @pytest.mark.parametrize(
-    "name", [".a-paper.md.swp", ".a-paper.md.swx", "a-paper.md~", ".#a-paper.md", "#a-paper.md#", ".DS_Store"]
+    "name",
+    [
+        ".a-paper.md.swp",
+        ".a-paper.md.swx",
+        "a-paper.md~",
+        ".#a-paper.md",
+        "#a-paper.md#",
+        ".DS_Store",
+        "flycheck_a-paper.md",
+        "a-paper.md___jb_tmp___",
+    ],
 )
 def test_files_editors_leave_beside_a_paper_are_ignored(make_project, name):
     """Saving in vim or emacs leaves swap, backup, lock and autosave files: serve's watcher
