@@ -766,7 +766,6 @@ def test_failure_counts_name_only_paper_files_that_were_checked(make_project):
         "#a-paper.md#",
         ".DS_Store",
         "flycheck_a-paper.md",
-        "a-paper.md___jb_tmp___",
     ],
 )
 def test_files_editors_leave_beside_a_paper_are_ignored(make_project, name):
