@@ -368,7 +368,7 @@ def build(
             previous,
             version,
             jobs,
-            stages.progress.counter("files"),  # pages and .bib files
+            stages.progress.counter("pages and .bib files"),  # not the files written: see the summary
             related_papers,
             warm.rendered if warm is not None and use_cache else None,
             related.elsewhere() + index.elsewhere(),

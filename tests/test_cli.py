@@ -32,6 +32,40 @@ def test_build_prints_a_summary_line(make_project):
     assert "pages in" in done.stdout
 
 
+def test_build_shows_live_progress_on_a_terminal_and_none_when_piped(make_project):
+    """On a terminal, stderr carries one status line redrawn in place (stages done, counts of
+    papers, then of pages and .bib files), cleared before the summary; piped, nothing."""
+    import os
+    import pty
+
+    project = make_project({f"paper-{i}": paper_text(f"Paper {i}") for i in range(3)})
+    shutil.copytree(REPO / "templates", project.root / "templates")
+    command = [sys.executable, "-m", "generator", "--root", str(project.root), "build"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the build ended: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = proc.stdout.read().decode()
+    os.close(leader)
+    assert proc.returncode == 0
+    line = shown.decode()
+    assert line.startswith("\rbuilding"), line
+    assert "papers 3/3" in line and "pages and .bib files" in line and "done: load + check" in line
+    assert line.endswith("\r"), line  # cleared: the summary starts on a clean line
+    assert out.startswith("built 3 papers")
+    piped = run("--root", str(project.root), "build")
+    assert piped.returncode == 0 and piped.stderr == "" and piped.stdout.startswith("built 3 papers")
+
+
 def test_bad_content_reports_every_error_and_exits_1(make_project):
     project = make_project(
         {
