@@ -66,6 +66,20 @@ def test_map_ordered_keeps_order_and_shares_the_items_with_other_processes(fork_
     assert parallel.map_ordered(lambda _: os.getpid(), items, jobs=1) == [os.getpid()] * 25
 
 
+def test_map_ordered_brings_back_large_results_whole_from_every_process(fork_everything):
+    """Workers put their results in a file, not the pool's pipe: chunks of megabytes arrive
+    whole and in order, whichever process made them."""
+    items = list(range(450))  # three chunks: this process takes the first, a worker the last
+
+    def big(x: int) -> tuple[int, bytes]:
+        time.sleep(0.004)  # 1.8 s in all: time for the worker to start and take its chunks
+        return os.getpid(), bytes([x % 256]) * 20_000  # 4 MB a chunk
+
+    done = parallel.map_ordered(big, items, jobs=2)
+    assert [data for _, data in done] == [bytes([x % 256]) * 20_000 for x in items]
+    assert {pid for pid, _ in done} - {os.getpid()}  # a worker made some
+
+
 def test_background_work_runs_elsewhere_and_reports_failures():
     with parallel.Background(lambda: os.getpid(), jobs=2) as job:
         assert job.result() != os.getpid()
