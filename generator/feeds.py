@@ -66,9 +66,9 @@ _ATTRIBUTE = str.maketrans(  # what ElementTree escapes in attribute values, as 
 
 
 def _element(indent: str, tag: str, text: str | None = None, **attrs: str) -> str:
-    """A childless element as _sub and ElementTree's tostring write it, after `indent`, except
-    that characters XML cannot carry are left for the caller to _clean (as _sub would have,
-    they are not escaped)."""
+    """A childless element as _sub and ElementTree's tostring write it, after `indent`; but
+    characters XML cannot carry are left in, for the caller to _clean away (a text made of
+    them alone counts as empty, as after _sub)."""
     head = "".join(f' {name}="{value.translate(_ATTRIBUTE)}"' for name, value in attrs.items())
     if text and (text.isascii() and text.isprintable() or _clean(text)):
         return f"{indent}<{tag}{head}>{html.escape(text, quote=False)}</{tag}>"
@@ -78,7 +78,7 @@ def _element(indent: str, tag: str, text: str | None = None, **attrs: str) -> st
 def _entry(config: SiteConfig, paper: Paper, topic_names: Mapping[str, str]) -> bytes:
     """One paper as an atom:entry, serialised as it is indented inside a feed (no tail): the
     bytes ElementTree writes of the entry built with _sub and ET.indent (tested), made
-    directly as text in a tenth of the time (at 1,000 papers, 0.06 s of a 1 s build)."""
+    directly as text in less than half the time (0.03 s less at 1,000 papers, of a 1 s build)."""
     inner, deeper = "\n    ", "\n      "
     link = permalink(config, paper)
     updated = atom_date(paper.added)

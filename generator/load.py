@@ -99,10 +99,10 @@ def _load_documents(
         entries = sorted(listing, key=lambda entry: entry.name)
     for entry in entries:
         name, label = entry.name, f"{folder}/{entry.name}"
-        markdown = name.endswith(".md")  # as a rule: then only these two of EDITOR_FILES can match
+        dot_md = name.endswith(".md")  # as a rule: then only these two of EDITOR_FILES can match
         if (
             name == ".gitkeep"
-            or (not markdown or name.startswith((".#", "flycheck_")))
+            or (not dot_md or name.startswith((".#", "flycheck_")))
             and EDITOR_FILES.search(name)
         ):
             continue
@@ -124,7 +124,7 @@ def _load_documents(
                 )
             )
             continue
-        if entry.is_dir() or not markdown:  # (a name starting with "." is refused above)
+        if entry.is_dir() or not dot_md:  # (a name starting with "." is refused above)
             errors.append(
                 ContentError(
                     label,
