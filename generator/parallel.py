@@ -40,6 +40,7 @@ _spill_end = None  # a shared integer: the end of what was put there
 
 
 _warned: set[str] = set()  # PAPERCAT_JOBS values already warned about
+BEHIND = 5  # the niceness of background work that can wait (see yield_cores)
 
 
 def default_jobs() -> int:
@@ -63,7 +64,8 @@ class Background:
     Use as a context manager, so that a child whose result is not wanted is stopped.
     """
 
-    def __init__(self, func: Callable[[], R], jobs: int | None = None) -> None:
+    def __init__(self, func: Callable[[], R], jobs: int | None = None, nice: int = 0) -> None:
+        """`nice`: the child's niceness (see yield_cores), for work the build can wait for."""
         self.func, self.pid, self.fd = func, 0, -1
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
@@ -71,6 +73,8 @@ class Background:
             def child() -> None:  # compute, send
                 os.close(read)
                 gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
+                if nice:
+                    yield_cores(nice)
                 _send_outcome(write, func)
 
             try:
@@ -98,6 +102,14 @@ class Background:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
+
+
+def yield_cores(niceness: int = BEHIND) -> None:
+    """In a background process whose result can wait: let the build's own process, whose work
+    the build waits for, have a core first where more processes want one than there are
+    cores (for good: only a privileged process can take back its priority)."""
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
 
 
 def _fork(child: Callable[[], object]) -> int:

@@ -87,8 +87,8 @@ class Survey:
         except OSError:
             self.fd = -1
             return
-        fd, here = self.fd, os.getpid()
-        self.job = parallel.Background(lambda: _walk_as(fd, nice if os.getpid() != here else 0), jobs)
+        fd = self.fd
+        self.job = parallel.Background(lambda: list_tree(fd), jobs, nice)
 
     def result(self, now: Path | None = None) -> Listing | None:
         """The listing; None if the folder could not be walked, or if its name now (`now`,
@@ -113,12 +113,6 @@ class Survey:
         if self.job is not None:
             self.job.__exit__(*exc)
         self._close()
-
-
-def _walk_as(fd: int, nice: int) -> Listing | None:
-    if nice:
-        os.nice(nice)
-    return list_tree(fd)
 
 
 def _still(folder: Path, fd: int) -> bool:
