@@ -128,6 +128,7 @@ class BuildResult:
     files_unchanged: int = 0
     rendered: int | None = None  # pages rendered (the others' inputs were unchanged); None: all
     found: tuple[ContentError, ...] = field(default=(), repr=False)  # the warnings themselves
+    files_removed: int = 0  # the last build's files this one has not
 
     def summary(self) -> str:
         """One line: counts and time (and how many warnings `check` would show)."""
@@ -139,6 +140,8 @@ class BuildResult:
             text += f" ({self.rendered} rendered, the rest unchanged)"
         if self.files_written or self.files_unchanged:
             text += f"; wrote {plural(self.files_written, 'file')}, {self.files_unchanged} unchanged"
+            if self.files_removed:
+                text += f", {self.files_removed} removed"
         if self.warnings:
             text += f" ({plural(self.warnings, 'warning')}: run `make check` to see them)"
         return text
@@ -392,6 +395,7 @@ def build(
         written.unchanged,
         rendered,
         tuple(warnings),
+        written.removed,
     )
     log.info(result.summary())
     if exiting:

@@ -29,8 +29,9 @@ class Progress:
         self.show("", force=True)
 
     def count(self, what: str, done: int, total: int) -> None:
-        """`done` of `total` items of the current stage."""
-        self.show(f"{what} {done:,}/{total:,}", force=done == total)
+        """`done` of `total` items of the current stage (numbers written as the summary line
+        writes them)."""
+        self.show(f"{what} {done}/{total}", force=done == total)
 
     def counter(self, what: str) -> Callable[[int, int], None]:
         """A `report(done, total)` callback for one kind of item."""
@@ -43,7 +44,8 @@ class Progress:
         if not force and now - self.last < self.interval:
             return
         self.last = now
-        line = " · ".join(part for part in ("building", self.done and f"done: {self.done}", text) if part)
+        # what is being counted first: a narrow terminal cuts the line short from the end
+        line = " · ".join(part for part in ("building", text, self.done and f"done: {self.done}") if part)
         line = line[: shutil.get_terminal_size().columns - 1]
         self.stream.write("\r" + line + " " * max(0, self.width - len(line)))
         self.stream.flush()

@@ -179,10 +179,12 @@ def keyed(previous: Previous | None, path: str, key: str, make: Callable[[], byt
 
 @dataclass(frozen=True)
 class WriteResult:
-    """How many files were written, and how many were kept from the previous build."""
+    """How many files were written, how many were kept from the previous build, and how many
+    of the previous build's are gone."""
 
     written: int
     unchanged: int
+    removed: int = 0
 
 
 def _static_files(static_dir: Path) -> list[OutputFile]:
@@ -380,7 +382,8 @@ class SiteWriter:
         _swap(tmp, self.site_dir, keep=self.reuse)
         _remember_swap((hashlib.blake2b(raw).digest(), self.entries), old if self.reuse else None)
         self._release()
-        return WriteResult(self.written, total - self.written)
+        removed = sum(1 for path in old.files if path not in self.entries)
+        return WriteResult(self.written, total - self.written, removed)
 
     def _release(self) -> None:
         self._lock.release()

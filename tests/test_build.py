@@ -484,11 +484,18 @@ def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, 
     paper = project.content / "papers" / "old-paper.md"
     paper.write_text(paper.read_text().replace("studied (e.g. carefully)", "studied with care"))
     edited = build(project)
-    assert 0 < edited.files_written < edited.files_unchanged
+    assert 0 < edited.files_written < edited.files_unchanged and edited.files_removed == 0
+    assert "removed" not in edited.summary()
     assert no_leftovers(project.root)  # the replaced site is deleted (in the background)
     clean = Project(project.root, project.content, project.templates, tmp_path / "clean")
     build(clean)
     assert tree_digest(project.output) == tree_digest(clean.output)
+    had = set(tree_digest(project.output))
+    paper.unlink()  # its page and .bib go, and any tag page of its alone
+    fewer = build(project)
+    gone = had - set(tree_digest(project.output))
+    assert {"papers/old-paper/index.html", "papers/old-paper.bib"} <= gone
+    assert fewer.files_removed == len(gone) and f", {len(gone)} removed" in fewer.summary()
 
 
 def folders(root: Path) -> set[str]:

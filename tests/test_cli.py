@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -33,15 +34,16 @@ def test_build_prints_a_summary_line(make_project):
 
 
 def test_build_shows_live_progress_on_a_terminal_and_none_when_piped(make_project):
-    """On a terminal, stderr carries one status line redrawn in place (stages done, counts of
-    papers, then of pages and .bib files), cleared before the summary; piped, nothing."""
+    """On a terminal, stderr carries one status line redrawn in place (counts of papers, then
+    of pages and .bib files, and the stages done), cleared before the summary; piped, nothing.
+    A narrow terminal cuts the line from the end: the counts stay whole."""
     import os
     import pty
 
     project = make_project({f"paper-{i}": paper_text(f"Paper {i}") for i in range(3)})
     shutil.copytree(REPO / "templates", project.root / "templates")
     command = [sys.executable, "-m", "generator", "--root", str(project.root), "build"]
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "COLUMNS": "45"}
     leader, follower = pty.openpty()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
         os.close(follower)
@@ -59,7 +61,9 @@ def test_build_shows_live_progress_on_a_terminal_and_none_when_piped(make_projec
     assert proc.returncode == 0
     line = shown.decode()
     assert line.startswith("\rbuilding"), line
-    assert "papers 3/3" in line and "pages and .bib files" in line and "done: load + check" in line
+    assert "building · papers 3/3" in line and "done: load + check" in line
+    assert re.search(r"building · pages and \.bib files (\d+)/\1( ·|\s*\r)", line)  # whole, first
+    assert max(len(drawn) for drawn in line.split("\r")) <= 44
     assert line.endswith("\r"), line  # cleared: the summary starts on a clean line
     assert out.startswith("built 3 papers")
     piped = run("--root", str(project.root), "build")
