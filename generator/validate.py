@@ -33,7 +33,7 @@ NESTING_RE = re.compile(r"^(?:[ \t]*(?:[-*+>]|\d{1,9}[.)])(?=[ \t]|$)[ \t]*)+")
 # `<` opening a tag, comment or declaration; an autolink (`<scheme:no-spaces>`) is not one.
 RAW_HTML_RE = re.compile(r"<(?![A-Za-z][A-Za-z0-9+.\-]{1,31}:[^\s<>]*>)[A-Za-z!/?]")
 LINK_RES = (
-    re.compile(r"\]\(\s*<?([^)\s>]*)"),  # [text](dest)
+    re.compile(r"(?<!\\)(?:\\\\)*\]\(\s*<?([^)\s>]*)"),  # [text](dest); not \](, a bracket as typed
     re.compile(
         r"^(?:\s*(?:[>*+-]|\d{1,9}[.)])\s*)*\[[^\]]+\]:\s*<?([^\s>]+)"
     ),  # [ref]: dest, also in lists and quotes

@@ -320,6 +320,21 @@ def test_each_body_problem_is_found_whichever_character_starts_it(body, message)
     assert paper is None and [e.message for e in errors] == [message]
 
 
+def test_brackets_escaped_to_show_as_typed_make_no_link_and_pass():
+    """`new` escapes the brackets of a plain-text abstract so that they show as typed: no link
+    comes of them, so their text after '](' is not judged as one. An escaped backslash
+    before a bracket leaves the bracket a link's."""
+    from generator.markup import make_converter, render_markdown
+
+    typed = "See \\[a link\\](javascript:alert(2)) as typed."
+    paper, errors = check(GOOD.replace("The abstract.", typed))
+    assert errors == [] and paper is not None
+    assert "<a" not in render_markdown(make_converter(), paper.body_md)
+    real = "A [link\\\\](javascript:alert(2)) after an escaped backslash."
+    paper, errors = check(GOOD.replace("The abstract.", real))
+    assert paper is None and [e.message for e in errors] == ["link scheme 'javascript:' is not allowed"]
+
+
 def test_allowed_links_pass():
     text = GOOD.replace("The abstract.", "See [a](https://x.org), <http://y.org>, [m](mailto:a@b.org).")
     paper, errors = check(text)
