@@ -452,9 +452,7 @@ class RelatedPapers:
         return parallel.Deferred(
             functools.partial(related_job.compute, parent=os.getpid()),
             jobs,
-            functools.partial(
-                related_job.load_state, file, os.getpid()
-            ),  # in the child, on prepare() or with the texts
+            functools.partial(related_job.load_state, file),  # in the child, on prepare() or with the texts
             functools.partial(related_job.save_state, file),  # once the papers are sent
             related_job.warm_up,  # at once: 0.06 s sooner at 1,000 papers, where they were the wait
             early,

@@ -40,7 +40,6 @@ _spill_end = None  # a shared integer: the end of what was put there
 
 
 _warned: set[str] = set()  # PAPERCAT_JOBS values already warned about
-BEHIND = 5  # the niceness of background work that can wait (see yield_cores)
 
 
 def default_jobs() -> int:
@@ -104,10 +103,10 @@ class Background:
             os.close(fd)
 
 
-def yield_cores(niceness: int = BEHIND) -> None:
-    """In a background process whose result can wait: let the build's own process, whose work
-    the build waits for, have a core first where more processes want one than there are
-    cores (for good: only a privileged process can take back its priority)."""
+def yield_cores(niceness: int) -> None:
+    """In a background process whose result can wait: let the build's other processes have a
+    core first where more processes want one than there are cores (for good: only a
+    privileged process can take back its priority)."""
     with contextlib.suppress(OSError):
         os.nice(niceness)
 

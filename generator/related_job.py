@@ -20,20 +20,11 @@ def warm_up() -> None:
     from . import related  # noqa: F401
 
 
-def load_state(file: KeptFile | None, parent: int = 0):
+def load_state(file: KeptFile | None):
     """The last build's related-papers state (about 30 MB at 10,000 papers), which stays in
-    the process that computes them (None: no cache, or a cold build). In a process other than
-    `parent`, with a state to update, the process yields the cores to the build's (see
-    parallel.yield_cores): an update can wait, where a cold build's search of all pairs of
-    papers is what the paper pages wait for (at 10,000 papers, 0.3 s longer behind)."""
+    the process that computes them (None: no cache, or a cold build)."""
     warm_up()
-    if file is None:
-        return None
-    if parent and os.getpid() != parent and file.path.is_file():
-        from .parallel import yield_cores  # imported already: the build's process forked this one
-
-        yield_cores()
-    return file.load()
+    return None if file is None else file.load()
 
 
 def save_state(file: KeptFile | None, state) -> None:

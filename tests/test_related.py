@@ -661,36 +661,3 @@ def test_related_papers_are_computed_without_the_collector_which_comes_back_afte
     with pytest.raises(RuntimeError):
         related_job.compute(texts, state)
     assert gc.isenabled()
-
-
-def test_an_update_of_related_papers_yields_the_cores_to_the_build_and_a_first_search_does_not(tmp_path):
-    """In the build's background process, an update from the last state can wait and runs
-    behind the build's own process; a first search of all pairs, which the paper pages wait
-    for, does not; nor does the build's own process, where no child could be forked."""
-    import os
-
-    from generator import parallel, related_job
-    from generator.cache import KeptFile
-
-    file = KeptFile(tmp_path / "related-state.pickle", "v1")
-
-    def niceness_of_a_child_loading(parent: int) -> int:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover (a child)
-            try:
-                related_job.load_state(file, parent)
-                os.write(write, str(os.nice(0)).encode())
-            finally:
-                os._exit(0)
-        os.close(write)
-        os.waitpid(pid, 0)
-        with os.fdopen(read, "rb") as pipe:
-            return int(pipe.read())
-
-    here = os.nice(0)
-    assert niceness_of_a_child_loading(os.getpid()) == here  # no state yet: a cold build
-    file.save({"rows": 1})
-    assert niceness_of_a_child_loading(os.getpid()) == min(19, here + parallel.BEHIND)
-    assert niceness_of_a_child_loading(0) == here  # serve's helper says no parent: never behind
-    assert related_job.load_state(file, os.getpid()) == {"rows": 1} and os.nice(0) == here
