@@ -204,7 +204,7 @@ def load_catalogue(
             topics,
             cache,
             jobs,
-            (progress or Progress()).counter("papers"),
+            (progress or Progress()).counter("new or changed papers"),
             on_changed,
             known_keys,
         )
@@ -371,7 +371,7 @@ def build(
             previous,
             version,
             jobs,
-            stages.progress.counter("pages and .bib files"),  # not the files written: see the summary
+            stages.progress.counter,  # a report for each kind of file rendered
             related_papers,
             warm.rendered if warm is not None and use_cache else None,
             related.elsewhere() + index.elsewhere(),

@@ -24,8 +24,8 @@ class Progress:
         return cls(stream if stream.isatty() else None)
 
     def stage_done(self, name: str, seconds: float) -> None:
-        """A stage finished: it becomes the line's prefix."""
-        self.done = f"{name} {seconds:.1f} s"
+        """A stage finished: the line says so after the count of the next one."""
+        self.done = f"{name} took {seconds:.1f} s"
         self.show("", force=True)
 
     def count(self, what: str, done: int, total: int) -> None:
@@ -44,9 +44,12 @@ class Progress:
         if not force and now - self.last < self.interval:
             return
         self.last = now
-        # what is being counted first: a narrow terminal cuts the line short from the end
-        line = " · ".join(part for part in ("building", text, self.done and f"done: {self.done}") if part)
-        line = line[: shutil.get_terminal_size().columns - 1]
+        # what is being counted first: on a narrow terminal, the parts that do not fit are left out
+        parts = [part for part in ("building", text, self.done) if part]
+        width = shutil.get_terminal_size().columns - 1
+        while len(parts) > 1 and len(" · ".join(parts)) > width:
+            parts.pop()
+        line = " · ".join(parts)[:width]
         self.stream.write("\r" + line + " " * max(0, self.width - len(line)))
         self.stream.flush()
         self.width = len(line)

@@ -282,7 +282,7 @@ def render_site(
     previous: Previous | None = None,
     version: str = "",
     jobs: int | None = None,
-    report: Callable[[int, int], None] | None = None,
+    report: Callable[[str], Callable[[int, int], None]] | None = None,
     related: Callable[[], dict] | None = None,
     kept: Kept | None = None,
     busy: int = 0,
@@ -447,8 +447,9 @@ def render_site(
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
 
-    def render_pending(offset: int, jobs: int | None) -> tuple[int, int]:
-        """Render and write the files queued so far, in `jobs` processes: (pages rendered, files)."""
+    def render_pending(what: str, jobs: int | None) -> int:
+        """Render and write the files queued so far (`what`, to report) in `jobs` processes;
+        return the number of pages rendered."""
         queued = list(pending)
         pending.clear()
 
@@ -460,15 +461,15 @@ def render_site(
                 context = {**context[0], **context[1]()}
             return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
 
-        progress = report and (lambda done, total: report(offset + done, offset + total))
+        progress = report(what) if report else None
         for staged in parallel.map_ordered(render, range(len(queued)), jobs, progress):
             writer.record(staged)
-        return sum(1 for _, template, _, _ in queued if template), len(queued)
+        return sum(1 for _, template, _, _ in queued if template)
 
     # A worker of its own copies each page of memory it touches, and renders again the list
     # entries this process has (see _memoised_item): with the cores busy it would only slow
     # the rest (at 10,000 papers, cold builds took 0.4 s longer with one).
-    rendered, files = render_pending(0, max(1, (jobs or parallel.default_jobs()) - busy))
+    rendered = render_pending("pages", max(1, (jobs or parallel.default_jobs()) - busy))
     derived = dataclasses.replace(derived, related=related()) if related else derived
     listed = len(sitemap)
     config_text = repr(config)
@@ -506,7 +507,7 @@ def render_site(
     paper_entries = sitemap[listed:]
     del sitemap[listed:]
     sitemap[paper_pages_at:paper_pages_at] = paper_entries
-    rendered += render_pending(files, jobs)[0]
+    rendered += render_pending("paper pages and .bib files", jobs)
     pages = rendered + sum(1 for out in outputs if out.path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))  # linked from every page
