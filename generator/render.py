@@ -289,7 +289,9 @@ def render_site(
 ) -> tuple[int, int]:
     """Render every page and data file of the site into `writer`; return (pages, pages rendered).
 
-    `kept`: what a long-lived process keeps from earlier builds (see Kept). `busy`: processes
+    `report(what)` gives the progress callback for each kind of file rendered: "pages", then
+    "paper pages and .bib files". `kept`: what a long-lived process keeps from earlier builds
+    (see Kept). `busy`: processes
     at work elsewhere as the other pages render (the related papers, the search index), which
     take that many of the `jobs` cores.
 
