@@ -705,13 +705,19 @@ def map_ordered(
         if report:
             report(done, len(items))
 
-    if jobs <= 1 or len(items) < MIN_ITEMS or len(chunks) < 2 or not forkable():
+    spill = None
+    if jobs > 1 and len(items) >= MIN_ITEMS and len(chunks) >= 2 and forkable():
+        try:
+            spill = tempfile.TemporaryFile()
+        except OSError as error:  # nowhere for the workers' results: all here
+            log.debug("no temporary file (%s): no workers forked", error)
+    if spill is None:
         for i, chunk in enumerate(chunks):
             finished(i, [func(x) for x in chunk])
         return [r for chunk_results in results for r in chunk_results or ()]
     context = multiprocessing.get_context("fork")
     _work, _chunks, _claims = func, chunks, context.Array("b", len(chunks))
-    _spill, _spill_end = tempfile.TemporaryFile(), context.Value("q", 0)
+    _spill, _spill_end = spill, context.Value("q", 0)
     try:
         pool = None
         try:

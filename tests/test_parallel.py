@@ -80,6 +80,19 @@ def test_map_ordered_brings_back_large_results_whole_from_every_process(fork_eve
     assert {pid for pid, _ in done} - {os.getpid()}  # a worker made some
 
 
+def test_map_ordered_without_a_temporary_file_works_here_alone(fork_everything, monkeypatch):
+    """No temporary folder to write in: the workers' results would have nowhere to go, so
+    every item is worked here."""
+    import tempfile
+
+    def nowhere():
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", nowhere)
+    done = parallel.map_ordered(lambda x: (x, os.getpid()), list(range(450)), jobs=2)
+    assert done == [(x, os.getpid()) for x in range(450)]
+
+
 def test_background_work_runs_elsewhere_and_reports_failures():
     with parallel.Background(lambda: os.getpid(), jobs=2) as job:
         assert job.result() != os.getpid()
