@@ -64,7 +64,9 @@ class Background:
     """
 
     def __init__(self, func: Callable[[], R], jobs: int | None = None, nice: int = 0) -> None:
-        """`nice`: the child's niceness (see yield_cores), for work the build can wait for."""
+        """`nice`: the child's niceness, for work the build can wait for: where more processes
+        want a core than there are cores, the build's others have one first (for good: only a
+        privileged process can take back its priority)."""
         self.func, self.pid, self.fd = func, 0, -1
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
@@ -73,7 +75,8 @@ class Background:
                 os.close(read)
                 gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
                 if nice:
-                    yield_cores(nice)
+                    with contextlib.suppress(OSError):
+                        os.nice(nice)
                 _send_outcome(write, func)
 
             try:
@@ -101,14 +104,6 @@ class Background:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
-
-
-def yield_cores(niceness: int) -> None:
-    """In a background process whose result can wait: let the build's other processes have a
-    core first where more processes want one than there are cores (for good: only a
-    privileged process can take back its priority)."""
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
 
 
 def _fork(child: Callable[[], object]) -> int:
@@ -233,11 +228,9 @@ class Deferred:
             raise RuntimeError("Deferred.send: a value was sent already")
         self.sent = True
         if self.pid:
-            data = memoryview(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            written = 0
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             try:
-                while written < len(data):
-                    written += os.pwrite(self.spill.fileno(), data[written:], written)
+                _write_at(self.spill.fileno(), data)
             except OSError as error:  # a full disk: compute here instead
                 log.debug("cannot hand the value over (%s): computing in this process", error)
                 self._kill()
@@ -441,6 +434,13 @@ def _early_child(pipes: tuple[int, ...], spill: IO[bytes], parent: int, warm_up)
 
 def _raise(error: BaseException):
     raise error
+
+
+def _write_at(fd: int, data: bytes, start: int = 0) -> None:
+    """All of `data` into a file, from `start` (as _read_at reads it back)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.pwrite(fd, view, start + len(data) - len(view)) :]
 
 
 def _read_at(fd: int, size: int, start: int = 0) -> bytes:
@@ -671,9 +671,7 @@ def _run_claimed(i: int) -> tuple[int, int, int]:
     with _spill_end.get_lock():
         where = _spill_end.value
         _spill_end.value += len(data)
-    view = memoryview(data)
-    while view:
-        view = view[os.pwrite(_spill.fileno(), view, where + len(data) - len(view)) :]
+    _write_at(_spill.fileno(), data, where)
     return i, where, len(data)
 
 
