@@ -58,13 +58,19 @@ def digest(*parts: str | bytes) -> str:
 
 def value_digest(value) -> str:
     """A digest of a value of strings, numbers, None, tuples and lists (dates made numbers
-    first) that tells values apart as digest(repr(value)) does, in a third of the time:
-    marshal's version 2 writes no back-references or marks of interned strings, so equal
-    values give equal bytes. Other values: their repr."""
+    first) that tells values apart as digest(repr(value)) does, in a third of the time (see
+    value_bytes). Other values: their repr."""
+    return digest(value_bytes(value))
+
+
+def value_bytes(value) -> bytes:
+    """Bytes that tell values apart as repr does, for a value of strings, numbers, None, tuples
+    and lists: marshal's version 2, which writes no back-references or marks of interned
+    strings, so equal values give equal bytes. Other values: their repr, marked as such."""
     try:
-        return digest(marshal.dumps(value, 2))
+        return marshal.dumps(value, 2)
     except ValueError:  # a type marshal does not take
-        return digest(repr(value))
+        return b"repr:" + repr(value).encode("utf-8")
 
 
 def papers_digest(papers, describe: Callable) -> str:

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import metadata, parallel
-from .cache import digest, value_digest
+from .cache import digest, value_bytes, value_digest
 from .charts import year_chart
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
@@ -483,7 +483,7 @@ def render_site(
 
     def paper_key(path: str, paper: Paper, bibtex: str, related: list) -> str:
         return digest(
-            version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, repr(related)
+            version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, value_bytes(related)
         )
 
     for paper in catalogue.papers:  # its .bib file, then its page (written with the pages)

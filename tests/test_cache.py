@@ -622,3 +622,46 @@ def test_value_digest_tells_values_apart_and_ignores_how_equal_ones_were_made():
         == value_digest(datetime.date(2024, 5, 1))
         != value_digest(datetime.date(2024, 5, 2))
     )
+
+
+def test_value_bytes_tell_scores_and_reasons_apart():
+    """A paper page's key reads its related papers as value_bytes: any change of a score or a
+    reason must change the bytes, and a value marshal does not take falls back to its repr."""
+    from generator.cache import value_bytes
+
+    related = [("k1", 0.6904, ("task-fine", "AnyTaskTune")), ("k2", 0.5, ("rag",))]
+    variants = [
+        related,
+        [("k1", 0.6905, ("task-fine", "AnyTaskTune")), ("k2", 0.5, ("rag",))],
+        [("k1", 0.6904, ("task-fine", "anytasktune")), ("k2", 0.5, ("rag",))],
+        [("k1", 0.6904, ("task-fine", "AnyTaskTune"))],
+        [("k2", 0.5, ("rag",)), ("k1", 0.6904, ("task-fine", "AnyTaskTune"))],
+        [("k1", -0.0, ()), ("k2", 0.0, ())],
+        [("k1", 0.0, ()), ("k2", 0.0, ())],
+    ]
+    assert len({value_bytes(v) for v in variants}) == len(variants)
+    assert value_bytes(related) == value_bytes([tuple(x) for x in related])
+    when = datetime.date(2024, 5, 1)
+    assert value_bytes(when) == b"repr:" + repr(when).encode()
+
+
+def test_papers_unpickle_to_equal_frozen_papers(tmp_path):
+    """Paper's own __setstate__ (see model._quick_unpickling) restores every field, the one
+    set after __init__ too, and the result stays frozen."""
+    import dataclasses
+    import pickle
+
+    from generator.model import Paper
+
+    paper = Paper(
+        "s", "T", ("A", "B"), datetime.date(2024, 1, 2), ("t",), ("x", "y"), "md", "p.md",
+        date="2023-05", arxiv="2305.00001", doi="10.1/x", url="https://e.org", pdf="https://e.org/p.pdf",
+        code="https://c.org", source="src", same_as="other", body_html="<p>h</p>", body_text="h",
+        body_terms="\nh", digest="d", identity="i", positions='[["title",2,8]]',
+    )  # fmt: skip
+    back = pickle.loads(pickle.dumps(paper, protocol=pickle.HIGHEST_PROTOCOL))
+    for field in dataclasses.fields(Paper):
+        assert getattr(back, field.name) == getattr(paper, field.name), field.name
+    assert back.year == 2023
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        back.title = "other"
