@@ -272,6 +272,12 @@ def _memoised_item(env: jinja2.Environment, kept: dict | None = None, version: s
     return listed_paper
 
 
+def _listed_papers(listed_paper: Callable, papers, root: str, show_added: bool, level: int) -> Markup:
+    """The `paper_list` macro's entries, one after the other: one call from the template
+    instead of a loop of one call per entry (1.4 us an entry, 65,000 at 10,000 papers)."""
+    return Markup("".join([listed_paper(p, root, show_added, level) for p in papers]))
+
+
 def render_site(
     env: jinja2.Environment,
     catalogue: Catalogue,
@@ -309,7 +315,8 @@ def render_site(
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
-    env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
+    listed_paper = env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
+    env.globals["listed_papers"] = functools.partial(_listed_papers, listed_paper)
     known_keys = kept.keys if kept is not None else None
     # (path, template, context or (context, a function making the rest of it), key), or bytes
     pending: list[tuple[str, str, dict | tuple | bytes, str]] = []

@@ -816,3 +816,24 @@ def test_template_fields_are_items_first_on_pages_dicts_and_views_and_attributes
     assert got == "From a dict|an item|From a view|kkkk|PEFT|STR|a=1"
     with pytest.raises(jinja2.UndefinedError):
         env.from_string("{{ d.missing }}").render(d={"title": "x"})
+
+
+def test_templates_that_list_papers_one_by_one_give_the_same_pages(make_project, tmp_path):
+    """listed_papers (one call for a list) gives what a loop over listed_paper gives: a
+    template written for either builds the same site."""
+    project = make_project(PAPERS)
+    build(project)
+    ours = tree_digest(project.output)
+    templates = tmp_path / "forked-templates"
+    shutil.copytree(project.templates, templates)
+    macros = templates / "_macros.html"
+    text = macros.read_text()
+    loop = "{% for p in papers %}\n{{ listed_paper(p, root, show_added, level) -}}\n{% endfor %}\n</ol>"
+    assert "{{ listed_papers(papers, root, show_added, level) }}</ol>" in text
+    macros.write_text(text.replace("{{ listed_papers(papers, root, show_added, level) }}</ol>", loop))
+    forked = Project(project.root, project.content, templates, tmp_path / "forked-site")
+    build(forked)
+    pages = tree_digest(forked.output)
+    del pages[".papercat-manifest.json"], ours[".papercat-manifest.json"]  # keys: other templates
+    assert pages == ours
+    assert any('class="paper-item"' in p.read_text() for p in forked.output.rglob("index.html"))

@@ -259,6 +259,11 @@ def test_sigterm_during_a_build_stops_serve_and_its_builder_and_abandons_the_bui
     subprocess.run([sys.executable, "benchmarks/make_catalogue.py", "1000", str(root)], cwd=REPO, check=True)
     shutil.rmtree(root / "templates", ignore_errors=True)
     shutil.copytree(REPO / "templates", root / "templates")
+    # Paper pages made seconds slower: the build is still running when serve stops, however
+    # busy the machine (once, in a loaded suite, the builder finished before it was stopped).
+    page = root / "templates" / "paper.html"
+    slowed = "{% block head %}{% for _ in range(300000) %}{% endfor %}"
+    page.write_text(page.read_text().replace("{% block head %}", slowed, 1))
     with serve_process(root) as (proc, lines, reader):
         while "building" not in lines.get(timeout=60):  # the first build has started
             pass
