@@ -38,10 +38,42 @@ MONTHS = (
 )
 
 
+def _escaped(value) -> str:
+    """What markupsafe.escape makes of a value, as a plain str, for the templates' output: where
+    Jinja writes `escape(value)` into a page (the only place its compiled code escapes), it
+    joins the result into the page's text, so the Markup around it is never used, and making
+    one is a Python call of its own (0.33 against 0.19 us a value; a cold build of 10,000
+    papers escapes about 1.7 million). The same characters are replaced, the same way."""
+    if type(value) is not str:
+        if hasattr(value, "__html__"):
+            return value.__html__()
+        value = str(value)
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
+class _Template(jinja2.Template):
+    """A template whose output escapes with _escaped: its compiled code looks `escape` up in
+    its module's namespace, which from_code has just filled in."""
+
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        template = super().from_code(environment, code, globals, uptodate)
+        template.root_render_func.__globals__["escape"] = _escaped
+        return template
+
+
 class _Environment(jinja2.Environment):
     """`x.name` looks the item up first on the dicts and views pages are made of. Jinja tries
     the attribute first, and the AttributeError each field raised took about 8% of rendering
     the 1,000-paper site. (A dict's methods, `d.items()`, still work unless it has such a key.)"""
+
+    template_class = _Template
 
     def getattr(self, obj, attribute):
         if type(obj) is dict or type(obj) is View:

@@ -210,3 +210,46 @@ def test_typical_abstracts_take_the_plain_path_and_markup_does_not():
     ]:
         with pytest.raises(AssertionError, match="Markdown was asked"):
             render_markdown(NoMarkdown(), marked)
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet="&<>\"'ab &amp;"),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.booleans(),
+        st.text().map(lambda text: __import__("markupsafe").Markup(text)),
+    )
+)
+@example('Tom & Jerry\'s <b>"x"</b>')
+def test_template_output_escapes_as_markupsafe_does(value):
+    """Pages are escaped by render._escaped: the same text as markupsafe.escape gives."""
+    from markupsafe import escape
+
+    from generator.render import _escaped
+
+    assert _escaped(value) == str(escape(value))
+    assert type(_escaped(value)) is str or hasattr(value, "__html__")
+
+
+def test_templates_escape_through_escaped_and_strict_undefined_still_raises(tmp_path):
+    """Every template the build loads writes values through _escaped, with the same result as
+    Jinja's own escaping; an undefined value still fails the page."""
+    import jinja2
+
+    from generator.render import _escaped, make_environment
+
+    (tmp_path / "t.html").write_text('<a title="{{ t }}">{{ n }}{{ m }}</a>{% if x %}{{ x }}{% endif %}')
+    env = make_environment(tmp_path)
+    template = env.get_template("t.html")
+    assert template.root_render_func.__globals__["escape"] is _escaped
+    from markupsafe import Markup
+
+    page = template.render(t='"it\'s" <x> & y', n=3, m=Markup("<b>ok</b>"), x=None)
+    assert page == '<a title="&#34;it&#39;s&#34; &lt;x&gt; &amp; y">3<b>ok</b></a>'
+    plain = jinja2.Environment(autoescape=True).from_string((tmp_path / "t.html").read_text())
+    assert page == plain.render(t='"it\'s" <x> & y', n=3, m=Markup("<b>ok</b>"), x=None)
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ missing }}").render()
