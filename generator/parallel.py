@@ -680,9 +680,10 @@ def map_ordered(
     items: Sequence[T],
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
+    before_forking: Callable[[], None] | None = None,
 ) -> list[R]:
     """[func(x) for x in items], spread over `jobs` processes when that pays: this one and
-    jobs - 1 forked workers.
+    jobs - 1 forked workers (`before_forking()` is called first, if they are).
 
     This process takes chunks of items from the first on, the workers from the last down,
     until they meet. Working here costs this process nothing more, where a worker copies
@@ -713,6 +714,12 @@ def map_ordered(
         for i, chunk in enumerate(chunks):
             finished(i, [func(x) for x in chunk])
         return [r for chunk_results in results for r in chunk_results or ()]
+    if before_forking is not None:
+        try:
+            before_forking()
+        except BaseException:
+            spill.close()
+            raise
     context = multiprocessing.get_context("fork")
     _work, _chunks, _claims = func, chunks, context.Array("b", len(chunks))
     _spill, _spill_end = spill, context.Value("q", 0)

@@ -503,7 +503,11 @@ def render_site(
             return writer.stage(path, env.get_template(template).render(context).encode("utf-8"), key)
 
         progress = report(what) if report else None
-        for staged in parallel.map_ordered(render, range(len(queued)), jobs, progress):
+
+        def make_folders() -> None:  # see SiteWriter.make_folders
+            writer.make_folders(path for path, template, _, _ in queued if template)
+
+        for staged in parallel.map_ordered(render, range(len(queued)), jobs, progress, make_folders):
             writer.record(staged)
         return sum(1 for _, template, _, _ in queued if template)
 

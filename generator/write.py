@@ -327,6 +327,14 @@ class SiteWriter:
         _in_folder(target, functools.partial(_write_file, target, data))
         return path, entry, True
 
+    def make_folders(self, paths) -> None:
+        """Make the folders of `paths` in the new tree now, in this process. Processes that
+        write into one folder at once take turns at its lock, and spin while they wait: a
+        cold build of 10,000 papers spent about 0.3 s more of kernel time when its two
+        processes made the paper pages' 10,000 folders in papers/ as they wrote the pages."""
+        for path in paths:
+            self._target(safe_relative(path))
+
     def _target(self, path: str) -> str:
         """Where `path` goes in the new tree, its folder made (once per process)."""
         folder = path.rpartition("/")[0]

@@ -444,6 +444,26 @@ def test_output_paths_never_leave_the_site_folder(path):
         safe_relative(path)
 
 
+def test_folders_made_ahead_are_those_of_the_pages_and_never_outside(tmp_path):
+    """SiteWriter.make_folders (before pages are written by several processes) makes the
+    pages' folders in the new tree, and refuses a path that leaves the site folder."""
+    from generator.write import SiteWriter
+
+    site = tmp_path / "site"
+    with SiteWriter(site) as writer:
+        writer.make_folders(["papers/a/index.html", "papers/b/index.html", "index.html"])
+        made = sorted(p.relative_to(writer.tmp).as_posix() for p in Path(writer.tmp).rglob("*"))
+        assert made == ["papers", "papers/a", "papers/b"]
+        with pytest.raises(ValueError, match="outside the site folder"):
+            writer.make_folders(["../escaped/index.html"])
+        assert not (tmp_path / "escaped").exists()
+        writer.put("papers/a/index.html", b"<p>a</p>")
+        writer.put("papers/b/index.html", b"<p>b</p>")
+        writer.put("index.html", b"<p>home</p>")
+        writer.finish(tmp_path / "no-static")
+    assert (site / "papers" / "a" / "index.html").read_bytes() == b"<p>a</p>"
+
+
 def test_long_listings_are_paginated_with_working_links(make_project):
     from generator.render import PAGE_SIZE
 

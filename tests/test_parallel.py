@@ -542,3 +542,21 @@ def test_freed_memory_kept_can_be_given_back_by_a_process_that_waits():
 
     assert released("keep") < 8 << 20  # freed, but kept for reuse
     assert released("give back") > 48 << 20
+
+
+def test_map_ordered_gets_ready_for_workers_only_when_it_forks_them():
+    """before_forking (the render stage makes the pages' folders then) runs once, in this
+    process, before workers fork, and not where all items are worked here."""
+    import time
+
+    def slow(_):
+        time.sleep(0.002)  # a worker is up long before this process could take every chunk
+        return os.getpid()
+
+    calls = []
+    pids = parallel.map_ordered(slow, range(parallel.MIN_ITEMS), 2, None, lambda: calls.append(os.getpid()))
+    assert calls == [os.getpid()] and len(set(pids)) == 2
+    pids = parallel.map_ordered(slow, range(parallel.MIN_ITEMS - 1), 2, None, lambda: calls.append(0))
+    assert calls == [os.getpid()] and set(pids) == {os.getpid()}
+    assert parallel.map_ordered(slow, range(10), 1, None, lambda: calls.append(0)) == [os.getpid()] * 10
+    assert calls == [os.getpid()]
