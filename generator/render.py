@@ -529,14 +529,18 @@ def render_site(
             version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, value_bytes(related)
         )
 
-    for paper in catalogue.papers:  # its .bib file, then its page (written with the pages)
+    # The .bib files go first: this process writes them, from the first, while a worker renders
+    # pages from the last (see map_ordered), so that only one process makes entries in papers/
+    # at a time (see SiteWriter.make_folders).
+    bib_files = []
+    for paper in catalogue.papers:  # its .bib file and its page (written with the pages)
         if paper.slug in derived.bibtex:
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
             key = key_of(path, (version, entry), digest, version, entry)
             if reusable(previous, path, key):
                 outputs.append(OutputFile(path, None, key))
             else:
-                pending.append((path, "", entry.encode("utf-8"), key))
+                bib_files.append((path, "", entry.encode("utf-8"), key))
         path = f"papers/{paper.slug}/index.html"
         if not paper.digest:  # not read from a file (tests): keyed by its whole context
             page(path, "paper.html", paper.title, lastmod=paper.added, **paper_context(paper))
@@ -549,6 +553,7 @@ def render_site(
         stamp = (version, config, paper.title, paper.digest, bibtex, related_keys)
         key = key_of(path, stamp, paper_key, path, paper, bibtex, related_keys)
         queue(path, "paper.html", functools.partial(lazy_context, path, paper), key, paper.added)
+    pending[:0] = bib_files
     paper_entries = sitemap[listed:]
     del sitemap[listed:]
     sitemap[paper_pages_at:paper_pages_at] = paper_entries
