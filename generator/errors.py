@@ -104,12 +104,28 @@ def describe_failure(exc: BaseException) -> str | None:
         return f"error: {exc}"
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
+    if getattr(exc, "located", False):  # render.LocatedTemplateError
+        return str(exc)
     if isinstance(exc, jinja2.TemplateError):
-        return f"template error: {exc}"
+        where = template_line(exc)
+        return f"{where}: template error: {exc}" if where else f"template error: {exc}"
     if isinstance(exc, OSError):  # a folder we cannot write, a full disk: the old site/ stays
         where = f" ({exc.filename})" if exc.filename else ""
         return f"error: {exc.strerror or exc}{where}"
     return None
+
+
+def template_line(exc: BaseException) -> str | None:
+    """'file:line' of the template line that raised `exc`, from the traceback Jinja rewrites to
+    show template lines (None where there is none: a page rendered in another process)."""
+    where = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "__jinja_exception__" in tb.tb_frame.f_globals:  # a template's line (jinja2.debug)
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 class UsageError(Exception):

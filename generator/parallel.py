@@ -681,9 +681,11 @@ def map_ordered(
     jobs: int | None = None,
     report: Callable[[int, int], None] | None = None,
     before_forking: Callable[[], None] | None = None,
+    beside_workers: Callable[[], None] | None = None,
 ) -> list[R]:
     """[func(x) for x in items], spread over `jobs` processes when that pays: this one and
-    jobs - 1 forked workers (`before_forking()` is called first, if they are).
+    jobs - 1 forked workers. If they are, `before_forking()` is called first, and
+    `beside_workers()` once they are started, before this process takes its first chunk.
 
     This process takes chunks of items from the first on, the workers from the last down,
     until they meet. Working here costs this process nothing more, where a worker copies
@@ -734,6 +736,8 @@ def map_ordered(
             raise
         with pool:
             theirs = pool.imap(_run_claimed, range(len(chunks) - 1, -1, -1), chunksize=1)
+            if beside_workers is not None:
+                beside_workers()
 
             def collect(wait: bool) -> bool:
                 """Take the workers' next result; False if there is none (yet)."""

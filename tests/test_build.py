@@ -308,7 +308,7 @@ def test_builds_collect_no_cycles_and_restore_the_collector_however_they_end(mak
     templates = project.root / "templates"  # with a paper page that fails late in the build
     shutil.copytree(project.templates, templates)
     (templates / "paper.html").write_text("{{ no_such_value }}")
-    with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
+    with pytest.raises(jinja2.TemplateError, match="no_such_value"):
         build(Project(project.root, project.content, templates, project.output))
     assert during == [False, False] and (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
 
@@ -444,24 +444,29 @@ def test_output_paths_never_leave_the_site_folder(path):
         safe_relative(path)
 
 
-def test_folders_made_ahead_are_those_of_the_pages_and_never_outside(tmp_path):
-    """SiteWriter.make_folders (before pages are written by several processes) makes the
-    pages' folders in the new tree, and refuses a path that leaves the site folder."""
+def test_folders_promised_are_made_later_and_never_outside(tmp_path):
+    """SiteWriter.promise_folders (before page workers fork) counts the pages' folders as
+    made; make_promised_folders (beside the workers) makes them; a page written before its
+    folder is made makes it itself. A path that leaves the site folder is refused."""
     from generator.write import SiteWriter
 
     site = tmp_path / "site"
     with SiteWriter(site) as writer:
-        writer.make_folders(["papers/a/index.html", "papers/b/index.html", "index.html"])
+        writer.promise_folders(["papers/a/index.html", "papers/b/index.html", "index.html"])
+        assert not any(Path(writer.tmp).iterdir())  # promised, not made
+        writer.put("papers/a/index.html", b"<p>a</p>")  # a worker ahead of this process
+        writer.make_promised_folders()
         made = sorted(p.relative_to(writer.tmp).as_posix() for p in Path(writer.tmp).rglob("*"))
-        assert made == ["papers", "papers/a", "papers/b"]
+        assert made == ["papers", "papers/a", "papers/a/index.html", "papers/b"]
         with pytest.raises(ValueError, match="outside the site folder"):
-            writer.make_folders(["../escaped/index.html"])
+            writer.promise_folders(["../escaped/index.html"])
+        writer.make_promised_folders()
         assert not (tmp_path / "escaped").exists()
-        writer.put("papers/a/index.html", b"<p>a</p>")
         writer.put("papers/b/index.html", b"<p>b</p>")
         writer.put("index.html", b"<p>home</p>")
         writer.finish(tmp_path / "no-static")
     assert (site / "papers" / "a" / "index.html").read_bytes() == b"<p>a</p>"
+    assert (site / "papers" / "b" / "index.html").read_bytes() == b"<p>b</p>"
 
 
 def test_long_listings_are_paginated_with_working_links(make_project):
@@ -857,3 +862,32 @@ def test_templates_that_list_papers_one_by_one_give_the_same_pages(make_project,
     del pages[".papercat-manifest.json"], ours[".papercat-manifest.json"]  # keys: other templates
     assert pages == ours
     assert any('class="paper-item"' in p.read_text() for p in forked.output.rglob("index.html"))
+
+
+def test_listed_paper_remembers_only_the_build_s_papers_with_a_plain_prefix(make_project, tmp_path):
+    """A forked template may pass listed_paper a dict of its own (the same slug, other text on
+    each page) or a prefix marked safe: those are rendered each time, as paper_item would
+    render them, never taken for an entry rendered before. Its options have defaults."""
+    project = make_project(PAPERS)
+    templates = tmp_path / "forked-templates"
+    shutil.copytree(project.templates, templates)
+    term = templates / "term.html"
+    extra = (
+        "{% block main %}{% for p in papers %}"
+        '{{ listed_paper({"slug": p.slug, "title": p.title ~ " [" ~ term.name ~ "]", "url": p.url,'
+        ' "authors": [], "year": none, "topics": [], "tags": []}, root, false, 4) }}'
+        "{% set safe_root %}{{ root }}x&y/{% endset %}"
+        "{{ listed_paper(p, safe_root, false, 5) }}{{ listed_paper(p, root ~ 'x&y/', false, 5) }}"
+        "{{ listed_paper(p, root) }}"
+        "{% endfor %}{{ super() }}"
+    )
+    term.write_text(term.read_text().replace("{% block main %}", extra, 1))
+    build(Project(project.root, project.content, templates, project.output))
+    lora = (project.output / "tags" / "lora" / "index.html").read_text()
+    tuning = (project.output / "topics" / "fine-tuning" / "index.html").read_text()
+    assert "LoRA: Low-Rank Adaptation of Large Language Models [lora]" in lora
+    assert "LoRA: Low-Rank Adaptation of Large Language Models [Fine-tuning]" in tuning
+    assert "[Fine-tuning]" not in lora and "[lora]" not in tuning
+    assert 'href="../../x&y/papers/' in lora  # the root marked safe: as written
+    assert 'href="../../x&amp;y/papers/' in lora  # the plain one: escaped
+    assert '<h3 class="paper-title">' in lora and "added <time" in lora  # the defaults

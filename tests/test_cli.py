@@ -265,3 +265,46 @@ def test_a_small_build_keeps_numpy_and_scipy_out_of_the_build_process(tmp_path):
     root, printed, errors = build_in_a_new_interpreter(tmp_path, modules, "sys")
     assert printed == "0 []", errors
     assert (root / "site" / "search" / "abstracts.json").is_file()
+
+
+def test_a_template_error_names_the_template_line_without_a_traceback(make_project):
+    """A value a template reads that is not there, or a paper_item macro renamed away: the
+    build fails with the template's file and line (where Jinja tells it) and one message."""
+    project = make_project({"a-paper": paper_text()})
+    templates = project.root / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    page = templates / "paper.html"
+    lines = page.read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if "{% block head %}" in line)
+    lines[at] = lines[at].replace("{% block head %}", "{% block head %}{{ no_such_value.x }}")
+    page.write_text("\n".join(lines))
+    done = run("--root", str(project.root), "build")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"paper.html:{at + 1}: template error: 'no_such_value' is undefined" in done.stderr
+    assert not (project.root / "site" / "index.html").exists()
+    shutil.rmtree(templates)
+    shutil.copytree(REPO / "templates", templates)
+    macros = templates / "_macros.html"
+    macros.write_text(macros.read_text().replace("macro paper_item(", "macro entry("))
+    done = run("--root", str(project.root), "build")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "template error: templates/_macros.html has no paper_item macro" in done.stderr
+
+
+def test_a_page_s_template_error_keeps_its_line_across_processes(tmp_path):
+    """A page rendered by a forked worker fails there: the error it sends back (pickled: no
+    traceback) still names the template's file and line."""
+    import pickle
+
+    from generator.errors import describe_failure
+    from generator.render import LocatedTemplateError, _render_page, make_environment
+
+    (tmp_path / "page.html").write_text("<p>\n{{ paper.title }}\n{{ paper.missing.x }}</p>\n")
+    env = make_environment(tmp_path)
+    with pytest.raises(LocatedTemplateError) as caught:
+        _render_page(env, "page.html", {"paper": {"title": "T"}})
+    sent = pickle.loads(pickle.dumps(caught.value))
+    assert (
+        describe_failure(sent)
+        == f"{tmp_path / 'page.html'}:3: template error: 'dict object' has no attribute 'missing'"
+    )

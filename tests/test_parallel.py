@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import multiprocessing
 import os
 import platform
 import resource
@@ -545,8 +546,9 @@ def test_freed_memory_kept_can_be_given_back_by_a_process_that_waits():
 
 
 def test_map_ordered_gets_ready_for_workers_only_when_it_forks_them():
-    """before_forking (the render stage makes the pages' folders then) runs once, in this
-    process, before workers fork, and not where all items are worked here."""
+    """before_forking (the render stage counts the pages' folders as made then) runs once, in
+    this process, before workers fork; beside_workers (it makes them) once they are started;
+    neither where all items are worked here."""
     import time
 
     def slow(_):
@@ -554,9 +556,18 @@ def test_map_ordered_gets_ready_for_workers_only_when_it_forks_them():
         return os.getpid()
 
     calls = []
-    pids = parallel.map_ordered(slow, range(parallel.MIN_ITEMS), 2, None, lambda: calls.append(os.getpid()))
-    assert calls == [os.getpid()] and len(set(pids)) == 2
-    pids = parallel.map_ordered(slow, range(parallel.MIN_ITEMS - 1), 2, None, lambda: calls.append(0))
-    assert calls == [os.getpid()] and set(pids) == {os.getpid()}
-    assert parallel.map_ordered(slow, range(10), 1, None, lambda: calls.append(0)) == [os.getpid()] * 10
-    assert calls == [os.getpid()]
+    pids = parallel.map_ordered(
+        slow,
+        range(parallel.MIN_ITEMS),
+        2,
+        None,
+        lambda: calls.append(("before", os.getpid(), len(multiprocessing.active_children()))),
+        lambda: calls.append(("beside", os.getpid(), len(multiprocessing.active_children()))),
+    )
+    assert calls == [("before", os.getpid(), 0), ("beside", os.getpid(), 1)] and len(set(pids)) == 2
+    calls.clear()
+    never = (lambda: calls.append(0), lambda: calls.append(0))
+    pids = parallel.map_ordered(slow, range(parallel.MIN_ITEMS - 1), 2, None, *never)
+    assert set(pids) == {os.getpid()}
+    assert parallel.map_ordered(slow, range(10), 1, None, *never) == [os.getpid()] * 10
+    assert calls == []
