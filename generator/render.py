@@ -100,7 +100,12 @@ class _Environment(jinja2.Environment):
             try:
                 return obj[attribute]
             except KeyError:
-                pass
+                if type(obj) is View and not hasattr(obj, attribute):  # say what, not View's name
+                    return self.undefined(
+                        f"a paper has no field {attribute!r} (the README's Templates section lists them)",
+                        obj,
+                        attribute,
+                    )
         return super().getattr(obj, attribute)
 
 

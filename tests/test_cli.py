@@ -282,6 +282,13 @@ def test_a_template_error_names_the_template_line_without_a_traceback(make_proje
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"paper.html:{at + 1}: template error: 'no_such_value' is undefined" in done.stderr
     assert not (project.root / "site" / "index.html").exists()
+    page.write_text(page.read_text().replace("{{ no_such_value.x }}", "{{ paper.subtitle }}"))
+    done = run("--root", str(project.root), "build")
+    assert f"paper.html:{at + 1}: template error: a paper has no field 'subtitle'" in done.stderr
+    page.write_text(
+        page.read_text().replace("{{ paper.subtitle }}", "{% if paper.subtitle is defined %}x{% endif %}")
+    )
+    assert run("--root", str(project.root), "build").returncode == 0
     shutil.rmtree(templates)
     shutil.copytree(REPO / "templates", templates)
     macros = templates / "_macros.html"
