@@ -47,7 +47,7 @@ def _escaped(value) -> str:
     papers escapes about 1.7 million). The same characters are replaced, the same way."""
     if type(value) is not str:
         if hasattr(value, "__html__"):
-            return value.__html__()
+            return str(value.__html__())
         value = str(value)
     return (
         value.replace("&", "&amp;")
