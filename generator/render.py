@@ -18,7 +18,7 @@ from markupsafe import Markup
 from . import metadata, parallel
 from .cache import digest, value_bytes, value_digest
 from .charts import year_chart
-from .errors import template_line
+from .errors import describe_failure, template_line
 from .model import Catalogue, OutputFile, Paper, TermPage
 from .search import summary
 from .write import Previous, SiteWriter, keyed, reusable
@@ -82,10 +82,9 @@ def _render_page(env: jinja2.Environment, template: str, context: dict) -> str:
     except jinja2.TemplateSyntaxError:  # located already
         raise
     except jinja2.TemplateError as exc:
-        where = template_line(exc)
-        if where is None:
+        if template_line(exc) is None:
             raise
-        raise LocatedTemplateError(f"{where}: template error: {exc}") from exc
+        raise LocatedTemplateError(describe_failure(exc)) from exc  # as describe_failure puts it here
 
 
 class _Environment(jinja2.Environment):
@@ -576,7 +575,7 @@ def render_site(
 
     # The .bib files go first: this process writes them, from the first, while a worker renders
     # pages from the last (see map_ordered), so that only one process makes entries in papers/
-    # at a time (see SiteWriter.make_folders).
+    # at a time (see SiteWriter.promise_folders).
     bib_files = []
     for paper in catalogue.papers:  # its .bib file and its page (written with the pages)
         if paper.slug in derived.bibtex:
