@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -16,6 +17,11 @@ def _interrupted_early(*_) -> None:
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _interrupted_early)  # (not where Ctrl-C is ignored, as by `&`)
 
+if __name__ == "__main__":
+    # No BLAS here (scipy's sparse products are its own C++), but OpenBLAS, loaded with numpy
+    # and again with scipy, starts a thread per core that spins for about 0.1 s of CPU.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # set before numpy loads, in the processes forked
+
 # Everything else is imported after that handler. The build's modules (jinja2, YAML, the
 # checks: about 0.25 s) are imported by the commands that use them: `build` first forks the
 # related papers' child (parallel.Early), which imports numpy and scipy meanwhile.
@@ -23,7 +29,6 @@ import argparse  # noqa: E402
 import errno  # noqa: E402
 import gc  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -265,6 +266,37 @@ def test_a_small_build_keeps_numpy_and_scipy_out_of_the_build_process(tmp_path):
     root, printed, errors = build_in_a_new_interpreter(tmp_path, modules, "sys")
     assert printed == "0 []", errors
     assert (root / "site" / "search" / "abstracts.json").is_file()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_the_command_line_keeps_openblas_from_starting_threads():
+    """The build makes no BLAS calls, but numpy and scipy load OpenBLAS, which starts a
+    thread per core that spins for about 0.1 s of CPU: `python -m generator` asks it for
+    none, in its own process and those it forks. Without it, numpy alone starts them."""
+    count = "import numpy, os; print(len(os.listdir('/proc/self/task')))"
+    script = (
+        "import os, runpy, sys\n"
+        "sys.argv = ['generator', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('generator', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "if os.fork() == 0:\n"
+        f"    {count}\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_NUM_THREADS")}
+    threads = {}
+    for name, code in [("cli", script), ("plain", count)]:
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        threads[name] = int(done.stdout.splitlines()[-1])
+    assert threads["cli"] == 1
+    if len(os.sched_getaffinity(0)) > 1:  # with one core OpenBLAS starts no threads anyway
+        assert threads["plain"] > 1
 
 
 def test_a_template_error_names_the_template_line_without_a_traceback(make_project):
