@@ -716,6 +716,39 @@ def test_a_spare_folder_that_papercat_did_not_make_is_left_alone(make_project, s
     assert (mine / "notes.txt").read_text() == "mine"
 
 
+def test_site_files_and_folders_are_made_as_open_and_makedirs_make_them(tmp_path):
+    """The writer's own os calls: a folder with its missing parents, one already there (made
+    by a worker meanwhile), a file in a folder's place refused; a file written whole, and
+    replaced whole by shorter bytes, with open()'s permissions."""
+    from generator import write
+
+    write._ensure_folder(str(tmp_path / "a" / "b"))
+    write._ensure_folder(str(tmp_path / "a" / "b"))
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "a" / "f").write_text("x")
+    with pytest.raises(FileExistsError):
+        write._ensure_folder(str(tmp_path / "a" / "f"))
+    target, data = tmp_path / "a" / "b" / "page.html", os.urandom(3_000_000)
+    write._write_file(str(target), data)
+    assert target.read_bytes() == data
+    write._write_file(str(target), b"short")
+    assert target.read_bytes() == b"short"
+    with open(tmp_path / "by-open", "wb"):
+        pass
+    assert target.stat().st_mode == (tmp_path / "by-open").stat().st_mode
+
+
+def test_paper_files_are_read_whole_with_os_calls(tmp_path):
+    from generator import load
+
+    for size in (0, 1, load.READ_SIZE, 2 * load.READ_SIZE + 7):
+        data = os.urandom(size)
+        (tmp_path / "p.md").write_bytes(data)
+        assert load.read_bytes(str(tmp_path / "p.md")) == data
+    with pytest.raises(FileNotFoundError):
+        load.read_bytes(str(tmp_path / "missing.md"))
+
+
 def test_forked_children_do_not_keep_the_build_lock(tmp_path):
     import os
 
