@@ -8,11 +8,14 @@ processes, after one warm-up run each:
   cold build         no site/ and no .cache/ (what CI and a fresh clone do)
   no-change rebuild  build again with nothing changed
   one-edit rebuild   change one paper's abstract, then build
-  hugo               a plain Hugo build of the same papers (benchmarks/hugo/), if `hugo` is installed
+  hugo               a plain Hugo build of the same papers (benchmarks/hugo/), if `hugo` is installed,
+                     each right after one of papercat's cold builds (their warm-ups too)
 It prints medians (min and max too), peak RSS, output size and the per-stage times of the build's
 own `--profile`, and the ratio against Hugo measured in the same run (machines are noisy:
-compare ratios, not seconds). After the edits it checks that the incremental site is
-byte-identical to a clean build of the same content. Figures also go to WORK/results.json.
+compare ratios, not seconds): of the medians, and round by round, each cold build against the
+Hugo build that followed it, so that a slow spell weighs on both sides of a ratio. After the
+edits it checks that the incremental site is byte-identical to a clean build of the same
+content. Figures also go to WORK/results.json.
 
 Before each cold build the last output (papercat's or Hugo's) is moved aside, not deleted, and
 deleted only when the benchmark ends: on an ext4 file system without a journal (this machine's)
@@ -24,6 +27,7 @@ cold build made both tools' cold times grow from run to run (see set_aside).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -150,7 +155,11 @@ def edit(paper: Path, original: str, k: int) -> None:
     paper.write_text(original.rstrip("\n") + sentence, encoding="utf-8")
 
 
-def bench_papercat(root: Path, runs: int) -> dict:
+def bench_papercat(
+    root: Path, runs: int, reference: Callable[[], dict] | None = None
+) -> tuple[dict, list[dict]]:
+    """papercat's figures, and the runs of `reference` (another tool's build, run after each
+    cold build, the warm-up's too), with each cold build's time over the next one's."""
     build = [sys.executable, "-m", "generator", "--root", str(root), "build", "--profile"]
     env_site, cache, spare = root / "site", root / ".cache", root / ".site.spare"
 
@@ -159,8 +168,14 @@ def bench_papercat(root: Path, runs: int) -> dict:
             set_aside(folder, root.parent)
         return run(build, cwd=REPO)
 
-    cold()  # warm-up
-    cold_runs = [cold() for _ in range(runs)]
+    def cold_then_reference() -> tuple[dict, dict | None]:
+        ours = cold()
+        return ours, reference() if reference else None
+
+    cold_then_reference()  # warm-up
+    rounds = [cold_then_reference() for _ in range(runs)]
+    cold_runs = [ours for ours, _ in rounds]
+    theirs = [reference_run for _, reference_run in rounds if reference_run is not None]
     run(build, cwd=REPO)
     same_runs = [run(build, cwd=REPO) for _ in range(runs + 1)][1:]
     paper = edited_paper(root)
@@ -178,12 +193,12 @@ def bench_papercat(root: Path, runs: int) -> dict:
         incremental = tree_digest(env_site)
         clean = Path(tempfile.mkdtemp(dir=root))
         run([*build[:-2], "build", "--no-cache", "--output", f"{clean}/site"], cwd=REPO)
-        reference = tree_digest(clean / "site")[0]  # both end with the same last edit
-        identical, serve_identical = reference == incremental[0], reference == serve_site
-        set_aside(clean, root.parent)  # deleted now, it would slow the Hugo builds that follow
+        clean_digest = tree_digest(clean / "site")[0]  # both end with the same last edit
+        identical, serve_identical = clean_digest == incremental[0], clean_digest == serve_site
+        set_aside(clean, root.parent)  # deleted now, it would slow the builds that follow
     finally:
         paper.write_text(original, encoding="utf-8")
-    return {
+    figures = {
         "cold": summarise(cold_runs),
         "no_change": summarise(same_runs),
         "one_edit": summarise(edit_runs),
@@ -199,6 +214,9 @@ def bench_papercat(root: Path, runs: int) -> dict:
         "edit_identical_to_clean": identical,
         "serve_edit_identical_to_clean": serve_identical,
     }
+    if theirs:
+        figures["cold_ratios"] = [ours["wall"] / other["wall"] for ours, other in rounds]
+    return figures, theirs
 
 
 def edited_paper(root: Path) -> Path:
@@ -255,23 +273,26 @@ def bench_hugo_server(hugo: str, site: Path, root: Path, runs: int) -> dict | No
     return spread(seconds)
 
 
-def bench_hugo(root: Path, runs: int) -> dict | None:
-    hugo = shutil.which("hugo")
-    if not hugo:
-        return None
+def hugo_site(root: Path) -> Path:
+    """The Hugo site of the catalogue at `root`: benchmarks/hugo/ with its papers."""
     site = root / "hugo"
     if not (site / "content" / "papers").is_dir():
         shutil.rmtree(site, ignore_errors=True)
         shutil.copytree(HERE / "hugo", site)
         shutil.copytree(root / "content" / "papers", site / "content" / "papers")
+    return site
 
-    def once() -> dict:
-        set_aside(site / "public", root.parent)
-        set_aside(site / "resources", root.parent)
-        return run([hugo, "--quiet"], cwd=site)
 
-    once()
-    result = summarise([once() for _ in range(runs)])
+def hugo_build(hugo: str, site: Path, root: Path) -> dict:
+    """One plain Hugo build from nothing (its last output set aside, as papercat's)."""
+    set_aside(site / "public", root.parent)
+    set_aside(site / "resources", root.parent)
+    return run([hugo, "--quiet"], cwd=site)
+
+
+def bench_hugo(hugo: str, site: Path, root: Path, builds: list[dict], runs: int) -> dict:
+    """Hugo's figures: its `builds` (made between papercat's cold builds), then `hugo server`."""
+    result = summarise(builds)
     result["server_edit"] = bench_hugo_server(hugo, site, root, runs)
     result["version"] = subprocess.run([hugo, "version"], capture_output=True, text=True).stdout.strip()
     return result
@@ -313,8 +334,14 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
                 )
             )
         cold = ours["cold"]
+        paired = ours.get("cold_ratios")
+        by_round = (
+            f" (round by round {min(paired):.2f}-{max(paired):.2f}x, median {statistics.median(paired):.2f}x)"
+            if paired
+            else ""
+        )
         out.append(
-            f"  ratio to hugo: cold {cold['median'] / hugo['median']:.2f}x, "
+            f"  ratio to hugo: cold {cold['median'] / hugo['median']:.2f}x{by_round}, "
             f"one-edit {ours['one_edit']['median'] / hugo['median']:.2f}x, "
             f"peak memory {cold['peak_mib'] / hugo['peak_mib']:.2f}x"
             + (f", serve edit to hugo server edit {warm['median'] / server['median']:.1f}x" if server else "")
@@ -358,12 +385,15 @@ def main() -> None:
     }
     print(f"papercat build benchmark, {results['date']}, {results['machine']}")
     try:  # a killed run's trash too is emptied at the end, not now, just before the timings
+        hugo = None if args.no_hugo else shutil.which("hugo")
         for n in args.sizes:
             root = prepare(n, args.work)
-            ours = bench_papercat(root, args.runs)
-            hugo = None if args.no_hugo else bench_hugo(root, args.runs)
-            results["sizes"][n] = {"papercat": ours, "hugo": hugo}
-            print(report(n, ours, hugo, args.no_hugo), flush=True)
+            site = hugo_site(root) if hugo else None
+            reference = functools.partial(hugo_build, hugo, site, root) if site else None
+            ours, theirs = bench_papercat(root, args.runs, reference)
+            hugo_figures = bench_hugo(hugo, site, root, theirs, args.runs) if theirs else None
+            results["sizes"][n] = {"papercat": ours, "hugo": hugo_figures}
+            print(report(n, ours, hugo_figures, args.no_hugo), flush=True)
     except KeyboardInterrupt:
         message = "interrupted: the edited paper is restored and the outputs set aside are deleted"
         raise SystemExit("\n" + message) from None
