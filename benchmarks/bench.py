@@ -198,6 +198,7 @@ def bench_papercat(
         set_aside(clean, root.parent)  # deleted now, it would slow the builds that follow
     finally:
         paper.write_text(original, encoding="utf-8")
+    run(build, cwd=REPO)  # the site and cache left behind are those of the content as it is
     figures = {
         "cold": summarise(cold_runs),
         "no_change": summarise(same_runs),
@@ -362,12 +363,28 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     return "\n".join(out)
 
 
+def commit() -> str:
+    """The repository's commit (short), marked "+changes" if files differ from it; "-" if unknown."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "-"
+    return head + ("+changes" if changed else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[1000, 10000], help="catalogue sizes (default: 1000 10000)"
     )
-    parser.add_argument("--runs", type=int, default=3, help="counted runs per figure (median)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="counted runs per figure, after a warm-up (median; default: 3)"
+    )
     parser.add_argument(
         "--work",
         type=Path,
@@ -380,10 +397,16 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     results = {
         "date": time.strftime("%Y-%m-%d"),
+        "started": time.strftime("%H:%M UTC", time.gmtime()),
+        "commit": commit(),
+        "runs": args.runs,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "sizes": {},
     }
-    print(f"papercat build benchmark, {results['date']}, {results['machine']}")
+    print(
+        f"papercat build benchmark, {results['date']} {results['started']}, commit {results['commit']},"
+        f" {results['machine']}, {args.runs} counted runs each"
+    )
     try:  # a killed run's trash too is emptied at the end, not now, just before the timings
         hugo = None if args.no_hugo else shutil.which("hugo")
         for n in args.sizes:

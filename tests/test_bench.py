@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -46,6 +47,11 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     assert figures["serve_edit"]["median"] > 0 and "write" in figures["serve_edit"]["stages"]
     original = sorted((tmp_path / "catalogue-100" / "content" / "papers").glob("*.md"))
     assert len(original) == 100 and "Benchmark edit" not in "".join(p.read_text() for p in original)
+    pages = (tmp_path / "catalogue-100" / "site" / "papers").rglob("index.html")
+    assert "Benchmark edit" not in "".join(p.read_text() for p in pages)  # built again, as restored
+    run = json.loads((tmp_path / "results.json").read_text())
+    assert run["runs"] == 1 and run["commit"] and re.fullmatch(r"\d\d:\d\d UTC", run["started"])
+    assert f"commit {run['commit']}" in out.splitlines()[0]
     # the old outputs went aside, to be deleted only when the benchmark ended: none is left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalogue-100", "results.json"]
     assert sorted(p.name for p in (tmp_path / "catalogue-100").iterdir()) == [
