@@ -159,7 +159,8 @@ def bench_papercat(
     root: Path, runs: int, reference: Callable[[], dict] | None = None
 ) -> tuple[dict, list[dict]]:
     """papercat's figures, and the runs of `reference` (another tool's build, run after each
-    cold build, the warm-up's too), with each cold build's time over the next one's."""
+    cold build, the warm-up's too); with it, the figures hold each cold build's time over that
+    of the reference build that followed it ("cold_ratios")."""
     build = [sys.executable, "-m", "generator", "--root", str(root), "build", "--profile"]
     env_site, cache, spare = root / "site", root / ".cache", root / ".site.spare"
 
@@ -395,9 +396,10 @@ def main() -> None:
     parser.add_argument("--no-hugo", action="store_true", help="skip the Hugo reference")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    now = time.gmtime()
     results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "started": time.strftime("%H:%M UTC", time.gmtime()),
+        "date": time.strftime("%Y-%m-%d", now),
+        "started": time.strftime("%H:%M UTC", now),
         "commit": commit(),
         "runs": args.runs,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
