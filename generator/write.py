@@ -466,9 +466,7 @@ def _in_folder(target: str, put: Callable[[], None]) -> None:
     try:
         put()
     except FileNotFoundError:
-        folder = os.path.dirname(target)
-        if not os.path.isdir(folder):
-            os.makedirs(folder, exist_ok=True)
+        _ensure_folder(os.path.dirname(target))
         put()
 
 
