@@ -118,6 +118,7 @@ def test_header_type_ahead_is_a_keyboard_combobox(page, base_url):
     box = page.locator("#q")
     box.click()
     box.type("instruction tuning", delay=15)
+    expect(page.locator("#q-listbox")).to_have_attribute("aria-busy", "false")
     options = page.locator("#q-listbox [role=option]")
     expect(options.first).to_contain_text("Instruction")
     expect(box).to_have_attribute("aria-expanded", "true")
@@ -133,6 +134,70 @@ def test_header_type_ahead_is_a_keyboard_combobox(page, base_url):
     box.press("Enter")
     page.wait_for_url(base_url + "papers/**")
     assert page.locator("h1").text_content() == chosen
+    assert page.problems == []
+
+
+HOLD_SEARCH_WORKER = """
+window.__held = null;  // a list while requests to the search worker are held back
+window.__release = function () { var held = window.__held; window.__held = null; held.forEach(function (f) { f(); }); };
+var RealWorker = window.Worker;
+window.Worker = function (url) {
+  var worker = new RealWorker(url);
+  var post = worker.postMessage.bind(worker);
+  worker.postMessage = function (m) {
+    if (!window.__held) return post(m);
+    window.__held.push(function () { post(m); });
+    document.documentElement.setAttribute("data-held", String(window.__held.length));
+  };
+  return worker;
+};
+"""
+
+
+def test_a_choice_made_while_an_answer_is_on_its_way_survives_it(page, base_url):
+    page.add_init_script(HOLD_SEARCH_WORKER)
+    page.goto(base_url)
+    box, listbox = page.locator("#q"), page.locator("#q-listbox")
+    box.click()
+    box.fill("instruction")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    first_answer = listbox.locator(".option-title").all_text_contents()
+    page.evaluate("window.__held = []")
+    box.type(" tuning")
+    expect(listbox).to_have_attribute("aria-busy", "true")
+    expect(page.locator("html")).to_have_attribute("data-held", "1")  # the new query waits to be sent
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    chosen = first_answer[1]
+    expect(listbox.locator("[aria-selected=true] .option-title")).to_have_text(chosen)
+    page.evaluate("window.__release()")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    second_answer = listbox.locator(".option-title").all_text_contents()
+    assert second_answer != first_answer and chosen in second_answer, (first_answer, second_answer)
+    selected = listbox.locator("[aria-selected=true]")
+    expect(selected).to_have_count(1)
+    expect(selected.locator(".option-title")).to_have_text(chosen)
+    expect(box).to_have_attribute("aria-activedescendant", selected.get_attribute("id"))
+    box.press("Enter")
+    page.wait_for_url(base_url + "papers/**")
+    assert page.locator("h1").text_content() == chosen
+    assert page.problems == []
+
+
+def test_typing_drops_the_choice(page, base_url):
+    page.goto(base_url)
+    box, listbox = page.locator("#q"), page.locator("#q-listbox")
+    box.click()
+    box.fill("instruction")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    box.press("ArrowDown")
+    expect(listbox.locator("[aria-selected=true]")).to_have_count(1)
+    box.type(" tuning")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    expect(listbox.locator("[aria-selected=true]")).to_have_count(0)
+    assert box.get_attribute("aria-activedescendant") is None
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=instruction+tuning")
     assert page.problems == []
 
 

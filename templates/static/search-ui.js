@@ -101,10 +101,17 @@
     input.setAttribute("aria-controls", this.list.id);
     var self = this;
     input.addEventListener("focus", startWorker);
+    input.addEventListener("input", function () { self.typed(); });
     input.addEventListener("input", debounce(function () { self.query(); }, 60));
     input.addEventListener("keydown", function (e) { self.key(e); });
     input.addEventListener("blur", function () { setTimeout(function () { self.close(); }, 150); });
   }
+
+  /* Typing makes the list stale: drop the choice and say an answer is on its way. */
+  Typeahead.prototype.typed = function () {
+    this.select(-1);
+    this.list.setAttribute("aria-busy", "true");
+  };
 
   Typeahead.prototype.query = function () {
     var self = this;
@@ -119,8 +126,10 @@
     });
   };
 
+  /* A paper chosen with the arrow keys while this answer was on its way stays chosen. */
   Typeahead.prototype.show = function (cards, statusText) {
     var self = this;
+    var chosen = this.active >= 0 ? this.cards[this.active].url : null;
     this.cards = cards;
     this.active = -1;
     this.list.replaceChildren();
@@ -143,24 +152,25 @@
       this.list.appendChild(empty);
     }
     this.list.hidden = false;
+    this.list.setAttribute("aria-busy", "false");
     this.input.setAttribute("aria-expanded", "true");
     this.input.removeAttribute("aria-activedescendant");
     this.status.textContent = statusText;
+    this.select(cards.findIndex(function (card) { return card.url === chosen; }));
   };
 
   Typeahead.prototype.close = function () {
+    this.select(-1);
     this.list.hidden = true;
-    this.active = -1;
+    this.list.setAttribute("aria-busy", "false");
     this.input.setAttribute("aria-expanded", "false");
-    this.input.removeAttribute("aria-activedescendant");
   };
 
-  Typeahead.prototype.move = function (step) {
-    if (!this.cards.length) return;
+  /* Make option i the chosen one (-1: none). */
+  Typeahead.prototype.select = function (i) {
     var options = this.list.querySelectorAll("[role=option]");
-    if (this.active >= 0) options[this.active].setAttribute("aria-selected", "false");
-    this.active = (this.active + step + this.cards.length + 1) % (this.cards.length + 1);
-    if (this.active === this.cards.length) { this.active = -1; }
+    if (this.active >= 0 && options[this.active]) options[this.active].setAttribute("aria-selected", "false");
+    this.active = i >= 0 && i < this.cards.length ? i : -1;
     if (this.active >= 0) {
       options[this.active].setAttribute("aria-selected", "true");
       this.input.setAttribute("aria-activedescendant", options[this.active].id);
@@ -168,6 +178,12 @@
     } else {
       this.input.removeAttribute("aria-activedescendant");
     }
+  };
+
+  Typeahead.prototype.move = function (step) {
+    if (!this.cards.length) return;
+    var next = (this.active + step + this.cards.length + 1) % (this.cards.length + 1);
+    this.select(next === this.cards.length ? -1 : next);
   };
 
   Typeahead.prototype.key = function (e) {
