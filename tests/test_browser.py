@@ -119,6 +119,7 @@ def test_header_type_ahead_is_a_keyboard_combobox(page, base_url):
     box.click()
     box.type("instruction tuning", delay=15)
     expect(page.locator("#q-listbox")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#q-listbox")).to_have_attribute("data-tier", "2")
     options = page.locator("#q-listbox [role=option]")
     expect(options.first).to_contain_text("Instruction")
     expect(box).to_have_attribute("aria-expanded", "true")
@@ -154,33 +155,158 @@ window.Worker = function (url) {
 """
 
 
-def test_a_choice_made_while_an_answer_is_on_its_way_survives_it(page, base_url):
-    page.add_init_script(HOLD_SEARCH_WORKER)
+HELD = re.compile(r"^[1-9]")  # one query or more waits to be sent (typing may pause for the debounce)
+
+
+def type_ahead(page, base_url, hold=False):
+    """The home page's search box and its listbox; with `hold`, the search worker's requests
+    wait for window.__release() (HOLD_SEARCH_WORKER)."""
+    if hold:
+        page.add_init_script(HOLD_SEARCH_WORKER)
     page.goto(base_url)
-    box, listbox = page.locator("#q"), page.locator("#q-listbox")
-    box.click()
-    box.fill("instruction")
+    return page.locator("#q"), page.locator("#q-listbox")
+
+
+def suggestions(box, listbox, query: str) -> list[str]:
+    """The titles the box suggests for `query`, once the abstracts are searched too."""
+    box.fill(query)
     expect(listbox).to_have_attribute("aria-busy", "false")
-    first_answer = listbox.locator(".option-title").all_text_contents()
+    expect(listbox).to_have_attribute("data-tier", "2")
+    return listbox.locator(".option-title").all_text_contents()
+
+
+def hold_then_type(page, box, listbox, text: str) -> None:
+    """Type `text` while the search worker's requests are held: the answer is on its way."""
     page.evaluate("window.__held = []")
-    box.type(" tuning")
+    box.type(text)
     expect(listbox).to_have_attribute("aria-busy", "true")
-    expect(page.locator("html")).to_have_attribute("data-held", "1")  # the new query waits to be sent
+    expect(page.locator("html")).to_have_attribute("data-held", HELD)  # the query waits to be sent
+
+
+def test_arrow_keys_pressed_before_the_answer_count_towards_it(page, base_url):
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    wanted = suggestions(box, listbox, "retrieval augmented")
+    stale = suggestions(box, listbox, "retrieval")
+    assert wanted[1] != stale[1] and wanted[2] != stale[2], (wanted, stale)
+    hold_then_type(page, box, listbox, " augmented")
     box.press("ArrowDown")
     box.press("ArrowDown")
-    chosen = first_answer[1]
-    expect(listbox.locator("[aria-selected=true] .option-title")).to_have_text(chosen)
+    expect(listbox.locator("[aria-selected=true]")).to_have_count(0)  # nothing chosen in the stale list
     page.evaluate("window.__release()")
     expect(listbox).to_have_attribute("aria-busy", "false")
-    second_answer = listbox.locator(".option-title").all_text_contents()
-    assert second_answer != first_answer and chosen in second_answer, (first_answer, second_answer)
+    assert listbox.locator(".option-title").all_text_contents() == wanted
     selected = listbox.locator("[aria-selected=true]")
     expect(selected).to_have_count(1)
-    expect(selected.locator(".option-title")).to_have_text(chosen)
+    expect(selected.locator(".option-title")).to_have_text(wanted[1])
     expect(box).to_have_attribute("aria-activedescendant", selected.get_attribute("id"))
+    # Enter after them, before the answer: the paper they come to opens when it is there.
+    suggestions(box, listbox, "retrieval")
+    hold_then_type(page, box, listbox, " augmented")
+    for _ in range(3):
+        box.press("ArrowDown")
     box.press("Enter")
+    page.wait_for_timeout(200)
+    assert page.url == base_url  # still waiting for the answer
+    page.evaluate("window.__release()")
     page.wait_for_url(base_url + "papers/**")
-    assert page.locator("h1").text_content() == chosen
+    assert page.locator("h1").text_content() == wanted[2]
+    assert page.problems == []
+
+
+def test_keys_pressed_before_the_first_answer_count(page, base_url):
+    held_abstracts = []  # the abstracts tier waits: the first answer comes from titles and tags
+    page.route("**/search/abstracts.json", lambda route: held_abstracts.append(route))
+    box, listbox = type_ahead(page, base_url, hold=True)
+    page.evaluate("window.__held = []")
+    page.keyboard.press("/")
+    expect(box).to_be_focused()
+    page.keyboard.type("lora")
+    expect(page.locator("html")).to_have_attribute("data-held", HELD)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(listbox).to_be_hidden()
+    page.evaluate("window.__release()")
+    expect(listbox).to_have_attribute("data-tier", "1")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    first_answer = listbox.locator(".option-title").all_text_contents()
+    expect(listbox.locator("[role=option]").nth(1)).to_have_attribute("aria-selected", "true")
+    # The worker answers again once the abstracts are in: the choice stays on that paper.
+    assert len(held_abstracts) == 1
+    held_abstracts[0].continue_()
+    expect(listbox).to_have_attribute("data-tier", "2")
+    second_answer = listbox.locator(".option-title").all_text_contents()
+    assert second_answer != first_answer, first_answer  # the abstracts find more
+    selected = listbox.locator("[aria-selected=true]")
+    expect(selected).to_have_count(1)
+    expect(selected.locator(".option-title")).to_have_text(first_answer[1])
+    expect(box).to_have_attribute("aria-activedescendant", selected.get_attribute("id"))
+    assert page.problems == []
+
+
+def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    suggestions(box, listbox, "lora")
+    box.fill("")
+    hold_then_type(page, box, listbox, "xqzvw")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.evaluate("window.__release()")
+    page.wait_for_url("**/search/?q=xqzvw")
+    settled(page)
+    expect(page.locator("#search-status")).to_contain_text("No papers match")
+    assert page.problems == []
+
+
+def test_escape_closes_the_list_then_clears_the_box(page, base_url):
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    suggestions(box, listbox, "lora")
+    box.press("Escape")
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_value("lora")
+    expect(box).to_have_attribute("aria-expanded", "false")
+    box.press("Escape")
+    expect(box).to_have_value("")
+    # Escape while an answer is on its way: it does not open the list when it comes.
+    suggestions(box, listbox, "lora")
+    hold_then_type(page, box, listbox, " adapters")
+    box.press("Escape")
+    expect(listbox).to_be_hidden()
+    page.evaluate("window.__release()")
+    page.wait_for_timeout(300)
+    expect(listbox).to_be_hidden()
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    expect(box).to_have_value("lora adapters")
+    assert page.problems == []
+
+
+def test_the_last_option_opens_all_the_matches(page, base_url):
+    search_page(page, base_url, "?q=instruction+tuning")
+    settled(page)
+    matches = total(page)
+    box, listbox = type_ahead(page, base_url)
+    box.click()
+    titles = suggestions(box, listbox, "instruction tuning")
+    assert matches > len(titles) == 8, (matches, titles)
+    status = page.locator("#q-listbox + [role=status]")
+    expect(status).to_contain_text(f"{matches} papers match; the first 8 are listed")
+    options = listbox.locator("[role=option]")
+    expect(options).to_have_count(9)
+    expect(options.last).to_have_text(f"All {matches} matches on the search page")
+    box.press("ArrowUp")  # from the box, up goes round to the last option
+    expect(options.last).to_have_attribute("aria-selected", "true")
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=instruction+tuning")
+    settled(page)
+    assert total(page) == matches
+    # A query with fewer matches than the list holds has no such option.
+    box, listbox = type_ahead(page, base_url)
+    few = suggestions(box, listbox, "tulu")
+    assert 0 < len(few) < 8, few
+    expect(listbox.locator(".option.all")).to_have_count(0)
+    expect(page.locator("#q-listbox + [role=status]")).to_contain_text(f"{len(few)} paper")
     assert page.problems == []
 
 

@@ -42,6 +42,10 @@
     handlers[id] = function (message) { if (self.current === id) callback(message); };
     startWorker().postMessage({ id: id, request: request });
   };
+  Client.prototype.forget = function () {  // drop the answer on its way, if any
+    if (this.current) delete handlers[this.current];
+    this.current = 0;
+  };
 
   /* ---- DOM helpers ----------------------------------------------------------------- */
   function el(tag, cls, text) {
@@ -67,11 +71,13 @@
 
   function debounce(fn, ms) {
     var timer = null;
-    return function () {
+    var later = function () {
       var args = arguments;
       clearTimeout(timer);
       timer = setTimeout(function () { fn.apply(null, args); }, ms);
     };
+    later.cancel = function () { clearTimeout(timer); };
+    return later;
   }
 
   function typingInField(target) {
@@ -80,15 +86,23 @@
   }
 
   /* ---- header type-ahead (ARIA combobox with a listbox) ------------------------------ */
+  /* While an answer for the text in the box is on its way (aria-busy), the list on show is
+     stale: arrow keys pressed then count towards the answer, and Enter after them opens the
+     paper they come to, once it is there. */
   function Typeahead(input) {
     this.input = input;
     this.client = new Client();
     this.active = -1;
-    this.cards = [];
+    this.targets = [];  // the options' addresses, in order: papers, then "all results"
+    this.shown = null;  // the text the list on show answers
+    this.busy = false;
+    this.moves = 0;  // arrow-key steps taken while busy
+    this.openWhenShown = false;
     this.list = el("ul", "typeahead");
     this.list.id = input.id + "-listbox";
     this.list.setAttribute("role", "listbox");
     this.list.setAttribute("aria-label", "Matching papers");
+    this.list.setAttribute("aria-busy", "false");
     this.list.hidden = true;
     this.status = el("p", "visually-hidden");
     this.status.setAttribute("role", "status");
@@ -100,77 +114,122 @@
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", this.list.id);
     var self = this;
+    this.later = debounce(function () { self.query(); }, 60);
     input.addEventListener("focus", startWorker);
     input.addEventListener("input", function () { self.typed(); });
-    input.addEventListener("input", debounce(function () { self.query(); }, 60));
     input.addEventListener("keydown", function (e) { self.key(e); });
     input.addEventListener("blur", function () { setTimeout(function () { self.close(); }, 150); });
   }
 
-  /* Typing makes the list stale: drop the choice and say an answer is on its way. */
+  Typeahead.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.moves = 0;
+    this.openWhenShown = false;
+    this.list.setAttribute("aria-busy", busy ? "true" : "false");
+  };
+
+  /* Typing makes the list stale, and any answer on its way: drop the choice, ask again shortly. */
   Typeahead.prototype.typed = function () {
+    this.client.forget();
     this.select(-1);
-    this.list.setAttribute("aria-busy", "true");
+    this.setBusy(true);
+    this.later();
   };
 
   Typeahead.prototype.query = function () {
     var self = this;
     var q = this.input.value;
     if (!q.trim()) { this.close(); return; }
+    if (!this.busy) this.setBusy(true);
     this.client.ask({ q: q, limit: 8, snippets: false }, function (message) {
-      if (message.error) { self.show([], "Search is unavailable right now."); return; }
+      if (message.error) { self.show(q, [], -1); return; }
       var r = message.response;
       if (r.mode === "nowords" || r.mode === "browse") { self.close(); return; }  /* keep typing */
-      var text = r.total ? r.total + (r.total === 1 ? " paper matches." : " papers match.") : "No papers match.";
-      self.show(r.results, text + (r.total ? " Use the arrow keys to choose, Enter to open." : ""));
+      self.list.setAttribute("data-tier", String(r.tier));
+      self.show(q, r.results, r.total);
     });
   };
 
-  /* A paper chosen with the arrow keys while this answer was on its way stays chosen. */
-  Typeahead.prototype.show = function (cards, statusText) {
+  function option(id, cls, onClick) {
+    var li = el("li", cls);
+    li.id = id;
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", "false");
+    li.addEventListener("mousedown", function (e) { e.preventDefault(); });  // keep the focus
+    li.addEventListener("click", onClick);
+    return li;
+  }
+
+  function go(url) { window.location.href = url; }
+
+  /* The answer for `q`: `cards`, the first of `total` matches (-1: the search could not run).
+     The worker answers again when the abstracts have loaded: a choice made in the first
+     answer's list stays on the same paper (if it is still listed). */
+  Typeahead.prototype.show = function (q, cards, total) {
     var self = this;
-    var chosen = this.active >= 0 ? this.cards[this.active].url : null;
-    this.cards = cards;
+    var moves = this.moves, open = this.openWhenShown;
+    var chosen = this.active >= 0 && q === this.shown ? this.targets[this.active] : null;
+    this.shown = q;
     this.active = -1;
+    this.targets = [];
     this.list.replaceChildren();
     cards.forEach(function (card, i) {
-      var li = el("li", "option");
-      li.id = self.list.id + "-" + i;
-      li.setAttribute("role", "option");
-      li.setAttribute("aria-selected", "false");
+      var url = root + card.url;
+      var li = option(self.list.id + "-" + i, "option", function () { go(url); });
       li.appendChild(pieces(el("span", "option-title"), card.title));
       var meta = byline(card);
       if (meta) li.appendChild(el("span", "option-meta", meta));
-      li.addEventListener("mousedown", function (e) { e.preventDefault(); });
-      li.addEventListener("click", function () { window.location.href = root + card.url; });
+      self.targets.push(url);
       self.list.appendChild(li);
     });
+    var text;
+    if (total > cards.length && cards.length) {
+      var all = root + "search/?" + new URLSearchParams({ q: q }).toString();
+      var more = option(this.list.id + "-all", "option all", function () { go(all); });
+      more.textContent = "All " + total + " matches on the search page";
+      this.targets.push(all);
+      this.list.appendChild(more);
+      text = total + " papers match; the first " + cards.length + " are listed, then a link to all of them.";
+    } else if (cards.length) {
+      text = total === 1 ? "1 paper matches." : total + " papers match.";
+    } else {
+      text = total < 0 ? "Search is unavailable right now." : "No papers match.";
+    }
     if (!cards.length) {
-      var empty = el("li", "option empty", statusText);
+      var empty = el("li", "option empty", text);
       empty.setAttribute("role", "option");
       empty.setAttribute("aria-disabled", "true");
       this.list.appendChild(empty);
+    } else {
+      text += " Use the arrow keys to choose, Enter to open.";
     }
     this.list.hidden = false;
-    this.list.setAttribute("aria-busy", "false");
+    this.setBusy(false);
     this.input.setAttribute("aria-expanded", "true");
     this.input.removeAttribute("aria-activedescendant");
-    this.status.textContent = statusText;
-    this.select(cards.findIndex(function (card) { return card.url === chosen; }));
+    this.status.textContent = text;
+    if (chosen) this.select(this.targets.indexOf(chosen));
+    if (moves) this.move(moves);
+    if (open && this.active >= 0) go(this.targets[this.active]);
+    else if (open && this.input.form) this.input.form.requestSubmit();  // nothing to choose: search
   };
 
+  /* Close the list, and forget an answer still on its way. */
   Typeahead.prototype.close = function () {
+    this.shown = null;
+    this.later.cancel();
+    this.client.forget();
     this.select(-1);
+    this.setBusy(false);
     this.list.hidden = true;
-    this.list.setAttribute("aria-busy", "false");
     this.input.setAttribute("aria-expanded", "false");
   };
 
-  /* Make option i the chosen one (-1: none). */
+  /* Make option i the chosen one (-1: none, the focus stays in the box). */
   Typeahead.prototype.select = function (i) {
     var options = this.list.querySelectorAll("[role=option]");
     if (this.active >= 0 && options[this.active]) options[this.active].setAttribute("aria-selected", "false");
-    this.active = i >= 0 && i < this.cards.length ? i : -1;
+    this.active = i >= 0 && i < this.targets.length ? i : -1;
     if (this.active >= 0) {
       options[this.active].setAttribute("aria-selected", "true");
       this.input.setAttribute("aria-activedescendant", options[this.active].id);
@@ -180,22 +239,29 @@
     }
   };
 
-  Typeahead.prototype.move = function (step) {
-    if (!this.cards.length) return;
-    var next = (this.active + step + this.cards.length + 1) % (this.cards.length + 1);
-    this.select(next === this.cards.length ? -1 : next);
+  /* Step through the options and the box itself, round and round. */
+  Typeahead.prototype.move = function (steps) {
+    var n = this.targets.length + 1;
+    if (n === 1) return;
+    var next = (((this.active + 1 + steps) % n) + n) % n - 1;
+    this.select(next);
   };
 
   Typeahead.prototype.key = function (e) {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
-      if (this.list.hidden) this.query();
-      else this.move(e.key === "ArrowDown" ? 1 : -1);
-    } else if (e.key === "Enter" && this.active >= 0 && !this.list.hidden) {
-      e.preventDefault();
-      window.location.href = root + this.cards[this.active].url;
+      var step = e.key === "ArrowDown" ? 1 : -1;
+      if (this.busy) this.moves += step;
+      else if (this.list.hidden) this.query();
+      else this.move(step);
+    } else if (e.key === "Enter") {
+      if (this.busy && this.moves) { e.preventDefault(); this.openWhenShown = true; }
+      else if (!this.busy && !this.list.hidden && this.active >= 0) { e.preventDefault(); go(this.targets[this.active]); }
+      /* else: the form opens the search page for the text in the box */
     } else if (e.key === "Escape") {
-      if (!this.list.hidden) this.close(); else this.input.value = "";
+      e.preventDefault();  // not the browser's own clearing of a search field
+      if (!this.list.hidden || this.busy) this.close();
+      else if (this.input.value) this.input.value = "";
     }
   };
 
