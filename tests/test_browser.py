@@ -254,6 +254,15 @@ def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
     box.press("Enter")
     page.evaluate("window.__release()")
     page.wait_for_url("**/search/?q=xqzvw")
+    # Back on the home page: a click on the "No papers match." line keeps the focus in the box.
+    box, listbox = type_ahead(page, base_url)
+    box.click()
+    box.fill("xqzvw")
+    expect(listbox.locator(".option.empty")).to_have_text("No papers match.")
+    listbox.locator(".option.empty").click(force=True)  # a real click, on an aria-disabled option
+    expect(box).to_be_focused()
+    page.go_back()
+    page.wait_for_url("**/search/?q=xqzvw")
     settled(page)
     expect(page.locator("#search-status")).to_contain_text("No papers match")
     assert page.problems == []
@@ -267,6 +276,7 @@ def test_escape_closes_the_list_then_clears_the_box(page, base_url):
     expect(listbox).to_be_hidden()
     expect(box).to_have_value("lora")
     expect(box).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#q-listbox + [role=status]")).to_have_text("")
     box.press("Escape")
     expect(box).to_have_value("")
     # Escape while an answer is on its way: it does not open the list when it comes.
@@ -316,6 +326,12 @@ def test_typing_drops_the_choice(page, base_url):
     box.click()
     box.fill("instruction")
     expect(listbox).to_have_attribute("aria-busy", "false")
+    box.press("ArrowDown")
+    expect(listbox.locator("[aria-selected=true]")).to_have_count(1)
+    box.press("Home")  # back to editing: no choice
+    expect(listbox.locator("[aria-selected=true]")).to_have_count(0)
+    assert box.get_attribute("aria-activedescendant") is None
+    box.press("End")
     box.press("ArrowDown")
     expect(listbox.locator("[aria-selected=true]")).to_have_count(1)
     box.type(" tuning")

@@ -199,6 +199,7 @@
       var empty = el("li", "option empty", text);
       empty.setAttribute("role", "option");
       empty.setAttribute("aria-disabled", "true");
+      empty.addEventListener("mousedown", function (e) { e.preventDefault(); });  // keep the focus
       this.list.appendChild(empty);
     } else {
       text += " Use the arrow keys to choose, Enter to open.";
@@ -223,6 +224,7 @@
     this.setBusy(false);
     this.list.hidden = true;
     this.input.setAttribute("aria-expanded", "false");
+    this.status.textContent = "";
   };
 
   /* Make option i the chosen one (-1: none, the focus stays in the box). */
@@ -258,6 +260,8 @@
       if (this.busy && this.moves) { e.preventDefault(); this.openWhenShown = true; }
       else if (!this.busy && !this.list.hidden && this.active >= 0) { e.preventDefault(); go(this.targets[this.active]); }
       /* else: the form opens the search page for the text in the box */
+    } else if (e.key === "ArrowLeft" || e.key === "ArrowRight" || e.key === "Home" || e.key === "End") {
+      this.select(-1);  // back to editing the text: no choice
     } else if (e.key === "Escape") {
       e.preventDefault();  // not the browser's own clearing of a search field
       if (!this.list.hidden || this.busy) this.close();
@@ -484,6 +488,8 @@
     if (e.key === "ArrowDown") {
       var links = this.links();
       if (links.length) { e.preventDefault(); links[0].focus(); }
+    } else if (e.key === "ArrowLeft" || e.key === "ArrowRight" || e.key === "Home" || e.key === "End") {
+      this.select(-1);  // back to editing the text: no choice
     } else if (e.key === "Escape") {
       this.input.value = "";
       this.run("push");
