@@ -454,6 +454,9 @@ def test_keyboard_moves_through_results_and_escape_clears(page, base_url):
     settled(page)
     links = page.locator("#search-results .paper-title a")
     page.focus("#search-input")
+    for key in ("Home", "ArrowRight", "End", "ArrowLeft"):  # cursor keys edit the text
+        page.keyboard.press(key)
+    expect(page.locator("#search-input")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(links.nth(0)).to_be_focused()
     page.keyboard.press("ArrowDown")

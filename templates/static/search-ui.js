@@ -488,8 +488,6 @@
     if (e.key === "ArrowDown") {
       var links = this.links();
       if (links.length) { e.preventDefault(); links[0].focus(); }
-    } else if (e.key === "ArrowLeft" || e.key === "ArrowRight" || e.key === "Home" || e.key === "End") {
-      this.select(-1);  // back to editing the text: no choice
     } else if (e.key === "Escape") {
       this.input.value = "";
       this.run("push");
