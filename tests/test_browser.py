@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import http.server
 import json
@@ -265,6 +266,64 @@ def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
     page.wait_for_url("**/search/?q=xqzvw")
     settled(page)
     expect(page.locator("#search-status")).to_contain_text("No papers match")
+    assert page.problems == []
+
+
+def test_cursor_keys_drop_arrow_keys_pressed_before_the_answer(page, base_url):
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    suggestions(box, listbox, "instruction")
+    box.fill("")
+    hold_then_type(page, box, listbox, "lora")
+    box.press("ArrowDown")
+    box.press("Home")  # back to editing: the ArrowDown is dropped, Enter searches at once
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=lora")
+    assert page.problems == []
+
+
+def test_enter_waiting_for_an_answer_with_no_words_searches(page, base_url):
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    suggestions(box, listbox, "lora")
+    box.fill("")
+    hold_then_type(page, box, listbox, "the")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.evaluate("window.__release()")
+    page.wait_for_url("**/search/?q=the")
+    expect(page.locator("#search-status")).to_contain_text("has no words to search for")
+    assert page.problems == []
+
+
+def test_a_search_worker_that_cannot_start_says_so(page, base_url):
+    page.route("**/static/search-worker.js", lambda route: route.fulfill(status=404, body="gone"))
+    box, listbox = type_ahead(page, base_url)
+    box.click()
+    box.fill("lora")
+    expect(listbox.locator(".option.empty")).to_have_text("Search is unavailable right now.")
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=lora")
+
+
+def test_coming_back_to_the_box_at_once_keeps_its_suggestions(page, base_url):
+    page.clock.install()
+    box, listbox = type_ahead(page, base_url)
+    page.clock.pause_at(dt.datetime(2030, 1, 1))
+    box.click()
+    box.fill("lora")
+    page.clock.run_for(100)  # past the typing's pause (60 ms)
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    box.press("Tab")  # away: the list closes 150 ms later...
+    box.focus()  # ...unless the box has the focus again
+    box.type("x")
+    page.clock.run_for(100)
+    page.clock.run_for(100)
+    expect(listbox).to_be_visible()
+    expect(listbox).to_have_attribute("aria-busy", "false")
+    expect(box).to_have_attribute("aria-expanded", "true")
     assert page.problems == []
 
 

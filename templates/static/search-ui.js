@@ -11,17 +11,21 @@
   var nextId = 1;
   var handlers = {};
 
+  /* Stands in for a worker that could not start: every request gets an error at once. */
+  var deadWorker = { postMessage: function (m) { deliver({ id: m.id, error: "search unavailable" }); } };
+
   function startWorker() {
     if (worker) return worker;
     try {
       worker = new Worker(root + "static/search-worker.js");
     } catch (err) {
-      worker = { postMessage: function (m) { deliver({ id: m.id, error: "search unavailable" }); } };
+      worker = deadWorker;
       return worker;
     }
     worker.onmessage = function (event) { deliver(event.data || {}); };
-    worker.onerror = function (event) {
+    worker.onerror = function (event) {  // its scripts did not load or run: it answers nothing
       event.preventDefault();
+      worker = deadWorker;
       Object.keys(handlers).forEach(function (id) { deliver({ id: Number(id), error: "search unavailable" }); });
     };
     return worker;
@@ -115,10 +119,11 @@
     input.setAttribute("aria-controls", this.list.id);
     var self = this;
     this.later = debounce(function () { self.query(); }, 60);
-    input.addEventListener("focus", startWorker);
+    this.closing = null;  // a close on its way after the box lost the focus
+    input.addEventListener("focus", function () { clearTimeout(self.closing); startWorker(); });
     input.addEventListener("input", function () { self.typed(); });
     input.addEventListener("keydown", function (e) { self.key(e); });
-    input.addEventListener("blur", function () { setTimeout(function () { self.close(); }, 150); });
+    input.addEventListener("blur", function () { self.closing = setTimeout(function () { self.close(); }, 150); });
   }
 
   Typeahead.prototype.setBusy = function (busy) {
@@ -139,12 +144,12 @@
   Typeahead.prototype.query = function () {
     var self = this;
     var q = this.input.value;
-    if (!q.trim()) { this.close(); return; }
+    if (!q.trim()) { this.closeOrSearch(); return; }
     if (!this.busy) this.setBusy(true);
     this.client.ask({ q: q, limit: 8, snippets: false }, function (message) {
       if (message.error) { self.show(q, [], -1); return; }
       var r = message.response;
-      if (r.mode === "nowords" || r.mode === "browse") { self.close(); return; }  /* keep typing */
+      if (r.mode === "nowords" || r.mode === "browse") { self.closeOrSearch(); return; }  /* keep typing */
       self.list.setAttribute("data-tier", String(r.tier));
       self.show(q, r.results, r.total);
     });
@@ -212,7 +217,19 @@
     if (chosen) this.select(this.targets.indexOf(chosen));
     if (moves) this.move(moves);
     if (open && this.active >= 0) go(this.targets[this.active]);
-    else if (open && this.input.form) this.input.form.requestSubmit();  // nothing to choose: search
+    else if (open) this.search();  // nothing to choose
+  };
+
+  /* The search page for the text in the box (what Enter does with nothing chosen). */
+  Typeahead.prototype.search = function () {
+    if (this.input.form) this.input.form.requestSubmit();
+  };
+
+  /* An answer with nothing to list: close, and search if Enter is waiting for it. */
+  Typeahead.prototype.closeOrSearch = function () {
+    var open = this.openWhenShown;
+    this.close();
+    if (open) this.search();
   };
 
   /* Close the list, and forget an answer still on its way. */
@@ -261,7 +278,9 @@
       else if (!this.busy && !this.list.hidden && this.active >= 0) { e.preventDefault(); go(this.targets[this.active]); }
       /* else: the form opens the search page for the text in the box */
     } else if (e.key === "ArrowLeft" || e.key === "ArrowRight" || e.key === "Home" || e.key === "End") {
-      this.select(-1);  // back to editing the text: no choice
+      this.select(-1);  // back to editing the text: no choice, and none on its way
+      this.moves = 0;
+      this.openWhenShown = false;
     } else if (e.key === "Escape") {
       e.preventDefault();  // not the browser's own clearing of a search field
       if (!this.list.hidden || this.busy) this.close();
