@@ -538,6 +538,28 @@ def test_keyboard_moves_through_results_and_escape_clears(page, base_url):
     assert page.problems == []
 
 
+def test_a_result_with_the_focus_keeps_it_when_the_abstracts_answer_comes(page, base_url):
+    held_abstracts = []  # the first answer comes from titles, authors, topics and tags
+    page.route("**/search/abstracts.json", lambda route: held_abstracts.append(route))
+    search_page(page, base_url, "?q=lora")
+    status = page.locator("#search-status")
+    expect(status).to_contain_text("Searching abstracts too")
+    links = page.locator("#search-results .paper-title a")
+    first_answer = links.all_text_contents()
+    page.focus("#search-input")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(links.nth(1)).to_be_focused()
+    assert len(held_abstracts) == 1
+    held_abstracts[0].continue_()
+    settled(page)
+    second_answer = links.all_text_contents()
+    assert second_answer.index(first_answer[1]) != 1, (first_answer, second_answer)  # it moved
+    focused = page.locator("#search-results .paper-title a:focus")
+    expect(focused).to_have_text(first_answer[1])
+    assert page.problems == []
+
+
 HOSTILE = [*HOSTILE_QUERIES, "\\\\", "%", "&amp;"]
 
 

@@ -444,7 +444,9 @@
 
   SearchPage.prototype.render = function (r, request) {
     var self = this;
-    var focused = this.links().indexOf(document.activeElement);  /* keep the reader's place */
+    /* keep the reader's place: the same paper if it is still listed, else the same row */
+    var focused = this.links().indexOf(document.activeElement);
+    var focusedUrl = focused >= 0 ? document.activeElement.getAttribute("href") : null;
     this.facets(r.facets);
     this.results.replaceChildren();
     r.results.forEach(function (card) {
@@ -496,7 +498,9 @@
     else if (r.tier === 1 && q) text += " Searching abstracts too…";
     this.status.textContent = text;
     var links = this.links();
-    if (focused >= 0 && links.length) links[Math.min(focused, links.length - 1)].focus();
+    var same = links.filter(function (a) { return a.getAttribute("href") === focusedUrl; })[0];
+    if (same) same.focus();
+    else if (focused >= 0 && links.length) links[Math.min(focused, links.length - 1)].focus();
   };
 
   SearchPage.prototype.links = function () {
