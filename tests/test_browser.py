@@ -184,6 +184,25 @@ def hold_then_type(page, box, listbox, text: str) -> None:
     expect(page.locator("html")).to_have_attribute("data-held", HELD)  # the query waits to be sent
 
 
+def held_query(page, base_url, text: str):
+    """The box and its listbox, `text` typed afresh with its answer held (the worker warmed up
+    with another query first: both index tiers are in)."""
+    box, listbox = type_ahead(page, base_url, hold=True)
+    box.click()
+    suggestions(box, listbox, "lora")
+    box.fill("")
+    hold_then_type(page, box, listbox, text)
+    return box, listbox
+
+
+def hold_abstracts(page) -> list:
+    """Hold back the abstracts tier (its routes, to continue_()): the worker's first answer
+    comes from titles, authors, topics and tags only."""
+    held: list = []
+    page.route("**/search/abstracts.json", lambda route: held.append(route))
+    return held
+
+
 def test_arrow_keys_pressed_before_the_answer_count_towards_it(page, base_url):
     box, listbox = type_ahead(page, base_url, hold=True)
     box.click()
@@ -216,8 +235,7 @@ def test_arrow_keys_pressed_before_the_answer_count_towards_it(page, base_url):
 
 
 def test_keys_pressed_before_the_first_answer_count(page, base_url):
-    held_abstracts = []  # the abstracts tier waits: the first answer comes from titles and tags
-    page.route("**/search/abstracts.json", lambda route: held_abstracts.append(route))
+    held_abstracts = hold_abstracts(page)
     box, listbox = type_ahead(page, base_url, hold=True)
     page.evaluate("window.__held = []")
     page.keyboard.press("/")
@@ -246,11 +264,7 @@ def test_keys_pressed_before_the_first_answer_count(page, base_url):
 
 
 def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
-    box, listbox = type_ahead(page, base_url, hold=True)
-    box.click()
-    suggestions(box, listbox, "lora")
-    box.fill("")
-    hold_then_type(page, box, listbox, "xqzvw")
+    box, listbox = held_query(page, base_url, "xqzvw")
     box.press("ArrowDown")
     box.press("Enter")
     page.evaluate("window.__release()")
@@ -270,11 +284,7 @@ def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
 
 
 def test_cursor_keys_drop_arrow_keys_pressed_before_the_answer(page, base_url):
-    box, listbox = type_ahead(page, base_url, hold=True)
-    box.click()
-    suggestions(box, listbox, "instruction")
-    box.fill("")
-    hold_then_type(page, box, listbox, "lora")
+    box, listbox = held_query(page, base_url, "lora")
     box.press("ArrowDown")
     box.press("Home")  # back to editing: the ArrowDown is dropped, Enter searches at once
     box.press("Enter")
@@ -283,11 +293,7 @@ def test_cursor_keys_drop_arrow_keys_pressed_before_the_answer(page, base_url):
 
 
 def test_enter_waiting_for_an_answer_with_no_words_searches(page, base_url):
-    box, listbox = type_ahead(page, base_url, hold=True)
-    box.click()
-    suggestions(box, listbox, "lora")
-    box.fill("")
-    hold_then_type(page, box, listbox, "the")
+    box, listbox = held_query(page, base_url, "the")
     box.press("ArrowDown")
     box.press("Enter")
     page.evaluate("window.__release()")
@@ -539,8 +545,7 @@ def test_keyboard_moves_through_results_and_escape_clears(page, base_url):
 
 
 def test_a_result_with_the_focus_keeps_it_when_the_abstracts_answer_comes(page, base_url):
-    held_abstracts = []  # the first answer comes from titles, authors, topics and tags
-    page.route("**/search/abstracts.json", lambda route: held_abstracts.append(route))
+    held_abstracts = hold_abstracts(page)
     search_page(page, base_url, "?q=lora")
     status = page.locator("#search-status")
     expect(status).to_contain_text("Searching abstracts too")

@@ -128,9 +128,14 @@
 
   Typeahead.prototype.setBusy = function (busy) {
     this.busy = busy;
+    this.dropKeys();
+    this.list.setAttribute("aria-busy", busy ? "true" : "false");
+  };
+
+  /* Forget the arrow keys and Enter pressed while busy. */
+  Typeahead.prototype.dropKeys = function () {
     this.moves = 0;
     this.openWhenShown = false;
-    this.list.setAttribute("aria-busy", busy ? "true" : "false");
   };
 
   /* Typing makes the list stale, and any answer on its way: drop the choice, ask again shortly. */
@@ -155,13 +160,18 @@
     });
   };
 
+  /* An option of the list; without `onClick`, one that cannot be chosen. */
   function option(id, cls, onClick) {
     var li = el("li", cls);
     li.id = id;
     li.setAttribute("role", "option");
-    li.setAttribute("aria-selected", "false");
     li.addEventListener("mousedown", function (e) { e.preventDefault(); });  // keep the focus
-    li.addEventListener("click", onClick);
+    if (onClick) {
+      li.setAttribute("aria-selected", "false");
+      li.addEventListener("click", onClick);
+    } else {
+      li.setAttribute("aria-disabled", "true");
+    }
     return li;
   }
 
@@ -201,10 +211,8 @@
       text = total < 0 ? "Search is unavailable right now." : "No papers match.";
     }
     if (!cards.length) {
-      var empty = el("li", "option empty", text);
-      empty.setAttribute("role", "option");
-      empty.setAttribute("aria-disabled", "true");
-      empty.addEventListener("mousedown", function (e) { e.preventDefault(); });  // keep the focus
+      var empty = option(this.list.id + "-none", "option empty");
+      empty.textContent = text;
       this.list.appendChild(empty);
     } else {
       text += " Use the arrow keys to choose, Enter to open.";
@@ -279,8 +287,7 @@
       /* else: the form opens the search page for the text in the box */
     } else if (e.key === "ArrowLeft" || e.key === "ArrowRight" || e.key === "Home" || e.key === "End") {
       this.select(-1);  // back to editing the text: no choice, and none on its way
-      this.moves = 0;
-      this.openWhenShown = false;
+      this.dropKeys();
     } else if (e.key === "Escape") {
       e.preventDefault();  // not the browser's own clearing of a search field
       if (!this.list.hidden || this.busy) this.close();
