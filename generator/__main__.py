@@ -313,6 +313,7 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
     if signal.getsignal(signal.SIGINT) is _interrupted_early:  # from now on, as below
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        _check_project(args.root, args.command)
         return commands[args.command](args)
     except BuildFailed as exc:
         print(describe_failure(exc), file=sys.stderr)
@@ -345,6 +346,25 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
                 file=sys.stderr,
             )
         return 1
+
+
+def _check_project(root: Path, command: str) -> None:
+    """Refuse, with the way out, a --root (by default the current folder) that holds neither
+    content/ nor templates/: run from another folder, every file would be reported missing."""
+    if (root / "content").is_dir() or (root / "templates").is_dir():
+        return
+    where = "this folder" if root == Path(".") else str(root)
+    found = next((p for p in root.resolve().parents if (p / "content" / "site.yml").is_file()), None)
+    if found is None:
+        raise UsageError(
+            f"{where} is not a papercat project (no content/ or templates/ folder in it): run the "
+            f"command in the project folder, or name it: python -m generator --root PATH {command}"
+        )
+    there = os.path.relpath(found) if root == Path(".") else str(found)
+    raise UsageError(
+        f"{where} is not a papercat project (no content/ or templates/ folder in it); {there} is: "
+        f"run the command there, or name it: python -m generator --root {there} {command}"
+    )
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -127,6 +127,31 @@ def test_missing_templates_is_a_clear_error(make_project):
     assert done.returncode == 1 and "no templates in" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", ["build", "check", "serve", "import listing.txt", "new --title T"])
+def test_a_folder_that_is_no_project_names_the_project_instead(make_project, tmp_path_factory, command):
+    """Run from inside content/papers, every command names the project folder instead of
+    reporting its files missing (which hinted at making them there); nothing is written."""
+    project = make_project({"a-paper": paper_text()})
+    inside = project.content / "papers"
+    before = sorted(p.name for p in inside.iterdir())
+    done = run(*command.split(), cwd=inside)
+    first = command.split()[0]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (
+        "error: this folder is not a papercat project (no content/ or templates/ folder in it); ../.. is"
+        in done.stderr
+    )
+    assert f"--root ../.. {first}" in done.stderr and "missing" not in done.stderr
+    assert sorted(p.name for p in inside.iterdir()) == before
+    nowhere = tmp_path_factory.mktemp("nowhere")  # no project in it, nor around it
+    done = run("--root", str(nowhere), *command.split())
+    assert done.returncode == 1
+    assert (
+        f"error: {nowhere} is not a papercat project" in done.stderr and f"--root PATH {first}" in done.stderr
+    )
+    assert not any(nowhere.iterdir())
+
+
 def test_an_unwritable_output_folder_is_a_clear_error(make_project, tmp_path):
     project = make_project({"one": paper_text()})
     shutil.copytree(REPO / "templates", project.root / "templates")
