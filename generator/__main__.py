@@ -153,10 +153,13 @@ def _cmd_new(args) -> int:
     from . import scaffold
 
     source = args.abstract_file
-    if source is None and sys.stdin.isatty():
-        raise UsageError("no abstract: pass --abstract-file FILE, or pipe the abstract on stdin")
     try:
-        abstract = sys.stdin.read() if source is None or str(source) == "-" else source.read_text("utf-8")
+        if source is None and sys.stdin.isatty():
+            abstract = ""  # none: reported with any other problem of the flags
+        elif source is None or str(source) == "-":
+            abstract = sys.stdin.read()
+        else:
+            abstract = source.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read the abstract: {exc}") from None
     path, text = scaffold.new_paper(

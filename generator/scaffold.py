@@ -6,8 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 from . import importer
-from .errors import UsageError
+from .errors import BuildFailed, ContentError, UsageError
 from .importer import Candidate
+
+LABEL = "new paper"  # where problems are reported: no file yet
 
 
 def split_authors(values: list[str]) -> tuple[str, ...]:
@@ -37,11 +39,26 @@ def new_paper(
     dry_run: bool = False,
     today: dt.date | None = None,
 ) -> tuple[str, str]:
-    """Write content/papers/<slug>.md; refuse a duplicate. Returns (path, file text)."""
+    """Write content/papers/<slug>.md; refuse a duplicate. Returns (path, file text).
+
+    Every problem is reported at once: those of the flags themselves (no title, no abstract,
+    a bad --added) with those of the file they would make."""
+    problems: list[ContentError] = []
     if not title.strip():
-        raise UsageError("--title is required and may not be empty")
+        problems.append(ContentError(LABEL, 0, 0, "--title is required and may not be empty"))
     if not abstract.strip():
-        raise UsageError("no abstract: pass --abstract-file FILE, or pipe the abstract on stdin")
+        problems.append(
+            ContentError(
+                LABEL, 0, 0, "no abstract", "pass --abstract-file FILE, or pipe the abstract on stdin"
+            )
+        )
+    try:
+        added = importer.check_added(added, today)
+    except UsageError as bad:
+        problems.append(ContentError(LABEL, 0, 0, str(bad)))
+        added = (today or dt.date.today()).isoformat()  # to check the rest
+    if not title.strip():  # nothing to make a file of
+        raise BuildFailed(problems)
     candidate = Candidate(
         title=title.strip(),
         abstract=abstract,
@@ -55,14 +72,19 @@ def new_paper(
         topics=tuple(topics),
         tags=tuple(tags),
     )
-    report, files = importer.add_papers(
-        root,
-        [candidate],
-        source=None,
-        added=importer.check_added(added, today),
-        dry_run=dry_run,
-        refuse_duplicates=True,
-        label="new paper",
-    )
+    try:
+        report, files = importer.add_papers(
+            root,
+            [candidate],
+            source=None,
+            added=added,
+            dry_run=dry_run or bool(problems),
+            refuse_duplicates=True,
+            label=LABEL,
+        )
+    except BuildFailed as failed:
+        raise BuildFailed(problems + failed.errors) from None
+    if problems:
+        raise BuildFailed(problems)
     ((slug, text),) = files.items()
     return report.written[0], text
