@@ -390,14 +390,14 @@ def _full_date(node, value: str, key: str) -> dt.date:
 
 def _check_visible(node, value: str, key: str) -> None:
     """Reject control, zero-width and bidi-override characters, naming where they are."""
-    m = INVISIBLE_RE.search(value)
-    if m:
-        what = "a line break" if m.group(0) == "\n" else f"the invisible character U+{ord(m.group(0)):04X}"
-        raise FieldError(
-            node,
-            f"'{key}' contains {what} at character {m.start() + 1}",
-            "retype the value as one line of plain text",
-        )
+    found = [
+        ("a line break" if m.group(0) == "\n" else f"the invisible character U+{ord(m.group(0)):04X}")
+        + f" at character {m.start() + 1}"
+        for m in INVISIBLE_RE.finditer(value)
+    ]
+    if found:
+        listed = ", ".join(found[:-1]) + " and " + found[-1] if len(found) > 1 else found[0]
+        raise FieldError(node, f"'{key}' contains {listed}", "retype the value as one line of plain text")
 
 
 def _list_items(key: str, node) -> tuple[list, list[FieldError]]:

@@ -138,6 +138,15 @@ CASES = [
         "",
     ),
     (
+        "three invisible characters",
+        replace("title:", 'title: "Good \u202ePa\u202cper\u200b"'),
+        2,
+        8,
+        "'title' contains the invisible character U+202E at character 6, the invisible character"
+        " U+202C at character 9 and the invisible character U+200B at character 13",
+        "",
+    ),
+    (
         "raw html",
         GOOD.replace("The abstract.", "The <b>bold</b> abstract."),
         13,
