@@ -89,14 +89,20 @@ def _linked(a: Paper, b: Paper) -> bool:
     return a.same_as == b.slug or b.same_as == a.slug
 
 
-def _report(dup: Paper, first: Paper, what: str, key: str) -> ContentError:
-    line, col = dup.where(key)
+def _report(dup: Paper, first: Paper, what: str, key: str) -> list[ContentError]:
+    """The error on the later-added paper; added the same day, on both: either may be the
+    newcomer (a file copied to start another keeps its `added`), and a pull request's check
+    must point at the file it adds."""
     if dup.added > first.added:
         claim = f"this paper is already in the catalogue (added {first.added.isoformat()})"
-        fix = "remove this file"
-    else:  # added the same day: we cannot tell which one is the newcomer
-        claim = "the same paper is in the catalogue twice"
-        fix = "remove one of the two files"
+        return [_error(dup, first, what, key, claim, "remove this file")]
+    claim = "the same paper is in the catalogue twice (both added the same day)"
+    fix = "remove one of the two files"
+    return [_error(dup, first, what, key, claim, fix), _error(first, dup, what, key, claim, fix)]
+
+
+def _error(dup: Paper, first: Paper, what: str, key: str, claim: str, fix: str) -> ContentError:
+    line, col = dup.where(key)
     return ContentError(
         dup.path,
         line,
@@ -119,7 +125,7 @@ def identity_digest(papers: list[Paper]) -> str:
 
 
 def check_duplicates(papers: list[Paper]) -> list[ContentError]:
-    """Errors on the later-added (then later-named) paper of each duplicate pair."""
+    """Errors on the later-added paper of each duplicate pair (on both, added the same day)."""
     ordered = sorted(papers, key=lambda p: (p.added, p.path))
     slugs = {p.slug for p in papers}
     errors: list[ContentError] = []
@@ -141,7 +147,7 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
         for kind, key in identity_keys(p.title, p.arxiv, p.doi):
             first = seen.setdefault((kind, key), p)
             if first is not p and not _linked(first, p) and p.path not in flagged:
-                errors.append(_report(p, first, KIND_WORDS[kind], kind))
+                errors += _report(p, first, KIND_WORDS[kind], kind)
                 flagged.add(p.path)
     token_sets = [frozenset(normalise_title(p.title).split()) for p in ordered]
     for i, j in near_pairs(token_sets):
@@ -153,7 +159,7 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
             and normalise_title(first.title) == normalise_title(dup.title)
         ):
             continue
-        errors.append(_report(dup, first, "nearly the same title", "title"))
+        errors += _report(dup, first, "nearly the same title", "title")
         flagged.add(dup.path)
     return errors
 

@@ -278,16 +278,35 @@ def test_crlf_and_bom_are_accepted():
 
 def test_duplicates_across_files_name_the_existing_file():
     docs = [
-        RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=x))
-        for s, t, x in (
-            ("a", "Attention Is All You Need", 'arxiv: "1706.03762"'),
-            ("b", "attention is all you need!", ""),
-            ("c", "Something Else", 'arxiv: "1706.03762"'),
+        RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=x, added=f'"{day}"'))
+        for s, t, x, day in (
+            ("a", "Attention Is All You Need", 'arxiv: "1706.03762"', "2024-01-01"),
+            ("b", "attention is all you need!", "", "2024-02-01"),
+            ("c", "Something Else", 'arxiv: "1706.03762"', "2024-02-01"),
         )
     ]
     papers, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
     assert {e.path for e in errors} == {"content/papers/b.md", "content/papers/c.md"}
-    assert all("content/papers/a.md" in e.message for e in errors)
+    assert all("content/papers/a.md" in e.message and "remove this file" in e.hint for e in errors)
+
+
+@pytest.mark.parametrize("names", [("original", "the-copy"), ("the-copy", "original")])
+def test_a_duplicate_added_the_same_day_is_reported_on_both_files(names):
+    """A file copied to start another keeps its `added`: either may be the newcomer, whatever
+    the names' order, and a pull request's annotations must reach the file it adds."""
+    docs = [
+        RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra='arxiv: "1706.03762"'))
+        for s, t in zip(names, ("Attention Is All You Need", "Something Else"), strict=True)
+    ]
+    _, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
+    assert sorted((e.path, e.line) for e in errors) == [
+        ("content/papers/original.md", 7),
+        ("content/papers/the-copy.md", 7),
+    ]
+    by_path = {e.path: e for e in errors}
+    assert "same arXiv id as content/papers/the-copy.md" in by_path["content/papers/original.md"].message
+    assert "same arXiv id as content/papers/original.md" in by_path["content/papers/the-copy.md"].message
+    assert all("both added the same day" in e.message and "remove one of the two" in e.hint for e in errors)
 
 
 def test_normalise_title_folds_case_accents_and_punctuation():
