@@ -821,6 +821,38 @@ def test_every_page_type_passes_axe_in_both_themes(browser, base_url, theme):
     assert failures == {}
 
 
+WIDTHS = (320, 360, 390, 600, 700, 832, 840, 900, 1000, 1024, 1280)
+
+
+def test_no_page_scrolls_sideways_at_any_width(browser, base_url):
+    """Every page type fits from a 320 px phone (WCAG 1.4.10) to a desktop, with the header's
+    search button and theme toggle inside the window: the header wraps where it must."""
+    context = browser.new_context()
+    page = context.new_page()
+    overflows = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 700})
+        for name, path in PAGE_TYPES.items():
+            page.goto(base_url + path)
+            found = page.evaluate(
+                """() => {
+                  const out = [], width = document.documentElement.clientWidth;
+                  if (document.documentElement.scrollWidth > width) out.push("page " + document.documentElement.scrollWidth);
+                  for (const sel of ["#theme-toggle", ".site-header button[type=submit]", ".site-header input"]) {
+                    const el = document.querySelector(sel);
+                    if (!el || el.hidden) continue;
+                    const box = el.getBoundingClientRect();
+                    if (box.right > width || box.left < 0) out.push(sel + " " + Math.round(box.right));
+                  }
+                  return out;
+                }"""
+            )
+            if found:
+                overflows.append((width, name, found))
+    context.close()
+    assert overflows == []
+
+
 def test_theme_toggle_persists_across_pages(browser, base_url):
     context = browser.new_context(color_scheme="light")
     page = context.new_page()
