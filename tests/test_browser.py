@@ -871,6 +871,28 @@ def test_theme_toggle_persists_across_pages(browser, base_url):
     context.close()
 
 
+def test_the_theme_follows_the_system_until_the_reader_picks_one(browser, base_url):
+    context = browser.new_context(color_scheme="light")
+    page = context.new_page()
+    page.goto(base_url)
+    toggle = page.locator("#theme-toggle")
+    unpressed = toggle.evaluate("b => getComputedStyle(b).backgroundColor")
+    page.emulate_media(color_scheme="dark")  # the system switches while the page is open
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert (
+        toggle.evaluate("b => getComputedStyle(b).backgroundColor") != unpressed
+    )  # seen, not only announced
+    toggle.click()  # the reader picks light: the system no longer decides
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    page.emulate_media(color_scheme="light")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(100)
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    context.close()
+
+
 def test_csp_holds_and_nothing_is_fetched_from_elsewhere(browser, base_url):
     context = browser.new_context()
     page = context.new_page()

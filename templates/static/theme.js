@@ -20,12 +20,22 @@
     }
     button.hidden = false;
     label();
+    var chosen = false;  /* in this page, where localStorage is unavailable */
     button.addEventListener("click", function () {
       var next = root.getAttribute("data-theme") === "dark" ? "light" : "dark";
       apply(next);
+      chosen = true;
       try { localStorage.setItem(KEY, next); } catch (err) { /* private mode: this page only */ }
       label();
     });
+    var media = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)");
+    if (media && media.addEventListener) {
+      media.addEventListener("change", function () {  /* the system's, until the reader picks one */
+        if (chosen || stored()) return;
+        apply(system());
+        label();
+      });
+    }
     var copy = document.querySelector("button.copy[data-copy]");
     var source = copy && document.getElementById(copy.getAttribute("data-copy"));
     if (copy && source && navigator.clipboard) {
