@@ -302,6 +302,80 @@ def test_enter_waiting_for_an_answer_with_no_words_searches(page, base_url):
     assert page.problems == []
 
 
+def test_suggestions_with_some_of_the_words_say_so_as_the_search_page_does(page, base_url):
+    search_page(page, base_url, "?q=title%3Alora")
+    settled(page)
+    status = page.locator("#search-status").text_content()
+    some = int(
+        re.search(r"No paper has all of “title:lora”; (\d+) papers have some of the words", status).group(1)
+    )
+    box, listbox = type_ahead(page, base_url)
+    box.click()
+    titles = suggestions(box, listbox, "title:lora")
+    assert 0 < len(titles) <= min(some, 8)
+    spoken = page.locator(".search-form [role=status]")
+    expect(spoken).to_contain_text("No paper has all the words")
+    if some > 8:
+        expect(listbox.locator(".option.all")).to_have_text(
+            f"All {some} papers with some of the words on the search page"
+        )
+    assert page.problems == []
+
+
+def test_words_in_another_script_are_said_to_be_unsearchable(page, base_url):
+    search_page(page, base_url, "?q=%E6%97%A5%E6%9C%AC%E8%AA%9E")
+    expect(page.locator("#search-status")).to_contain_text(
+        "“日本語” has no words to search for: the search reads words in Latin letters and digits"
+    )
+    box, listbox = type_ahead(page, base_url)
+    box.click()
+    box.fill("日本語")
+    expect(listbox.locator(".option.empty")).to_have_text(
+        "No words to search for: the search reads Latin letters and digits."
+    )
+    box.fill("the")  # stop words alone: keep typing, no list
+    expect(listbox).to_be_hidden()
+    assert page.problems == []
+
+
+def test_the_search_page_s_title_names_the_query(page, base_url):
+    search_page(page, base_url)
+    base = page.title()
+    box = page.locator("#search-input")
+    box.fill("lora")
+    box.press("Enter")
+    expect(page).to_have_title(f"“lora” · {base}")
+    box.fill("")
+    box.press("Enter")
+    expect(page).to_have_title(base)
+    page.go_back()
+    expect(page).to_have_title(f"“lora” · {base}")
+    assert page.problems == []
+
+
+def test_without_scripts_no_search_form_is_shown_only_the_way_to_browse(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url)
+    expect(page.locator(".search-form")).to_be_hidden()
+    expect(page.locator("#theme-toggle")).to_be_hidden()
+    page.goto(base_url + "search/?q=lora")
+    expect(page.locator("#search-page-form")).to_be_hidden()
+    expect(page.locator(".notice")).to_be_visible()
+    expect(page.locator(".notice")).to_contain_text("Search needs JavaScript")
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(base_url + "search/")
+    expect(page.locator("#search-page-form")).to_be_visible()
+    expect(page.locator("#search-page-form")).to_have_attribute("action", "../search/")
+    years = page.locator("#facet-from option").count() - 1  # besides "any year"
+    for select in ("#facet-from", "#facet-to"):  # year filters only in a catalogue with years
+        label = page.locator("label", has=page.locator(select))
+        expect(label).to_be_visible() if years else expect(label).to_be_hidden()
+    context.close()
+
+
 def test_a_search_worker_that_cannot_start_says_so(page, base_url):
     page.route("**/static/search-worker.js", lambda route: route.fulfill(status=404, body="gone"))
     box, listbox = type_ahead(page, base_url)

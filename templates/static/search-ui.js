@@ -154,9 +154,9 @@
     this.client.ask({ q: q, limit: 8, snippets: false }, function (message) {
       if (message.error) { self.show(q, [], -1); return; }
       var r = message.response;
-      if (r.mode === "nowords" || r.mode === "browse") { self.closeOrSearch(); return; }  /* keep typing */
+      if (r.mode === "browse" || r.mode === "nowords" && !foreign(q)) { self.closeOrSearch(); return; }  /* keep typing */
       self.list.setAttribute("data-tier", String(r.tier));
-      self.show(q, r.results, r.total);
+      self.show(q, r.results, r.total, r.mode);
     });
   };
 
@@ -177,10 +177,15 @@
 
   function go(url) { window.location.href = url; }
 
+  /* Letters of another script than Latin: the index holds none (words are folded to Latin
+     letters and digits), so a query of them alone has no words to look for. */
+  var FOREIGN = /(?!\p{Script=Latin})\p{L}/u;
+  function foreign(q) { return FOREIGN.test(q); }
+
   /* The answer for `q`: `cards`, the first of `total` matches (-1: the search could not run).
      The worker answers again when the abstracts have loaded: a choice made in the first
      answer's list stays on the same paper (if it is still listed). */
-  Typeahead.prototype.show = function (q, cards, total) {
+  Typeahead.prototype.show = function (q, cards, total, mode) {
     var self = this;
     var moves = this.moves, open = this.openWhenShown;
     var chosen = this.active >= 0 && q === this.shown ? this.targets[this.active] : null;
@@ -201,12 +206,16 @@
     if (total > cards.length && cards.length) {
       var all = root + "search/?" + new URLSearchParams({ q: q }).toString();
       var more = option(this.list.id + "-all", "option all", function () { go(all); });
-      more.textContent = "All " + total + " matches on the search page";
+      more.textContent = "All " + total + (mode === "any" ? " papers with some of the words" : " matches") + " on the search page";
       this.targets.push(all);
       this.list.appendChild(more);
-      text = total + " papers match; the first " + cards.length + " are listed, then a link to all of them.";
+      text = mode === "any" ? "No paper has all the words; " + total + " have some of them, the first " + cards.length + " listed, then a link to all of them."
+        : total + " papers match; the first " + cards.length + " are listed, then a link to all of them.";
     } else if (cards.length) {
-      text = total === 1 ? "1 paper matches." : total + " papers match.";
+      text = mode === "any" ? "No paper has all the words; " + (total === 1 ? "1 has" : total + " have") + " some of them."
+        : total === 1 ? "1 paper matches." : total + " papers match.";
+    } else if (mode === "nowords") {
+      text = "No words to search for: the search reads Latin letters and digits.";
     } else {
       text = total < 0 ? "Search is unavailable right now." : "No papers match.";
     }
@@ -308,6 +317,7 @@
     this.client = new Client();
     this.pushed = "";
     this.draft = false;  // the current history entry follows the typing, not yet committed
+    this.title = document.title;  // the query goes before it: history entries tell searches apart
     var self = this;
     this.input.addEventListener("focus", startWorker);
     this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
@@ -394,7 +404,9 @@
       q: this.input.value, topic: this.topic.value, tag: this.tag.value,
       yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
     };
-    if (!request.q.trim() && !request.topic && !request.tag && !request.yearFrom && !request.yearTo) {
+    var q = request.q.trim();
+    document.title = (q ? "“" + (q.length > 60 ? q.slice(0, 60) + "…" : q) + "” · " : "") + this.title;
+    if (!q && !request.topic && !request.tag && !request.yearFrom && !request.yearTo) {
       this.client.ask({ q: "", limit: 1 }, function () {});  /* drop any answer still on its way */
       this.results.replaceChildren();
       this.resetFacets();
@@ -490,7 +502,9 @@
     var shown = q.length > 80 ? q.slice(0, 80) + "…" : q;
     var what = (q ? "“" + shown + "”" : "these filters") + (q && filters.length ? " " + filters.join(", ") : "");
     var text;
-    if (r.mode === "nowords") {
+    if (r.mode === "nowords" && foreign(q)) {
+      text = "“" + shown + "” has no words to search for: the search reads words in Latin letters and digits. Try a word from a title, an author, a topic or a tag.";
+    } else if (r.mode === "nowords") {
       text = "“" + shown + "” has no words to search for. Try a word from a title, an author, a topic or a tag.";
     } else if (!r.total) {
       text = "No papers match " + what + ". Try fewer or other words" + (filters.length ? ", or clear a filter." : ".");

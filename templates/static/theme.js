@@ -12,6 +12,7 @@
   }
   function apply(theme) { root.setAttribute("data-theme", theme); }
   apply(stored() || system());
+  root.classList.add("js");  /* search forms show only where scripts run (style.css) */
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
     if (!button) return;
