@@ -257,6 +257,9 @@ class Derived:
 PAGE_SIZE = 100  # papers per listing page: 10,000 papers on one page would be megabytes
 
 
+UNLISTED = ("404.html", "papers/index.html")  # pages left out of the sitemap: not for search engines
+
+
 def paginate(base: str, items: list) -> list[tuple[str, list, dict]]:
     """(output path, items, pager) per page: base, then base + "page/2/", …"""
     chunks = [items[i : i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
@@ -428,7 +431,7 @@ def render_site(
             outputs.append(OutputFile(path, None, key))
         else:
             pending.append((path, template, context() if callable(context) else context, key))
-        if path != "404.html":
+        if path not in UNLISTED:
             sitemap.append((path.removesuffix("index.html"), lastmod))
 
     def newest(papers):
@@ -527,6 +530,7 @@ def render_site(
         chart=year_chart(years, "Papers per year in the catalogue"),
         with_code=sum(1 for p in catalogue.papers if p.code),
     )
+    page("papers/index.html", "papers.html", "Papers", count=len(catalogue.papers))  # leads home
     # served for any missing path at any depth: the only page whose links start at "/"
     page("404.html", "404.html", "Page not found", root=urlsplit(config.base_url).path)
 

@@ -81,7 +81,16 @@ def test_only_paper_pages_have_citation_metadata_and_every_page_is_canonical(sit
         text = page.read_text()
         is_paper = page.parent.parent.name == "papers" and page.name == "index.html"
         assert ("citation_title" in head(text)) == is_paper, page
-        assert '<link rel="canonical" href="https://example.org/cat/' in head(text), page
+        if page.name == "404.html":  # served at any missing address: not to be indexed as one
+            assert "canonical" not in head(text) and '<meta name="robots" content="noindex">' in head(text)
+        else:
+            assert '<link rel="canonical" href="https://example.org/cat/' in head(text), page
+            if page.relative_to(site).as_posix() != "papers/index.html":
+                assert '<meta property="og:url" content="https://example.org/cat/' in head(text), page
+    redirect = (site / "papers/index.html").read_text()  # papers/ leads home, and is no page of its own
+    assert '<meta http-equiv="refresh" content="0; url=../">' in head(redirect)
+    assert '<link rel="canonical" href="https://example.org/cat/">' in head(redirect)
+    assert '<meta name="robots" content="noindex">' in head(redirect)
 
 
 def test_papers_json_validates_against_its_published_schema(site):
@@ -106,7 +115,7 @@ def test_sitemap_lists_every_page_and_robots_points_at_it(site):
     pages = {
         "https://example.org/cat/" + str(p.relative_to(site)).removesuffix("index.html")
         for p in site.rglob("*.html")
-        if p.name != "404.html"
+        if str(p.relative_to(site)) not in ("404.html", "papers/index.html")  # not pages to index
     }
     assert set(locs) == pages
     assert locs["https://example.org/cat/papers/lora/"].text == "2024-06-01"
@@ -121,6 +130,35 @@ def test_404_works_at_any_depth_and_offers_search(site):
     assert hrefs and all(h.startswith(("/cat/", "https://")) for h in hrefs), hrefs  # same prefix as base_url
     assert 'action="/cat/search/"' in page and 'type="search"' in page
     assert html.unescape("Page not found") in page
+
+
+def meta(page: str, name: str) -> str | None:
+    found = re.search(rf'<meta (?:name|property)="{name}" content="([^"]*)">', head(page))
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_topic_and_tag_pages_describe_themselves_and_the_nav_marks_where_a_page_is(site):
+    home = (site / "index.html").read_text()
+    topic = (site / "topics/parameter-efficient-fine-tuning/index.html").read_text()
+    lede = html.unescape(re.search(r'<p class="lede">(.*?)</p>', topic).group(1))
+    assert meta(topic, "description") == meta(topic, "og:description") == lede != meta(home, "description")
+    tag = (site / "tags/lora/index.html").read_text()
+    count = int(re.search(r'<p class="counts">(\d+) papers?', tag).group(1))
+    title = meta(home, "og:site_name")
+    papers = "1 paper" if count == 1 else f"{count} papers"
+    assert meta(tag, "description") == f"{papers} tagged “lora” in {title}."
+    assert meta(tag, "og:title") == "Tag: lora" and meta(tag, "og:type") == "website"
+    current = {
+        "index.html": ('<a href="" aria-current="page">Papers</a>',),
+        "topics/index.html": ('<a href="../topics/" aria-current="page">Topics</a>',),
+        "tags/lora/index.html": ('<a href="../../tags/" aria-current="true">Tags</a>',),
+        "papers/lora/index.html": ('<a href="../../" aria-current="true">Papers</a>',),
+        "stats/index.html": ('<a href="../stats/" aria-current="page">Stats</a>',),
+        "search/index.html": (),
+    }
+    for path, marks in current.items():
+        nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', (site / path).read_text(), re.S).group(1)
+        assert re.findall(r"<a [^>]*aria-current[^>]*>[^<]*</a>", nav) == list(marks), path
 
 
 def test_topic_pages_chart_papers_per_year_as_inline_svg(site):
