@@ -50,13 +50,14 @@ class ImportReport:
 
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a written paper left out, and why
     dry_run: bool = False
     kept: str = ""  # where a copy of the source file was kept, if one was made
 
     def lines(self) -> list[str]:
         """Human-readable report, one line per paper, then a summary."""
         verb = "would write" if self.dry_run else "wrote"
-        out = [f"{verb} {path}" for path in self.written] + self.skipped
+        out = [f"{verb} {path}" for path in self.written] + self.notes + self.skipped
         if self.kept:
             out.append(f"kept the source file as {self.kept} (papers' source: fields point at it)")
         out.append(
@@ -234,6 +235,12 @@ def add_papers(
         }
         text = paper_file(meta, typography.to_markdown(abstract))
         path = f"content/papers/{slug}.md"
+        left_out = [k for k in c.keywords if k not in tags and k not in chosen]
+        if left_out:
+            report.notes.append(
+                f"  {path}: keywords left out, as they are no tags of this catalogue yet: "
+                f"{', '.join(left_out)} (add them to its tags by hand to start them)"
+            )
         _, problems = validate_document(RawDocument(path, slug, text), topic_index)
         errors += [
             ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)

@@ -459,8 +459,14 @@ def test_bibtex_subject_keywords_and_unknown_keywords_are_not_tags(make_project)
         "keywords = {LoRA, Low-rank}", "keywords = {Computer Science - Machine Learning, LoRA, Weird Stuff}"
     )
     write_tree(project.root, {"refs.bib": bib})
-    import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    report = import_file(project.root, project.root / "refs.bib", added="2024-07-01")
     catalogue, _ = load_catalogue(project)
     lora = next(p for p in catalogue.papers if p.arxiv)
     assert lora.tags[0] == "lora"
     assert not {"computer-science-machine-learning", "weird-stuff"} & set(lora.tags)
+    path = f"content/papers/{lora.slug}.md"  # the report says what was left out
+    note = (
+        f"  {path}: keywords left out, as they are no tags of this catalogue yet: weird-stuff"
+        " (add them to its tags by hand to start them)"
+    )
+    assert [line for line in report.lines() if "left out" in line] == [note]
