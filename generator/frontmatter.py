@@ -97,6 +97,31 @@ def position(node: yaml.Node, offset: int = 0) -> tuple[int, int]:
     return node.start_mark.line + 1 + offset, node.start_mark.column + 1
 
 
+_QUOTED_VALUE = re.compile(r"""^\s*(?:-\s+)?(?:[\w-]+:\s+)?(["'])""")
+
+
+_NEXT_ITEM = re.compile(r"^(\s*)(?:-\s|[\w-]+:(?:\s|$))")
+
+
+def _unclosed_quote(yaml_text: str, last: int) -> tuple[tuple[int, int], str] | None:
+    """((line, column), quote) of the first quoted value, on lines 0 to `last`, that does not
+    end on its line although the next line starts another key or item: YAML reads that line
+    into the value, which is how a missing quote shows. None if there is none (a value that
+    goes on over indented lines is valid)."""
+    lines = yaml_text.split("\n")
+    for number, line in enumerate(lines[: last + 1]):
+        m = _QUOTED_VALUE.match(line)
+        if not m:
+            continue
+        quote, rest = m.group(1), line[m.end() :]
+        body = re.sub(r"\\.", "", rest) if quote == '"' else rest.replace("''", "")
+        after = _NEXT_ITEM.match(lines[number + 1]) if number + 1 < len(lines) else None
+        indent = len(line) - len(line.lstrip())
+        if quote not in body and after and len(after.group(1)) <= indent:
+            return (number, m.start(1)), quote
+    return None
+
+
 def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
     """Compose YAML into a node tree, rejecting aliases, custom tags and extra documents."""
     try:
@@ -110,6 +135,14 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
         hint = "check indentation and quoting; quote values that contain ': ' or start with a symbol"
         if "expected a single document" in str(exc):
             problem, hint = "only one YAML document is allowed", "remove the extra '---' line"
+        elif mark and yaml_text[mark.index : mark.index + 1] == "\t":
+            problem, hint = "a tab character: YAML indents with spaces", "replace the tab with spaces"
+        elif mark and (opened := _unclosed_quote(yaml_text, mark.line)):
+            (at, column), quote = opened
+            line, col = at + 1 + offset, column + 1
+            kind, escape = ("double", '\\"') if quote == '"' else ("single", "''")
+            problem = f"this {kind} quote is not closed on its line"
+            hint = f"end the value with {quote}, and write a {quote} inside it as {escape}"
         raise FrontMatterError([ContentError(path, line, col, f"invalid YAML: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError([ContentError(path, offset + 1, 0, f"invalid YAML: {exc}")]) from None

@@ -94,6 +94,30 @@ CASES = [
     ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
     ("duplicate tag", replace("tags:", 'tags: ["lora", "lora"]'), 10, 16, "listed twice", ""),
     (
+        "unclosed double quote",
+        replace("title:", 'title: "Good Paper'),
+        2,
+        8,
+        "invalid YAML: this double quote is not closed on its line",
+        'end the value with ", and write a " inside it as \\"',
+    ),
+    (
+        "unclosed single quote",
+        replace("date:", "date: '2023-10"),
+        4,
+        7,
+        "this single quote is not closed on its line",
+        "write a ' inside it as ''",
+    ),
+    (
+        "tab indent",
+        replace("code:", '\tcode: "https://github.com/org/repo"'),
+        8,
+        1,
+        "a tab character",
+        "spaces",
+    ),
+    (
         "duplicate key",
         GOOD.replace("code:", 'title: "Again"\ncode:'),
         8,
@@ -433,3 +457,12 @@ def test_warnings_kept_from_build_to_build_are_those_found_afresh():
     ]
     assert content_warnings(papers, today=today, kept=kept) == content_warnings(papers, today=today)
     assert len(kept) == 3  # only this build's papers
+
+
+def test_a_quoted_value_that_goes_on_over_indented_lines_is_not_taken_for_a_missing_quote():
+    text = replace("title:", 'title: "Good\n  Paper"').replace('tags: ["lora", "low-rank"]', 'tags: ["lora"')
+    _, errors = check(text)
+    (error,) = errors
+    assert "quote is not closed" not in error.message and "invalid YAML" in error.message
+    paper, errors = check(replace("title:", 'title: "Good\n  Paper"'))
+    assert errors == [] and paper.title == "Good Paper"
