@@ -400,6 +400,17 @@ def _check_visible(node, value: str, key: str) -> None:
         raise FieldError(node, f"'{key}' contains {listed}", "retype the value as one line of plain text")
 
 
+_NOT_LATIN = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]")  # a letter of another script than Latin
+
+
+def _tag_hint(value: str) -> str:
+    """How to write a tag as a slug: its words in lowercase Latin letters and digits."""
+    if _NOT_LATIN.search(value):
+        return "tags are lowercase Latin letters, digits and hyphens: name it in English (e.g. 'japanese')"
+    slug = slugify(value, replacements=[["+", " plus "], ["#", " sharp "]]) or "tag"
+    return f"write it as '{slug}' (lowercase words joined by hyphens)"
+
+
 def _list_items(key: str, node) -> tuple[list, list[FieldError]]:
     """(string items with their nodes, problems with non-string items)."""
     if not isinstance(node, fm.yaml.SequenceNode):
@@ -431,11 +442,7 @@ def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
                     hint = "it is already covered by a topic in this list: remove it"
                 raise FieldError(item, f"unknown topic '{value}'", hint)
             if key == "tags" and not SLUG_RE.match(value):
-                raise FieldError(
-                    item,
-                    f"tag '{value}' is not a slug",
-                    f"write it as '{slugify(value) or 'tag'}' (lowercase words joined by hyphens)",
-                )
+                raise FieldError(item, f"tag '{value}' is not a slug", _tag_hint(value))
             if value in out:
                 raise FieldError(item, f"'{value}' is listed twice in '{key}'", "remove one of them")
         except FieldError as bad:

@@ -92,6 +92,10 @@ CASES = [
         "'low-rank'",
     ),
     ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
+    ("tag c++", replace("tags:", 'tags: ["C++"]'), 10, 8, "tag 'C++' is not a slug", "'c-plus-plus'"),
+    ("tag c#", replace("tags:", 'tags: ["c#"]'), 10, 8, "tag 'c#' is not a slug", "'c-sharp'"),
+    ("tag in Japanese", replace("tags:", 'tags: ["日本語"]'), 10, 8, "not a slug", "name it in English"),
+    ("tag with accents", replace("tags:", 'tags: ["Réseaux"]'), 10, 8, "not a slug", "'reseaux'"),
     ("duplicate tag", replace("tags:", 'tags: ["lora", "lora"]'), 10, 16, "listed twice", ""),
     (
         "unclosed double quote",
