@@ -19,7 +19,7 @@ from . import metadata, parallel
 from .cache import digest, value_bytes, value_digest
 from .charts import year_chart
 from .errors import describe_failure, template_line
-from .model import Catalogue, OutputFile, Paper, TermPage
+from .model import Catalogue, OutputFile, Paper, SiteConfig, TermPage
 from .search import summary
 from .write import Previous, SiteWriter, keyed, reusable
 
@@ -105,7 +105,12 @@ class _Environment(jinja2.Environment):
                         obj,
                         attribute,
                     )
-        return super().getattr(obj, attribute)
+        value = super().getattr(obj, attribute)
+        if type(obj) is SiteConfig and isinstance(value, jinja2.Undefined):  # not the class's name
+            return self.undefined(
+                f"site has no field {attribute!r} (the README's Templates section lists them)", obj, attribute
+            )
+        return value
 
 
 def make_environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Environment:

@@ -342,8 +342,14 @@ def test_a_template_error_names_the_template_line_without_a_traceback(make_proje
     page.write_text(page.read_text().replace("{{ no_such_value.x }}", "{{ paper.subtitle }}"))
     done = run("--root", str(project.root), "build")
     assert f"paper.html:{at + 1}: template error: a paper has no field 'subtitle'" in done.stderr
+    page.write_text(page.read_text().replace("{{ paper.subtitle }}", "{{ site.titl }}"))
+    done = run("--root", str(project.root), "build")
+    assert (
+        f"paper.html:{at + 1}: template error: site has no field 'titl' (the README's Templates"
+        in done.stderr
+    )
     page.write_text(
-        page.read_text().replace("{{ paper.subtitle }}", "{% if paper.subtitle is defined %}x{% endif %}")
+        page.read_text().replace("{{ site.titl }}", "{% if paper.subtitle is defined %}x{% endif %}")
     )
     assert run("--root", str(project.root), "build").returncode == 0
     shutil.rmtree(templates)
