@@ -335,6 +335,12 @@ def test_words_in_another_script_are_said_to_be_unsearchable(page, base_url):
     )
     box.fill("the")  # stop words alone: keep typing, no list
     expect(listbox).to_be_hidden()
+    search_page(
+        page, base_url, "?q=%E6%97%A5%E6%9C%AC%E8%AA%9E+lora"
+    )  # with a Latin word: that one is searched
+    expect(page.locator("#search-status")).to_contain_text(
+        "Words in other scripts than Latin are not searched."
+    )
     assert page.problems == []
 
 
@@ -350,6 +356,37 @@ def test_the_search_page_s_title_names_the_query(page, base_url):
     expect(page).to_have_title(base)
     page.go_back()
     expect(page).to_have_title(f"“lora” · {base}")
+    page.locator("#facet-tag").select_option("lora")  # filters alone name the search too
+    expect(page).to_have_title(f"“lora” tagged lora · {base}")
+    box.fill("")
+    box.press("Enter")
+    expect(page).to_have_title(f"tagged lora · {base}")
+    assert page.problems == []
+
+
+def test_year_filters_show_where_there_are_years_or_one_is_set(page, dateless_url, hostile_url):
+    """A catalogue without dates has no year filters, unless the address sets one: then it
+    shows, to be cleared. One with dates always has them."""
+    year_labels = page.locator("label", has=page.locator("#facet-from, #facet-to"))
+    search_page(page, dateless_url)
+    expect(page.locator("#search-status")).to_have_text(
+        "Type a word or two, or choose a topic or tag to browse."
+    )
+    expect(year_labels.first).to_be_hidden()
+    expect(year_labels.last).to_be_hidden()
+    search_page(page, dateless_url, "?q=lora&year=2023-2024")
+    expect(page.locator("#search-status")).to_contain_text("clear a filter")
+    expect(year_labels.first).to_be_visible()
+    page.locator("#facet-from").select_option("")
+    page.locator("#facet-to").select_option("")
+    settled(page)
+    assert total(page) == 3
+    search_page(page, hostile_url)
+    expect(page.locator("#search-status")).to_have_text(
+        "Type a word or two, or choose a topic, tag or years to browse."
+    )
+    expect(year_labels.first).to_be_visible()
+    expect(page.locator("#facet-from option")).to_have_count(2)  # any year, 2024
     assert page.problems == []
 
 
@@ -369,10 +406,6 @@ def test_without_scripts_no_search_form_is_shown_only_the_way_to_browse(browser,
     page.goto(base_url + "search/")
     expect(page.locator("#search-page-form")).to_be_visible()
     expect(page.locator("#search-page-form")).to_have_attribute("action", "../search/")
-    years = page.locator("#facet-from option").count() - 1  # besides "any year"
-    for select in ("#facet-from", "#facet-to"):  # year filters only in a catalogue with years
-        label = page.locator("label", has=page.locator(select))
-        expect(label).to_be_visible() if years else expect(label).to_be_hidden()
     context.close()
 
 
@@ -717,8 +750,6 @@ def hostile_paper(title: str, authors: list[str], source: str, body: str, added:
 @pytest.fixture(scope="module")
 def hostile_url(tmp_path_factory):
     """A catalogue whose every free-text field is an injection attempt, built and served."""
-    from .conftest import SITE_YML, TOPICS_YML, write_tree
-
     root = tmp_path_factory.mktemp("hostile")
     papers = {
         "evil-one": hostile_paper(
@@ -731,6 +762,13 @@ def hostile_url(tmp_path_factory):
         ),
         "plain": hostile_paper("Plain Adapters", [], "", "A plain abstract about adapters.", "2024-05-02"),
     }
+    yield from served_catalogue(root, papers)
+
+
+def served_catalogue(root, papers: dict[str, str]):
+    """Yield the URL of a catalogue of `papers` (slug -> file text), built and served under /papercat/."""
+    from .conftest import SITE_YML, TOPICS_YML, write_tree
+
     write_tree(
         root,
         {
@@ -747,6 +785,20 @@ def hostile_url(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_address[1]}/papercat/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def dateless_url(tmp_path_factory):
+    """A catalogue of papers with no publication dates, built and served."""
+    yield from served_catalogue(
+        tmp_path_factory.mktemp("dateless"),
+        {
+            f"lora-{n}": paper_text(
+                f"LoRA Study Number {n}", tags='["lora"]', body=f"LoRA adapters, study {n}."
+            )
+            for n in ("one", "two", "three")
+        },
+    )
 
 
 def test_hostile_catalogue_never_executes_script(browser, hostile_url):

@@ -318,6 +318,8 @@
     this.pushed = "";
     this.draft = false;  // the current history entry follows the typing, not yet committed
     this.title = document.title;  // the query goes before it: history entries tell searches apart
+    this.years = this.from.options.length > 1;  // a catalogue without dates shows no year filters
+    this.idle = "Type a word or two, or choose " + (this.years ? "a topic, tag or years" : "a topic or tag") + " to browse.";
     var self = this;
     this.input.addEventListener("focus", startWorker);
     this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
@@ -337,7 +339,7 @@
     this.restore();
     this.pushed = this.url();
     if (this.stateFromUrl().any) this.run("none");
-    else this.status.textContent = "Type a word or two, or choose a topic, tag or years to browse.";
+    else this.status.textContent = this.idle;
   }
 
   SearchPage.prototype.stateFromUrl = function () {
@@ -347,6 +349,18 @@
                   from: year[0] || "", to: year[1] || year[0] || "" };
     state.any = !!(state.q.trim() || state.topic || state.tag || state.from || state.to);
     return state;
+  };
+
+  /* The filters of a request, in words: "in Instruction tuning", "tagged lora", "from 2023". */
+  SearchPage.prototype.filters = function (request) {
+    var filters = [];
+    if (request.topic) filters.push("in " + (this.topic.selectedOptions[0].getAttribute("data-name") || request.topic));
+    if (request.tag) filters.push("tagged " + request.tag);
+    if (request.yearFrom || request.yearTo) {
+      filters.push(request.yearFrom === request.yearTo ? "from " + request.yearFrom
+        : "from " + (request.yearFrom || "any year") + " to " + (request.yearTo || "now"));
+    }
+    return filters;
   };
 
   function choose(select, value) {
@@ -363,6 +377,8 @@
     choose(this.tag, s.tag);
     choose(this.from, s.from);
     choose(this.to, s.to);
+    var hidden = !this.years && !s.from && !s.to;  /* a year filter from the address shows, to be cleared */
+    this.from.parentNode.hidden = this.to.parentNode.hidden = hidden;
   };
 
   SearchPage.prototype.url = function () {
@@ -405,12 +421,13 @@
       yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
     };
     var q = request.q.trim();
-    document.title = (q ? "“" + (q.length > 60 ? q.slice(0, 60) + "…" : q) + "” · " : "") + this.title;
+    var named = (q ? ["“" + (q.length > 60 ? q.slice(0, 60) + "…" : q) + "”"] : []).concat(this.filters(request));
+    document.title = (named.length ? named.join(" ") + " · " : "") + this.title;
     if (!q && !request.topic && !request.tag && !request.yearFrom && !request.yearTo) {
       this.client.ask({ q: "", limit: 1 }, function () {});  /* drop any answer still on its way */
       this.results.replaceChildren();
       this.resetFacets();
-      this.status.textContent = "Type a word or two, or choose a topic, tag or years to browse.";
+      this.status.textContent = this.idle;
       return;
     }
     if (!this.results.childNodes.length) this.status.textContent = "Searching…";
@@ -492,13 +509,7 @@
       self.results.appendChild(li);
     });
     var q = request.q.trim();
-    var filters = [];
-    if (request.topic) filters.push("in " + (this.topic.selectedOptions[0].getAttribute("data-name") || request.topic));
-    if (request.tag) filters.push("tagged " + request.tag);
-    if (request.yearFrom || request.yearTo) {
-      filters.push(request.yearFrom === request.yearTo ? "from " + request.yearFrom
-        : "from " + (request.yearFrom || "any year") + " to " + (request.yearTo || "now"));
-    }
+    var filters = this.filters(request);
     var shown = q.length > 80 ? q.slice(0, 80) + "…" : q;
     var what = (q ? "“" + shown + "”" : "these filters") + (q && filters.length ? " " + filters.join(", ") : "");
     var text;
@@ -514,6 +525,7 @@
       text = r.total + (r.total === 1 ? " paper matches " : " papers match ") + what +
         (r.fuzzy ? " (allowing for typos)" : "") + ".";
     }
+    if (r.mode !== "nowords" && foreign(q)) text += " Words in other scripts than Latin are not searched.";
     if (r.total > r.results.length) text += " Showing the best " + r.results.length + ".";
     if (r.tier === 1 && q && r.abstractsFailed) text += " (Abstracts could not be loaded: titles, authors, topics and tags only.)";
     else if (r.tier === 1 && q) text += " Searching abstracts too…";
