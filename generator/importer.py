@@ -148,6 +148,21 @@ def _tags_for(c: Candidate, topics, chosen: tuple[str, ...], known: tuple[str, .
     return tuple(dict.fromkeys(kept + list(suggested)))[: suggest.MAX_TAGS]
 
 
+def _keywords_note(keywords, tags, topics, topic_index) -> str:
+    """What became of a source's keywords: tags, topics, or left out (not tags here yet)."""
+    parts = []
+    as_tags = [k for k in keywords if k in tags]
+    as_topics = [k for k in keywords if k not in tags and topic_index.topic_of(k) in topics]
+    left_out = [k for k in keywords if k not in as_tags and k not in as_topics]
+    if as_tags:
+        parts.append(f"{', '.join(as_tags)} as tags")
+    if as_topics:
+        parts.append(f"{', '.join(as_topics)} as topics")
+    if left_out:
+        parts.append(f"left out {', '.join(left_out)}: no paper has them as tags yet (add them by hand)")
+    return "keywords: " + "; ".join(parts)
+
+
 def make_slug(title: str, taken) -> str:
     """Slug from the title (at most 80 characters, cut at a word), unique against `taken`."""
     base = slugify(title, max_length=SLUG_MAX, word_boundary=True) or "paper"
@@ -217,7 +232,13 @@ def add_papers(
                 report.skipped.append(f"skipped {where}: {message}; left untouched")
             continue
         slug = make_slug(title, set(existing.keys.values()) | set(pending))
-        chosen = c.topics or suggest.suggest_topics(title, abstract, topics)
+        named = tuple(dict.fromkeys(t for k in c.keywords if (t := topic_index.topic_of(k))))
+        chosen = (
+            c.topics
+            or tuple(dict.fromkeys(named + suggest.suggest_topics(title, abstract, topics)))[
+                : max(len(named), suggest.MAX_TOPICS)
+            ]
+        )
         tags = c.tags or _tags_for(c, topics, chosen, existing.tags)
         meta = {
             "title": title,
@@ -235,12 +256,8 @@ def add_papers(
         }
         text = paper_file(meta, typography.to_markdown(abstract))
         path = f"content/papers/{slug}.md"
-        left_out = [k for k in c.keywords if k not in tags and k not in chosen]
-        if left_out:
-            report.notes.append(
-                f"  {path}: keywords left out, as they are no tags of this catalogue yet: "
-                f"{', '.join(left_out)} (add them to its tags by hand to start them)"
-            )
+        if c.keywords and not c.tags:
+            report.notes.append(f"  {path}: {_keywords_note(c.keywords, tags, chosen, topic_index)}")
         _, problems = validate_document(RawDocument(path, slug, text), topic_index)
         errors += [
             ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import bibtexparser
 from bibtexparser import middlewares
-from slugify import slugify
 
 from . import importer, listing
 from .errors import BuildFailed, ContentError, UsageError
 from .importer import Candidate, ImportReport
 from .load import display_path
 from .schema import ARXIV_RE, DOI_RE, SLUG_RE
+from .validate import tag_slug
 
 MONTHS = {
     m: i
@@ -118,7 +118,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
         doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
         url = str(fields.get("url", "")).strip()
         # arXiv subject classes ("Computer Science - Machine Learning") are not tags
-        keywords = [slugify(k) for k in re.split(r"[,;]", str(fields.get("keywords", ""))) if " - " not in k]
+        keywords = [tag_slug(k) for k in re.split(r"[,;]", str(fields.get("keywords", ""))) if " - " not in k]
         candidates.append(
             Candidate(
                 title=title,

@@ -69,6 +69,10 @@ class TopicIndex:
                     aliases.setdefault(slugify(alt), t.slug)
         return cls(frozenset(t.slug for t in topics), tuple(sorted(aliases.items())))
 
+    def topic_of(self, keyword: str) -> str | None:
+        """The topic a keyword slug names: its slug, or one of its keywords ('peft')."""
+        return keyword if keyword in self.slugs else dict(self.aliases).get(keyword)
+
     def hint(self, value: str) -> str:
         """'did you mean …?' from spelling or from a keyword, else the list of topics."""
         alias = dict(self.aliases).get(slugify(value))
@@ -407,8 +411,12 @@ def _tag_hint(value: str) -> str:
     """How to write a tag as a slug: its words in lowercase Latin letters and digits."""
     if _NOT_LATIN.search(value):
         return "tags are lowercase Latin letters, digits and hyphens: name it in English (e.g. 'japanese')"
-    slug = slugify(value, replacements=[["+", " plus "], ["#", " sharp "]]) or "tag"
-    return f"write it as '{slug}' (lowercase words joined by hyphens)"
+    return f"write it as '{tag_slug(value) or 'tag'}' (lowercase words joined by hyphens)"
+
+
+def tag_slug(text: str) -> str:
+    """A tag for a keyword as written: 'Low Rank' -> 'low-rank', 'C++' -> 'c-plus-plus'."""
+    return slugify(text, replacements=[["+", " plus "], ["#", " sharp "]])
 
 
 def _list_items(key: str, node) -> tuple[list, list[FieldError]]:

@@ -465,8 +465,20 @@ def test_bibtex_subject_keywords_and_unknown_keywords_are_not_tags(make_project)
     assert lora.tags[0] == "lora"
     assert not {"computer-science-machine-learning", "weird-stuff"} & set(lora.tags)
     path = f"content/papers/{lora.slug}.md"  # the report says what was left out
-    note = (
-        f"  {path}: keywords left out, as they are no tags of this catalogue yet: weird-stuff"
-        " (add them to its tags by hand to start them)"
+    note = f"  {path}: keywords: lora as tags; left out weird-stuff: no paper has them as tags yet (add them by hand)"
+    assert [line for line in report.lines() if "keywords:" in line] == [note]
+
+
+def test_bibtex_keywords_that_name_topics_become_topics_and_c_plus_plus_keeps_its_pluses(make_project):
+    project = make_project({"existing": paper_text("Existing", tags='["lora"]')})
+    bib = BIB.replace("keywords = {LoRA, Low-rank}", "keywords = {LoRA; instruction-tuning; C++}")
+    write_tree(project.root, {"refs.bib": bib})
+    report = import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    catalogue, _ = load_catalogue(project)
+    lora = next(p for p in catalogue.papers if p.arxiv)
+    assert "instruction-tuning" in lora.topics and lora.tags[0] == "lora", (lora.topics, lora.tags)
+    path = f"content/papers/{lora.slug}.md"
+    assert (
+        f"  {path}: keywords: lora as tags; instruction-tuning as topics; left out c-plus-plus: no paper"
+        in ("\n".join(report.lines()))
     )
-    assert [line for line in report.lines() if "left out" in line] == [note]
