@@ -95,22 +95,25 @@ def _report(dup: Paper, first: Paper, what: str, key: str) -> list[ContentError]
     must point at the file it adds."""
     if dup.added > first.added:
         claim = f"this paper is already in the catalogue (added {first.added.isoformat()})"
-        return [_error(dup, first, what, key, claim, "remove this file")]
+        fix = (
+            "remove this file; if the two are versions of one paper (preprint and published), "
+            f'add same_as: "{first.slug}" to it instead'
+        )
+        return [_error(dup, first, what, key, claim, fix)]
     claim = "the same paper is in the catalogue twice (both added the same day)"
-    fix = "remove one of the two files"
-    return [_error(dup, first, what, key, claim, fix), _error(first, dup, what, key, claim, fix)]
+    return [_error(a, b, what, key, claim, _tie_fix(b)) for a, b in ((dup, first), (first, dup))]
+
+
+def _tie_fix(other: Paper) -> str:
+    return (
+        "remove one of the two files; if they are two versions of one paper (preprint and "
+        f'published), add same_as: "{other.slug}" to this file if it is the later version'
+    )
 
 
 def _error(dup: Paper, first: Paper, what: str, key: str, claim: str, fix: str) -> ContentError:
     line, col = dup.where(key)
-    return ContentError(
-        dup.path,
-        line,
-        col,
-        f"{what} as {first.path}: {claim}",
-        f"{fix}; if they are two versions of one paper (preprint and published), add "
-        f'same_as: "{first.slug}" to the newer one',
-    )
+    return ContentError(dup.path, line, col, f"{what} as {first.path}: {claim}", fix)
 
 
 def paper_identity(paper: Paper) -> str:
@@ -131,17 +134,20 @@ def check_duplicates(papers: list[Paper]) -> list[ContentError]:
     errors: list[ContentError] = []
     flagged: set[str] = set()
     for p in ordered:
-        if p.same_as and p.same_as not in slugs:
+        if p.same_as and (p.same_as not in slugs or p.same_as == p.slug):
             line, col = p.where("same_as")
-            errors.append(
-                ContentError(
-                    p.path,
-                    line,
-                    col,
-                    f"same_as names '{p.same_as}', which is not a paper in the catalogue",
-                    "use the other paper's file name without .md",
+            if p.same_as == p.slug:
+                message, hint = (
+                    "same_as names this paper itself",
+                    "name the other version's file, without .md",
                 )
-            )
+            else:
+                message = f"same_as names '{p.same_as}', which is not a paper in the catalogue"
+                close = difflib.get_close_matches(p.same_as, sorted(slugs - {p.slug}), n=1, cutoff=0.8)
+                hint = (
+                    f"did you mean '{close[0]}'?" if close else "use the other paper's file name without .md"
+                )
+            errors.append(ContentError(p.path, line, col, message, hint))
     seen: dict[tuple[str, str], Paper] = {}
     for p in ordered:
         for kind, key in identity_keys(p.title, p.arxiv, p.doi):

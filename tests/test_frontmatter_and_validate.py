@@ -316,6 +316,7 @@ def test_duplicates_across_files_name_the_existing_file():
     papers, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
     assert {e.path for e in errors} == {"content/papers/b.md", "content/papers/c.md"}
     assert all("content/papers/a.md" in e.message and "remove this file" in e.hint for e in errors)
+    assert all('add same_as: "a" to it instead' in e.hint for e in errors)  # it is the newer one
 
 
 @pytest.mark.parametrize("names", [("original", "the-copy"), ("the-copy", "original")])
@@ -335,6 +336,26 @@ def test_a_duplicate_added_the_same_day_is_reported_on_both_files(names):
     assert "same arXiv id as content/papers/the-copy.md" in by_path["content/papers/original.md"].message
     assert "same arXiv id as content/papers/original.md" in by_path["content/papers/the-copy.md"].message
     assert all("both added the same day" in e.message and "remove one of the two" in e.hint for e in errors)
+    assert (
+        'same_as: "the-copy" to this file if it is the later version'
+        in by_path["content/papers/original.md"].hint
+    )
+
+
+def test_same_as_may_not_name_its_own_paper_and_a_near_miss_gets_a_suggestion():
+    docs = [
+        RawDocument(f"content/papers/{s}.md", s, paper_text(t, extra=f'same_as: "{x}"' if x else ""))
+        for s, t, x in (
+            ("attention-preprint", "Attention Is All You Need", ""),
+            ("self-linked", "Something Else", "self-linked"),
+            ("misspelt", "A Third Paper", "attention-preprnt"),
+        )
+    ]
+    _, errors = validate(docs, tuple(Topic(t, t, "") for t in sorted(TOPICS)))
+    by_path = {e.path: e for e in errors}
+    assert set(by_path) == {"content/papers/self-linked.md", "content/papers/misspelt.md"}
+    assert by_path["content/papers/self-linked.md"].message == "same_as names this paper itself"
+    assert by_path["content/papers/misspelt.md"].hint == "did you mean 'attention-preprint'?"
 
 
 def test_normalise_title_folds_case_accents_and_punctuation():
