@@ -103,22 +103,31 @@ _QUOTED_VALUE = re.compile(r"""^\s*(?:-\s+)?(?:[\w-]+:\s+)?(["'])""")
 _NEXT_ITEM = re.compile(r"^(\s*)(?:-\s|[\w-]+:(?:\s|$))")
 
 
-def _unclosed_quote(yaml_text: str, last: int) -> tuple[tuple[int, int], str] | None:
-    """((line, column), quote) of the first quoted value, on lines 0 to `last`, that does not
-    end on its line although the next line starts another key or item: YAML reads that line
-    into the value, which is how a missing quote shows. None if there is none (a value that
-    goes on over indented lines is valid)."""
+def _misquoted(yaml_text: str, last: int) -> tuple[tuple[int, int], str, str] | None:
+    """((line, column), quote, what) of the first quoted value, on lines 0 to `last`, that
+    YAML cannot have read as meant: one whose quote does not close on its line although the
+    next line starts another key or item, or none follows ("open": YAML reads on, which is
+    how a missing quote shows), or one whose quote closes before text that goes on ("early":
+    a quote inside the value). None if there is none (a value that goes on over indented
+    lines is valid)."""
     lines = yaml_text.split("\n")
     for number, line in enumerate(lines[: last + 1]):
         m = _QUOTED_VALUE.match(line)
         if not m:
             continue
         quote, rest = m.group(1), line[m.end() :]
-        body = re.sub(r"\\.", "", rest) if quote == '"' else rest.replace("''", "")
-        after = _NEXT_ITEM.match(lines[number + 1]) if number + 1 < len(lines) else None
+        body = re.sub(r"\\.", "__", rest) if quote == '"' else rest.replace("''", "__")
+        at = body.find(quote)
+        if at >= 0:
+            after_quote = body[at + 1 :].strip()
+            if after_quote and not after_quote.startswith("#"):
+                return (number, m.start(1) + at + 1), quote, "early"
+            continue
+        following = [n for n in lines[number + 1 :] if n.strip()]
+        after = _NEXT_ITEM.match(following[0]) if following else None
         indent = len(line) - len(line.lstrip())
-        if quote not in body and after and len(after.group(1)) <= indent:
-            return (number, m.start(1)), quote
+        if not following or after and len(after.group(1)) <= indent:
+            return (number, m.start(1)), quote, "open"
     return None
 
 
@@ -137,12 +146,16 @@ def compose(yaml_text: str, path: str, offset: int = 0) -> yaml.Node | None:
             problem, hint = "only one YAML document is allowed", "remove the extra '---' line"
         elif mark and yaml_text[mark.index : mark.index + 1] == "\t":
             problem, hint = "a tab character: YAML indents with spaces", "replace the tab with spaces"
-        elif mark and (opened := _unclosed_quote(yaml_text, mark.line)):
-            (at, column), quote = opened
+        elif mark and (found := _misquoted(yaml_text, mark.line)):
+            (at, column), quote, what = found
             line, col = at + 1 + offset, column + 1
             kind, escape = ("double", '\\"') if quote == '"' else ("single", "''")
-            problem = f"this {kind} quote is not closed on its line"
-            hint = f"end the value with {quote}, and write a {quote} inside it as {escape}"
+            if what == "open":
+                problem = f"this {kind} quote is not closed on its line"
+                hint = f"end the value with {quote}, and write a {quote} inside it as {escape}"
+            else:
+                problem = f"the value's {kind} quote closes here, before the value's end"
+                hint = f"write a {quote} inside a value quoted with {quote} as {escape}"
         raise FrontMatterError([ContentError(path, line, col, f"invalid YAML: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
         raise FrontMatterError([ContentError(path, offset + 1, 0, f"invalid YAML: {exc}")]) from None
