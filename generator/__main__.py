@@ -152,7 +152,7 @@ def _cmd_serve(args) -> int:
 def _cmd_new(args) -> int:
     from . import scaffold
 
-    source = args.abstract_file
+    source, unreadable = args.abstract_file, ""
     try:
         if source is None and sys.stdin.isatty():
             abstract = ""  # none: reported with any other problem of the flags
@@ -160,8 +160,12 @@ def _cmd_new(args) -> int:
             abstract = sys.stdin.read()
         else:
             abstract = source.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the abstract: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:  # reported with the rest
+        abstract = ""
+        reason = (
+            exc.strerror if isinstance(exc, OSError) and exc.strerror else f"not UTF-8 text ({exc.reason})"
+        )
+        unreadable = f"cannot read the abstract from {source or 'standard input'}: {reason}"
     path, text = scaffold.new_paper(
         args.root,
         title=args.title,
@@ -177,6 +181,7 @@ def _cmd_new(args) -> int:
         code=args.code,
         added=args.added,
         dry_run=args.dry_run,
+        abstract_error=unreadable,
     )
     if args.dry_run:
         print(text, end="")

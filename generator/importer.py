@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,10 +178,12 @@ def make_slug(title: str, taken) -> str:
 def check_added(added: str | None, today: dt.date | None = None) -> str:
     """The `added` date to write: given (validated) or today."""
     added = added or (today or dt.date.today()).isoformat()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", added):
+        raise UsageError(f"--added must be a date YYYY-MM-DD, not {added!r}")
     try:
         dt.date.fromisoformat(added)
     except ValueError:
-        raise UsageError(f"--added must be a date YYYY-MM-DD, not {added!r}") from None
+        raise UsageError(f"--added {added!r} is not a real calendar date") from None
     return added
 
 

@@ -38,18 +38,24 @@ def new_paper(
     added: str | None = None,
     dry_run: bool = False,
     today: dt.date | None = None,
+    abstract_error: str = "",
 ) -> tuple[str, str]:
     """Write content/papers/<slug>.md; refuse a duplicate. Returns (path, file text).
 
-    Every problem is reported at once: those of the flags themselves (no title, no abstract,
-    a bad --added) with those of the file they would make."""
+    Every problem is reported at once: those of the flags themselves (no title, no abstract or
+    `abstract_error`, why it could not be read; a bad --added) with those of the file they
+    would make."""
     problems: list[ContentError] = []
     if not title.strip():
         problems.append(ContentError(LABEL, 0, 0, "--title is required and may not be empty"))
-    if not abstract.strip():
+    if abstract_error or not abstract.strip():
         problems.append(
             ContentError(
-                LABEL, 0, 0, "no abstract", "pass --abstract-file FILE, or pipe the abstract on stdin"
+                LABEL,
+                0,
+                0,
+                abstract_error or "no abstract",
+                "pass --abstract-file FILE, or pipe the abstract on stdin",
             )
         )
     try:

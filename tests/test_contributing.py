@@ -265,13 +265,26 @@ def test_new_reports_the_flags_problems_with_the_file_s_at_once(make_project):
         new_paper(project.root, title="Another", abstract=" ", added="2026-13-01", date="2021/06")
     report = caught.value.report()
     assert "new paper: no abstract" in report and "pipe the abstract on stdin" in report
-    assert "--added must be a date YYYY-MM-DD, not '2026-13-01'" in report
+    assert "--added '2026-13-01' is not a real calendar date" in report
     assert "'date' must be YYYY-MM-DD, YYYY-MM or YYYY, not '2021/06'" in report
     with pytest.raises(BuildFailed) as caught:
         new_paper(project.root, title=" ", abstract="", added="x")
     report = caught.value.report()
     assert "--title is required" in report and "no abstract" in report and "not 'x'" in report
     assert not (project.content / "papers").exists()
+    with pytest.raises(BuildFailed) as caught:
+        new_paper(
+            project.root,
+            title="Another",
+            abstract="",
+            abstract_error="cannot read the abstract from a.txt: No such file or directory",
+            added="2026-02-30",
+            doi="foo",
+        )
+    report = caught.value.report()
+    assert "new paper: cannot read the abstract from a.txt: No such file or directory" in report
+    assert "no abstract" not in report and "--added '2026-02-30' is not a real calendar date" in report
+    assert "'foo' is not a DOI" in report
 
 
 def test_new_cli_reads_the_abstract_from_stdin(make_project):
