@@ -362,16 +362,18 @@ def _check_project(root: Path, command: str) -> None:
     if (root / "content").is_dir() or (root / "templates").is_dir():
         return
     where = "this folder" if root == Path(".") else str(root)
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: no such folder; give the project folder, the one holding content/")
     found = next((p for p in root.resolve().parents if (p / "content" / "site.yml").is_file()), None)
+    problem = f"{where} is not a papercat project (it has neither content/ nor templates/)"
     if found is None:
         raise UsageError(
-            f"{where} is not a papercat project (no content/ or templates/ folder in it): run the "
-            f"command in the project folder, or name it: python -m generator --root PATH {command}"
+            f"{problem}: run `{command}` in the project folder, or give --root PATH before `{command}`"
         )
     there = os.path.relpath(found) if root == Path(".") else str(found)
     raise UsageError(
-        f"{where} is not a papercat project (no content/ or templates/ folder in it); {there} is: "
-        f"run the command there, or name it: python -m generator --root {there} {command}"
+        f"{problem}; the project is {there}: run `{command}` there (cd {there}), "
+        f"or give --root {there} before `{command}`"
     )
 
 

@@ -138,18 +138,19 @@ def test_a_folder_that_is_no_project_names_the_project_instead(make_project, tmp
     first = command.split()[0]
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert (
-        "error: this folder is not a papercat project (no content/ or templates/ folder in it); ../.. is"
-        in done.stderr
-    )
-    assert f"--root ../.. {first}" in done.stderr and "missing" not in done.stderr
+        "error: this folder is not a papercat project (it has neither content/ nor templates/); the project"
+        f" is ../..: run `{first}` there (cd ../..), or give --root ../.. before `{first}`"
+    ) in done.stderr
+    assert "missing" not in done.stderr
     assert sorted(p.name for p in inside.iterdir()) == before
     nowhere = tmp_path_factory.mktemp("nowhere")  # no project in it, nor around it
     done = run("--root", str(nowhere), *command.split())
     assert done.returncode == 1
-    assert (
-        f"error: {nowhere} is not a papercat project" in done.stderr and f"--root PATH {first}" in done.stderr
-    )
+    assert f"error: {nowhere} is not a papercat project" in done.stderr
+    assert f"run `{first}` in the project folder, or give --root PATH before `{first}`" in done.stderr
     assert not any(nowhere.iterdir())
+    done = run("--root", str(nowhere / "gone"), *command.split())
+    assert done.returncode == 1 and f"error: --root {nowhere / 'gone'}: no such folder" in done.stderr
 
 
 def test_an_unwritable_output_folder_is_a_clear_error(make_project, tmp_path):
