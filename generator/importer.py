@@ -16,14 +16,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slugify import slugify
-
 from . import config, frontmatter, suggest, typography
 from .duplicates import KIND_WORDS, identity_keys
 from .errors import BuildFailed, ContentError, UsageError
 from .load import MAX_FILE_BYTES, RawDocument, load_documents
 from .schema import SLUG_MAX
-from .validate import TopicIndex, validate, validate_document
+from .validate import TopicIndex, cut_slug, title_slug, validate, validate_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +164,11 @@ def _keywords_note(keywords, tags, topics, topic_index) -> str:
 
 def make_slug(title: str, taken) -> str:
     """Slug from the title (at most 80 characters, cut at a word), unique against `taken`."""
-    base = slugify(title, max_length=SLUG_MAX, word_boundary=True) or "paper"
+    base = title_slug(title) or "paper"
     slug, n = base, 2
     while slug in taken:
         suffix = f"-{n}"
-        slug = base[: SLUG_MAX - len(suffix)].rstrip("-") + suffix
+        slug = cut_slug(base, SLUG_MAX - len(suffix)) + suffix
         n += 1
     return slug
 

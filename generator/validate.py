@@ -114,7 +114,7 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
                 0,
                 0,
                 f"file name '{doc.stem}.md' is not a valid slug",
-                f"rename it to '{slugify(doc.stem, max_length=SLUG_MAX, word_boundary=True) or 'paper'}.md'"
+                f"rename it to '{title_slug(doc.stem) or 'paper'}.md'"
                 " (lowercase letters and digits joined by single hyphens, at most 80 characters)",
             )
         )
@@ -412,6 +412,21 @@ def _tag_hint(value: str) -> str:
     if _NOT_LATIN.search(value):
         return "tags are lowercase Latin letters, digits and hyphens: name it in English (e.g. 'japanese')"
     return f"write it as '{tag_slug(value) or 'tag'}' (lowercase words joined by hyphens)"
+
+
+def title_slug(text: str, room: int = SLUG_MAX) -> str:
+    """A slug of at most `room` characters, its words in order, cut after the last whole word
+    that fits. (python-slugify's word_boundary skips a word that does not fit and takes later
+    ones that do: "…-smaller-and-inference" for "…, Smaller and Inexpensive Inference".)"""
+    return cut_slug(slugify(text), room)
+
+
+def cut_slug(slug: str, room: int) -> str:
+    """`slug` cut to `room` characters after a whole word (mid-word only if its first word is longer)."""
+    if len(slug) <= room:
+        return slug
+    cut = slug[: room + 1].rsplit("-", 1)[0]
+    return cut if len(cut) <= room else slug[:room]
 
 
 def tag_slug(text: str) -> str:

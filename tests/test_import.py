@@ -185,3 +185,24 @@ def test_dry_run_writes_nothing(project):
     report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18", dry_run=True)
     assert len(report.written) == 2 and "dry run" in report.lines()[-1]
     assert not list((project.content / "papers").glob("*.md"))
+
+
+def test_a_long_title_s_slug_keeps_its_words_in_order_and_a_taken_one_is_cut_at_a_word():
+    from generator.importer import make_slug
+
+    title = "CorpusBrain: Pre-train a Generative Retrieval Model for Knowledge-Intensive Language Tasks"
+    slug = make_slug(title, set())
+    assert (
+        slug == "corpusbrain-pre-train-a-generative-retrieval-model-for-knowledge-intensive"
+    )  # not "-tasks"
+    again = make_slug(title, {slug})
+    assert again == "corpusbrain-pre-train-a-generative-retrieval-model-for-knowledge-intensive-2"
+    long = "Efficient Fine-Tuning of Large Language Models for Faster, Smaller and Inexpensive Inference"
+    first = make_slug(long, set())
+    assert first == "efficient-fine-tuning-of-large-language-models-for-faster-smaller-and"
+    assert make_slug(long, {first}) == first + "-2"
+    assert make_slug("x" * 100, set()) == "x" * 80  # one word longer than a slug: cut
+    full = make_slug("a" * 39 + " " + "b" * 40, set())  # 80 characters: a suffix cuts a word off
+    assert (
+        full == "a" * 39 + "-" + "b" * 40 and make_slug("a" * 39 + " " + "b" * 40, {full}) == "a" * 39 + "-2"
+    )
