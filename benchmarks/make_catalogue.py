@@ -4,8 +4,9 @@
     python benchmarks/make_catalogue.py N OUT [--seed 42]
 
 Writes OUT/content/{site.yml,topics.yml,papers/*.md} in papercat's content format. The
-seed is the repository's own catalogue: its topics, its tag vocabulary and its abstracts,
-whose sentences are mixed into new ones; titles, authors, dates, topics and tags vary.
+seed is the catalogue the project started with (tests/fixtures/seed, frozen, so that a
+catalogue's figures do not change as content/ does): its topics, its tag vocabulary and its
+abstracts, whose sentences are mixed into new ones; titles, authors, dates, topics and tags vary.
 Same N and seed, same bytes. Stdlib only.
 """
 
@@ -35,6 +36,7 @@ def bench_sizes(doc: str) -> list[int]:
 
 
 REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "tests" / "fixtures" / "seed"  # the first 70 papers, frozen: whatever content/ holds
 FIRST = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi",
          "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tomoko", "Uma", "Viktor",
          "Wei", "Ximena", "Yusuf", "Zara", "Arjun", "Beatriz", "Carlos", "Dmitri"]
@@ -53,9 +55,9 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 
 
 def seed_papers() -> list[tuple[str, str]]:
-    """(title, abstract) of the committed catalogue."""
+    """(title, abstract) of the seed catalogue."""
     out = []
-    for path in sorted((REPO / "content" / "papers").glob("*.md")):
+    for path in sorted((SEED / "content" / "papers").glob("*.md")):
         _, head, body = path.read_text(encoding="utf-8").split("---\n", 2)
         title = json.loads(re.search(r"^title: (.*)$", head, re.M).group(1))
         out.append((title, body.strip()))
@@ -63,10 +65,10 @@ def seed_papers() -> list[tuple[str, str]]:
 
 
 def vocabulary() -> tuple[list[str], list[str]]:
-    """Topic slugs and tags in use in the committed catalogue."""
-    topics = re.findall(r"^- slug: (\S+)", (REPO / "content" / "topics.yml").read_text(), re.M)
+    """Topic slugs and tags in use in the seed catalogue."""
+    topics = re.findall(r"^- slug: (\S+)", (SEED / "content" / "topics.yml").read_text(), re.M)
     tags = set()
-    for path in (REPO / "content" / "papers").glob("*.md"):
+    for path in (SEED / "content" / "papers").glob("*.md"):
         m = re.search(r"^tags: (\[.*\])$", path.read_text(encoding="utf-8"), re.M)
         tags.update(json.loads(m.group(1)))
     return topics, sorted(tags)
@@ -85,7 +87,7 @@ def generate(n: int, out: Path, seed: int = 42) -> int:
     papers = out / "content" / "papers"
     shutil.rmtree(out / "content", ignore_errors=True)
     papers.mkdir(parents=True)
-    shutil.copy(REPO / "content" / "topics.yml", out / "content" / "topics.yml")
+    shutil.copy(SEED / "content" / "topics.yml", out / "content" / "topics.yml")
     (out / "content" / "site.yml").write_text(
         'title: "Benchmark Catalogue"\ndescription: "Synthetic papers."\n'
         'base_url: "https://example.org/bench/"\nlanguage: "en"\n', encoding="utf-8")

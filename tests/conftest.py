@@ -25,6 +25,9 @@ import pytest
 from generator.build import Project
 
 REPO = Path(__file__).resolve().parent.parent
+# The catalogue the project started with (70 papers), frozen: tests that need real papers use
+# it, not content/, which curators (and groups forking the project) change at will.
+SEED = REPO / "tests" / "fixtures" / "seed"
 
 SITE_YML = """\
 title: "Test Catalogue"

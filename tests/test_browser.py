@@ -18,7 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from generator.build import Project, build
 from generator.render import PAGE_SIZE
 
-from .conftest import HOSTILE_QUERIES, REPO, paper_text, require_tool, serving
+from .conftest import HOSTILE_QUERIES, REPO, SEED, paper_text, require_tool, serving
 
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = [
@@ -43,7 +43,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def base_url(tmp_path_factory):
     """The committed catalogue, built and served at http://127.0.0.1:PORT/papercat/."""
     root = tmp_path_factory.mktemp("served")
-    build(Project(REPO, REPO / "content", REPO / "templates", root / PREFIX.strip("/")))
+    build(Project(SEED, SEED / "content", REPO / "templates", root / PREFIX.strip("/")))
     handler = functools.partial(QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -696,7 +696,7 @@ def test_hostile_queries_give_results_or_a_message_and_no_console_noise(page, ba
 
 def test_pages_render_and_navigate_under_the_sub_path(page, base_url):
     page.goto(base_url)
-    papers = len(list((REPO / "content" / "papers").glob("*.md")))
+    papers = len(list((SEED / "content" / "papers").glob("*.md")))
     assert page.locator(".paper-item").count() == min(papers, PAGE_SIZE)
     page.click("nav >> text=Topics")
     expect(page).to_have_url(base_url + "topics/")

@@ -1,7 +1,5 @@
-"""The committed catalogue: the 70 seed papers are all there, valid and well filed.
-
-Contributors add papers, so these tests check the seed papers are present, not the total.
-"""
+"""The seed catalogue (tests/fixtures/seed: the 70 papers the project started with, imported
+from its daily-papers listing, frozen): all there, valid and well filed."""
 
 from __future__ import annotations
 
@@ -14,15 +12,15 @@ from generator import typography
 from generator.build import Project, build, load_catalogue
 from generator.listing import parse_listing
 
-from .conftest import REPO
+from .conftest import REPO, SEED
 
-LISTING = REPO / "content" / "listings" / "daily-papers-mar-18.txt"
+LISTING = SEED / "content" / "listings" / "daily-papers-mar-18.txt"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "site"
-    project = Project(REPO, REPO / "content", REPO / "templates", out)
+    project = Project(SEED, SEED / "content", REPO / "templates", out)
     build(project)
     return load_catalogue(project)[0], out
 

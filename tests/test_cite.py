@@ -14,7 +14,7 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_la
 from generator.build import Project, load_catalogue
 from generator.cite import bibliography, bibtex_entry, citation_keys
 from generator.model import Paper
-from tests.conftest import REPO
+from tests.conftest import SEED
 
 # pylatexenc, extended with LaTeX-kernel text symbols it lacks (or renders as look-alikes).
 _CONTEXT = get_default_latex_context_db()
@@ -439,7 +439,7 @@ def test_bibliography_in_the_given_order_separated_by_blank_lines():
 
 
 def test_committed_catalogue_round_trips():
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     papers = catalogue.papers
     assert papers
     keys = citation_keys(papers)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, paper_text, write_tree
+from .conftest import REPO, SEED, paper_text, write_tree
 
 
 def run(*args, cwd=REPO):
@@ -265,7 +265,7 @@ def build_in_a_new_interpreter(tmp_path, report: str, imports: str, **options) -
     last, with the exit code before it, and its standard error). The build runs in that
     interpreter's own process."""
     root = tmp_path / "project"
-    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(SEED / "content", root / "content")
     shutil.copytree(REPO / "templates", root / "templates")
     script = (
         f"import {imports}\n"

@@ -119,9 +119,9 @@ def test_papers_json_from_kept_records_equals_the_whole_made_afresh():
     from generator.in_place import PapersJson
     from generator.metadata import papers_json
 
-    from .conftest import REPO
+    from .conftest import SEED
 
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     kept = PapersJson()
 
     def check(catalogue, keys):

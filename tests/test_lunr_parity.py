@@ -17,7 +17,7 @@ from generator.build import Project, load_catalogue
 from generator.markup import make_converter, plain_text, render_markdown
 from generator.search import build_search_index, lunr_indexes
 
-from .conftest import REPO, require_tool
+from .conftest import REPO, SEED, require_tool
 
 pytestmark = pytest.mark.node
 LUNR_JS = REPO / "templates" / "static" / "vendor" / "lunr-2.3.9.min.js"
@@ -61,7 +61,7 @@ def node(mode: str, payload):
 @pytest.fixture(scope="module")
 def catalogue_words():
     """Every distinct lowercased word of the committed catalogue (thousands)."""
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     text = " ".join(p.title + " " + p.body_md for p in catalogue.papers).lower()
     return sorted(set(re.split(r"[\s\-]+", text)) | set(TRICKY))
 
@@ -118,7 +118,7 @@ GOLDEN = [
 
 @pytest.fixture(scope="module")
 def built_indexes():
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
     built = lunr_indexes(catalogue, abstracts)
@@ -167,7 +167,7 @@ def test_stock_lunr_py_index_misses_key_in_lunr_js():
 
 
 def test_compact_transport_expands_to_the_exact_lunr_index(built_indexes):
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
     shipped = build_search_index(catalogue, abstracts)
@@ -202,7 +202,7 @@ def test_fast_writer_equals_lunr_py_on_tricky_text():
 
 
 def test_shipped_index_equals_lunr_py_on_the_catalogue(built_indexes):
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     converter = make_converter()
     abstracts = {p.slug: plain_text(render_markdown(converter, p.body_md)) for p in catalogue.papers}
     from generator.search import compact_index, lunr_indexes
@@ -217,7 +217,7 @@ def test_terms_worked_out_with_each_paper_give_the_same_index_as_the_texts():
 
     from generator.model import Catalogue
 
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     assert all(p.body_terms is not None for p in catalogue.papers)  # worked out while loading
     abstracts = {p.slug: p.body_text for p in catalogue.papers}
     bare = Catalogue(

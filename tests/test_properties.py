@@ -16,7 +16,7 @@ from generator.markup import make_converter, render_markdown, sanitise
 from generator.model import Topic
 from generator.validate import TopicIndex, link_problem, validate_document
 
-from .conftest import REPO
+from .conftest import SEED
 
 TOPICS = TopicIndex.of((Topic("fine-tuning", "Fine-tuning", ""),))
 CONVERTER = make_converter()
@@ -185,7 +185,7 @@ def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text)
 
 
 def test_the_catalogues_abstracts_render_as_markdown_renders_them():
-    for path in sorted((REPO / "content" / "papers").glob("*.md")):
+    for path in sorted((SEED / "content" / "papers").glob("*.md")):
         body = parse(path.read_text(encoding="utf-8"), str(path)).body
         assert render_markdown(CONVERTER, body) == sanitise(CONVERTER.convert(body)), path
 

@@ -15,7 +15,7 @@ from generator.build import Project, load_catalogue
 from generator.model import Paper
 from generator.related import reason_text, related_papers
 
-from .conftest import REPO
+from .conftest import SEED
 
 
 def paper(slug: str, title: str, body: str, tags=()) -> Paper:
@@ -113,7 +113,7 @@ def test_reasons_never_split_a_hyphenated_word():
     terms = {t for items in related_papers(papers).values() for _, _, reason in items for t in reason}
     assert terms & {"fine-tuning", "low-rank", "instruction-tuned"}, terms
     assert not terms & {"supervised fine", "rank adaptation", "tuned LLaMA", "tuned Llama"}, terms
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     shown = {
         t for items in related_papers(catalogue.papers).values() for _, _, reason in items for t in reason
     }
@@ -214,7 +214,7 @@ def test_stemmer_is_light_and_deterministic():
 
 
 def test_every_committed_paper_has_a_related_paper():
-    catalogue, _ = load_catalogue(Project.at(REPO))
+    catalogue, _ = load_catalogue(Project.at(SEED))
     result = related_papers(catalogue.papers)
     assert set(result) == {p.slug for p in catalogue.papers}
     lonely = [slug for slug, items in result.items() if not items]

@@ -10,7 +10,7 @@ import pytest
 
 from generator.build import Project, build
 
-from .conftest import HOSTILE_QUERIES, REPO, paper_text, require_tool
+from .conftest import HOSTILE_QUERIES, REPO, SEED, paper_text, require_tool
 
 pytestmark = pytest.mark.node
 STATIC = REPO / "templates" / "static"
@@ -39,7 +39,7 @@ def title(card) -> str:
 @pytest.fixture(scope="module")
 def catalogue_site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "site"
-    build(Project(REPO, REPO / "content", REPO / "templates", out))
+    build(Project(SEED, SEED / "content", REPO / "templates", out))
     return out
 
 

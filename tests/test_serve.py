@@ -332,8 +332,8 @@ def _make_serve(tmp_path, port: int):
 
     repo = Path(__file__).resolve().parent.parent
     project = tmp_path / "project"
-    for name in ("content", "templates"):
-        shutil.copytree(repo / name, project / name)
+    shutil.copytree(repo / "tests" / "fixtures" / "seed" / "content", project / "content")
+    shutil.copytree(repo / "templates", project / "templates")
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy2(repo / name, project / name)  # its times: older than the environment's stamp
     venv = Path(sys.executable).parent.parent
