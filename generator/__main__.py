@@ -273,7 +273,7 @@ def _cmd_check(args) -> int:
         if warnings
         else ", no warnings"
     )
-    print(f"checked {len(catalogue.papers)} papers: no errors{tail}")
+    print(f"checked {plural(len(catalogue.papers), 'paper')}: no errors{tail}")
     return 0
 
 

@@ -34,7 +34,13 @@ def test_check_on_the_committed_catalogue_is_clean():
     done = cli(REPO, "check")
     assert done.returncode == 0, done.stderr
     papers = len(list((REPO / "content" / "papers").glob("*.md")))
-    assert f"checked {papers} papers: no errors" in done.stdout
+    assert f"checked {papers} paper{'' if papers == 1 else 's'}: no errors" in done.stdout
+
+
+def test_check_counts_one_paper_in_the_singular(make_project):
+    project = make_project({"only": paper_text("Only", body=ABSTRACT)})
+    done = cli(project.root, "check")
+    assert done.returncode == 0 and done.stdout.startswith("checked 1 paper: no errors"), done.stdout
 
 
 def test_check_reports_sorted_located_errors_and_github_annotations(make_project):
