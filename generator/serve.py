@@ -12,6 +12,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,6 +73,11 @@ class _WatchFilter(watchfiles.DefaultFilter):
         return super().__call__(change, path) and not EDITOR_FILES.search(os.path.basename(path))
 
 
+def _with_reload(html: bytes) -> bytes:
+    """A page with the reload script added before </body>."""
+    return html.replace(b"</body>", f'<script src="{RELOAD_JS}"></script>\n</body>'.encode(), 1)
+
+
 def make_handler(site_dir: Path, state: BuildState):
     """A request handler serving site_dir with the reload script injected into pages."""
 
@@ -92,14 +98,22 @@ def make_handler(site_dir: Path, state: BuildState):
             if target.is_dir() and path.endswith("/"):
                 target = target / "index.html"
             if target.suffix == ".html" and target.is_file():
-                html = target.read_bytes().replace(
-                    b"</body>", f'<script src="{RELOAD_JS}"></script>\n</body>'.encode(), 1
-                )
-                return self._send(html, "text/html; charset=utf-8")
+                return self._send(_with_reload(target.read_bytes()), "text/html; charset=utf-8")
+            if not target.exists() and (site_dir / "404.html").is_file():
+                return self._not_found()
             return super().do_GET()
 
-        def _send(self, body: bytes, ctype: str) -> None:
-            self.send_response(200)
+        def _not_found(self) -> None:
+            """The site's 404 page, as a host shows it, its links (to the site's path on the
+            host, base_url's) made to start at this server's root."""
+            html = (site_dir / "404.html").read_bytes()
+            root = re.search(rb'<html[^>]* data-root="(/[^"]*)"', html)
+            if root and root.group(1) != b"/":
+                html = re.sub(rb'(href|src|action)="' + re.escape(root.group(1)), rb'\1="/', html)
+            self._send(_with_reload(html), "text/html; charset=utf-8", 404)
+
+        def _send(self, body: bytes, ctype: str, status: int = 200) -> None:
+            self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")

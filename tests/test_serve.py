@@ -7,6 +7,7 @@ import json
 import queue
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -50,6 +51,20 @@ def test_pages_get_the_reload_script_and_it_is_served(served):
     _, url = served
     assert f'<script src="{RELOAD_JS}"></script>' in get(url + "/")
     assert "EventSource" in get(url + RELOAD_JS)
+    assert "First Title" in get(url + "/papers/a-paper/")
+
+
+def test_a_missing_page_gets_the_site_s_404_page_with_working_links(served):
+    """As a host does: the site's own 404 page, whose links (to base_url's path) are made to
+    start at the server's root, where serve has the site."""
+    _, url = served
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(url + "/no/such/page/", timeout=10)
+    assert caught.value.code == 404
+    page = caught.value.read().decode()
+    assert "Page not found" in page and f'<script src="{RELOAD_JS}"></script>' in page
+    assert 'href="/static/style.css"' in page and 'action="/search/"' in page
+    assert "body" in get(url + "/static/style.css")  # the stylesheet it links to is there
     assert "First Title" in get(url + "/papers/a-paper/")
 
 
