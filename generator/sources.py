@@ -74,13 +74,16 @@ def _arxiv(fields: dict) -> str | None:
     return None
 
 
+_BARE_PERCENT = re.compile(r"(?<!\\)%")
+
+
 def bibtex_candidates(text: str, label: str) -> list[Candidate]:
     """Candidates from BibTeX (Zotero, Google Scholar); bad blocks raise BuildFailed with lines."""
     quiet = logging.getLogger("bibtexparser")
     level, quiet.level = quiet.level, logging.ERROR + 10  # we report failed blocks ourselves
     try:
         library = bibtexparser.parse_string(
-            text,
+            _BARE_PERCENT.sub(r"\\%", text),  # a value's "%" is text to BibTeX, a comment to LaTeX decoding
             append_middleware=[
                 middlewares.LatexDecodingMiddleware(),
                 middlewares.SeparateCoAuthors(),

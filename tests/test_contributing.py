@@ -501,3 +501,18 @@ def test_bibtex_keywords_that_name_topics_become_topics_and_c_plus_plus_keeps_it
         f"  {path}: keywords: lora as tags; instruction-tuning as topics; left out c-plus-plus: no paper"
         in ("\n".join(report.lines()))
     )
+
+
+def test_a_bare_percent_in_a_bibtex_value_is_text_not_the_start_of_a_comment(make_project):
+    """BibTeX keeps "%" inside a value; LaTeX decoding would drop the rest of the value."""
+    project = make_project({})
+    bib = BIB.replace(
+        "abstract = {We propose Low-Rank Adaptation",
+        "abstract = {Only 0.01% of the weights (a 99% cut), code at https://github.com/microsoft/LoRA. We propose Low-Rank Adaptation",
+    )
+    write_tree(project.root, {"refs.bib": "% exported by hand\n" + bib})
+    import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    catalogue, _ = load_catalogue(project)
+    lora = next(p for p in catalogue.papers if p.arxiv)
+    assert lora.body_md.startswith("Only 0.01% of the weights (a 99% cut), code at")
+    assert "rank decomposition matrices" in lora.body_md and lora.code == "https://github.com/microsoft/LoRA"
