@@ -56,6 +56,27 @@ def test_symlinks_anywhere_in_content_are_reported(make_project, tmp_path):
     ]
 
 
+def test_a_file_over_the_size_limit_is_refused_unread(make_project, monkeypatch):
+    """Only limit + 1 bytes are read of a paper file over MAX_FILE_BYTES, which is reported."""
+    from generator import load
+
+    project = make_project({"good": paper_text("Good Paper")})
+    big = project.content / "papers" / "big.md"
+    big.write_bytes(b"x" * (load.MAX_FILE_BYTES * 3))
+    got = []
+    real = load.os.read
+
+    def read(fd, n):
+        got.append(len(data := real(fd, n)))
+        return data
+
+    monkeypatch.setattr(load.os, "read", read)
+    assert [(e.path, e.message) for e in errors_of(project)] == [
+        ("content/papers/big.md", "file is over 1,000,000 bytes, the limit for a paper file")
+    ]
+    assert sum(got) < load.MAX_FILE_BYTES + load.READ_SIZE + 10_000  # not the whole 3 MB
+
+
 def test_write_new_never_follows_or_replaces_a_link(tmp_path):
     victim = tmp_path / "victim.txt"
     os.symlink(victim, tmp_path / "target.md")  # dangling
