@@ -97,6 +97,9 @@ def make_project(tmp_path):
     return make
 
 
+DEBIAN_PACKAGES = {"node": "nodejs"}  # the package of a tool, where its name differs
+
+
 def require_tool(name: str, *alternatives: str) -> str:
     """Path of an external tool; skip locally when missing, but fail in CI (CI=true)."""
     for candidate in (name, *alternatives):
@@ -105,7 +108,8 @@ def require_tool(name: str, *alternatives: str) -> str:
             return path
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required in CI but was not found; .ci/run installs it")
-    pytest.skip(f"{name} not installed (apt-get install {name}); CI runs this test")
+    package = DEBIAN_PACKAGES.get(name, name)
+    pytest.skip(f"{name} not installed (apt-get install {package}); CI runs this test")
 
 
 @contextlib.contextmanager

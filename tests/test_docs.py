@@ -33,3 +33,16 @@ def test_every_make_command_the_docs_and_ci_mention_exists():
     }
     assert {"build", "test", "check", "serve"} <= mentioned
     assert mentioned <= targets, mentioned - targets
+
+
+def test_a_missing_tool_s_skip_names_the_debian_package_to_install(monkeypatch):
+    import pytest
+
+    from . import conftest
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(conftest.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.skip.Exception, match=r"node not installed \(apt-get install nodejs\)"):
+        conftest.require_tool("node")
+    with pytest.raises(pytest.skip.Exception, match=r"\(apt-get install chromium\)"):
+        conftest.require_tool("chromium", "google-chrome")
