@@ -265,6 +265,16 @@ PAGE_SIZE = 100  # papers per listing page: 10,000 papers on one page would be m
 UNLISTED = ("404.html", "papers/index.html")  # pages left out of the sitemap: not for search engines
 
 
+def _versions(papers, views) -> dict[str, tuple[str, ...]]:
+    """Each paper's other versions, by slug: those its `same_as` names, and those naming it."""
+    linked: dict[str, set[str]] = {}
+    for p in papers:
+        if p.same_as and p.same_as in views and p.same_as != p.slug:
+            linked.setdefault(p.slug, set()).add(p.same_as)
+            linked.setdefault(p.same_as, set()).add(p.slug)
+    return {slug: tuple(sorted(others)) for slug, others in linked.items()}
+
+
 def paginate(base: str, items: list) -> list[tuple[str, list, dict]]:
     """(output path, items, pager) per page: base, then base + "page/2/", …"""
     chunks = [items[i : i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
@@ -395,6 +405,7 @@ def render_site(
     config = catalogue.config
     topic_names = {t.slug: t.name for t in catalogue.topics}
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
+    versions = _versions(catalogue.papers, views)
     outputs: list[OutputFile] = []
     sitemap: list[tuple[str, dt.date | None]] = []
     listed_paper = env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
@@ -476,6 +487,7 @@ def render_site(
             },
             "json_ld": metadata.json_ld(paper, config, description, topic_names),
             "bibtex": derived.bibtex.get(paper.slug, ""),
+            "versions": [views[other] for other in versions.get(paper.slug, ())],
             "related": [
                 views[other].extended(score=score, reason=", ".join(terms))
                 for other, score, terms in derived.related.get(paper.slug, ())
@@ -577,9 +589,17 @@ def render_site(
         page makes (few are rendered: not all here first, one by one)."""
         return frame(path, paper.title), functools.partial(paper_context, paper)
 
-    def paper_key(path: str, paper: Paper, bibtex: str, related: list) -> str:
+    def paper_key(path: str, paper: Paper, bibtex: str, related: list, others: tuple) -> str:
         return digest(
-            version, "paper.html", config_text, path, paper.title, paper.digest, bibtex, value_bytes(related)
+            version,
+            "paper.html",
+            config_text,
+            path,
+            paper.title,
+            paper.digest,
+            bibtex,
+            value_bytes(related),
+            value_bytes(others),
         )
 
     # The .bib files go first: this process writes them, from the first, while a worker renders
@@ -603,8 +623,9 @@ def render_site(
         related_keys = [
             (views[other].key, score, terms) for other, score, terms in derived.related.get(paper.slug, ())
         ]
-        stamp = (version, config, paper.title, paper.digest, bibtex, related_keys)
-        key = key_of(path, stamp, paper_key, path, paper, bibtex, related_keys)
+        others = tuple(views[other].key for other in versions.get(paper.slug, ()))  # other versions
+        stamp = (version, config, paper.title, paper.digest, bibtex, related_keys, others)
+        key = key_of(path, stamp, paper_key, path, paper, bibtex, related_keys, others)
         queue(path, "paper.html", functools.partial(lazy_context, path, paper), key, paper.added)
     pending[:0] = bib_files
     paper_entries = sitemap[listed:]

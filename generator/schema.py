@@ -99,7 +99,7 @@ FIELDS: tuple[Field, ...] = (
         "slug",
         False,
         "Slug of another paper in the catalogue that is a version of this one (preprint and "
-        "published paper): links them deliberately instead of failing the duplicate check.",
+        "published paper): each page links to the other, and the duplicate check lets them be.",
         '"lora-low-rank-adaptation-of-large-language-models"',
     ),
     Field(

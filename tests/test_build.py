@@ -155,6 +155,40 @@ def test_paper_page_shows_fields_links_and_rendered_abstract(built):
     assert 'href="../../tags/lora/"' in html
 
 
+def test_versions_linked_by_same_as_link_to_each_other_and_rebuilds_follow(make_project, tmp_path):
+    """A paper's page lists the other versions of it: the one its same_as names, and those
+    naming it. Adding, dropping or retitling a version re-renders the pages that show it."""
+    project = make_project(
+        {
+            "preprint": paper_text("Adapters Preprint", extra='date: "2023"'),
+            "published": paper_text("Adapters Published", extra='same_as: "preprint"'),
+            "other": paper_text("Something Else"),
+        }
+    )
+    build(project)
+    link = '<dt>Other version</dt><dd><a href="../../papers/{0}/">{1}</a>{2}</dd>'
+    assert link.format("published", "Adapters Published", "") in read(project, "papers/preprint/index.html")
+    assert link.format("preprint", "Adapters Preprint", " (2023)") in read(
+        project, "papers/published/index.html"
+    )
+    assert "Other version" not in read(project, "papers/other/index.html")
+    retitled = project.content / "papers" / "published.md"
+    retitled.write_text(paper_text("Adapters, Published", extra='same_as: "preprint"'))
+    build(project)
+    assert link.format("published", "Adapters, Published", "") in read(project, "papers/preprint/index.html")
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "first")
+    (project.content / "papers" / "other.md").write_text(
+        paper_text("Something Else", extra='same_as: "preprint"')
+    )
+    build(project)
+    assert "<dt>Other versions</dt>" in read(project, "papers/preprint/index.html")
+    retitled.write_text(paper_text("Adapters, Published"))  # no longer a version
+    build(project)
+    assert link.format("other", "Something Else", "") in read(project, "papers/preprint/index.html")
+    assert "Other version" not in read(project, "papers/published/index.html")
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "second")
+
+
 def test_topic_and_tag_pages_list_exactly_their_papers(built):
     project, _ = built
     lora = read(project, "tags/lora/index.html")
