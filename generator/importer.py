@@ -259,6 +259,10 @@ def add_papers(
         path = f"content/papers/{slug}.md"
         if c.keywords and not c.tags:
             report.notes.append(f"  {path}: {_keywords_note(c.keywords, tags, chosen, topic_index)}")
+        if not abstract.strip():
+            report.notes.append(
+                f"  {path}: no abstract in the source: paste the paper's below the front matter"
+            )
         _, problems = validate_document(RawDocument(path, slug, text), topic_index)
         errors += [
             ContentError(where or path, 0, 0, f"{p.message} (in the file it would write)", p.hint)

@@ -503,6 +503,20 @@ def test_bibtex_keywords_that_name_topics_become_topics_and_c_plus_plus_keeps_it
     )
 
 
+def test_a_bibtex_entry_without_an_abstract_is_imported_with_a_note(make_project):
+    project = make_project({})
+    bib = BIB.split("@inproceedings")[0].replace(
+        "  abstract = {We propose Low-Rank Adaptation, or LoRA, which freezes the pre-trained model weights"
+        " and injects trainable rank decomposition matrices.},\n",
+        "",
+    )
+    assert "abstract" not in bib
+    write_tree(project.root, {"refs.bib": bib})
+    report = import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    (path,) = report.written
+    assert f"  {path}: no abstract in the source: paste the paper's below the front matter" in report.lines()
+
+
 def test_a_bare_percent_in_a_bibtex_value_is_text_not_the_start_of_a_comment(make_project):
     """BibTeX keeps "%" inside a value; LaTeX decoding would drop the rest of the value."""
     project = make_project({})
