@@ -38,6 +38,7 @@ class Candidate:
     url: str | None = None
     pdf: str | None = None
     code: str | None = None
+    venue: str | None = None
     topics: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()  # given explicitly (`new --tag`): used as they are
     keywords: tuple[str, ...] = ()  # from the source (BibTeX): kept if the catalogue uses them
@@ -78,7 +79,7 @@ def _list(values) -> str:
 def paper_file(meta: dict, body: str) -> str:
     """The text of a paper file in the canonical field order."""
     lines = ["---", f"title: {_q(meta['title'])}", f"authors: {_list(meta.get('authors', ()))}"]
-    for key in ("date", "added", "arxiv", "doi", "url", "pdf", "code"):
+    for key in ("date", "added", "arxiv", "doi", "url", "pdf", "code", "venue"):
         if meta.get(key):
             lines.append(f"{key}: {_q(meta[key])}")
     lines.append(f"topics: {_list(meta['topics'])}")
@@ -251,6 +252,7 @@ def add_papers(
             "url": c.url,
             "pdf": c.pdf,
             "code": c.code or typography.code_url(abstract),
+            "venue": c.venue,
             "topics": chosen,
             "tags": tags,
             "source": f"{source}:{c.line}" if source and c.line else source,

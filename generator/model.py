@@ -61,6 +61,7 @@ class Paper:
     url: str | None = None
     pdf: str | None = None
     code: str | None = None
+    venue: str | None = None  # a journal or proceedings, as citations name it
     source: str | None = None
     same_as: str | None = None
     body_html: str = ""

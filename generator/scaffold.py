@@ -35,6 +35,7 @@ def new_paper(
     url: str | None = None,
     pdf: str | None = None,
     code: str | None = None,
+    venue: str | None = None,
     added: str | None = None,
     dry_run: bool = False,
     today: dt.date | None = None,
@@ -75,6 +76,7 @@ def new_paper(
         url=url,
         pdf=pdf,
         code=code,
+        venue=venue,
         topics=tuple(topics),
         tags=tuple(tags),
     )

@@ -81,6 +81,16 @@ FIELDS: tuple[Field, ...] = (
         "code", "url", False, "Code repository (absolute https URL).", '"https://github.com/microsoft/LoRA"'
     ),
     Field(
+        "venue",
+        "text",
+        False,
+        "Where it was published, as a citation names it: a journal, or proceedings (a name with"
+        " Proceedings, Conference, Workshop or Symposium in it, or a conference's usual short"
+        " name such as NeurIPS, ICML, ICLR, ACL or EMNLP, makes the BibTeX entry"
+        " `@inproceedings`).",
+        '"International Conference on Learning Representations"',
+    ),
+    Field(
         "topics",
         "list",
         True,

@@ -74,6 +74,18 @@ def _arxiv(fields: dict) -> str | None:
     return None
 
 
+_PREPRINT = re.compile(r"\b(arxiv|corr|preprint|biorxiv|medrxiv|ssrn)\b", re.I)
+
+
+def _venue(fields: dict) -> str | None:
+    """Where the entry was published: its booktitle or journal, but not a preprint server."""
+    for key in ("booktitle", "journal"):
+        value = " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
+        if value and not _PREPRINT.search(value):
+            return value
+    return None
+
+
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
 
 
@@ -132,6 +144,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
                 arxiv=_arxiv(fields),
                 doi=doi if doi and DOI_RE.match(doi) else None,
                 url=url if url.startswith("https://") and "arxiv.org" not in url else None,
+                venue=_venue(fields),
                 keywords=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
             )
         )

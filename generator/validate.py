@@ -332,6 +332,8 @@ def _convert(key: str, node, topics: TopicIndex):
         if not value:
             raise FieldError(node, "'title' is empty")
         return value
+    if key == "venue":
+        return " ".join(value.split()) or None
     if kind == "date":
         return _full_date(node, value, key)
     if kind == "partial-date":

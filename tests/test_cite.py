@@ -254,6 +254,32 @@ def test_entry_fields_round_trip_in_order():
     assert text.endswith("}\n")
 
 
+@pytest.mark.parametrize(
+    ("venue", "kind", "field"),
+    [
+        ("Transactions on Machine Learning Research", "article", "journal"),
+        ("Nature", "article", "journal"),
+        ("Proceedings of the 61st Annual Meeting of the ACL", "inproceedings", "booktitle"),
+        ("International Conference on Learning Representations", "inproceedings", "booktitle"),
+        ("NeurIPS 2023", "inproceedings", "booktitle"),
+        ("Efficient NLP Workshop", "inproceedings", "booktitle"),
+    ],
+)
+def test_a_venue_is_a_journal_or_the_proceedings_a_paper_is_in(venue, kind, field):
+    entry = entry_of(make_paper("x", "Some Paper", date="2023", venue=venue))
+    assert entry.entry_type == kind
+    assert [f.key for f in entry.fields] == ["title", "author", field, "year"]
+    assert entry[field] == venue
+
+
+def test_a_venue_is_escaped_and_cannot_break_the_entry():
+    venue = "Science & Society {50%} \\ } title = {x"
+    text = bibtex_entry(make_paper("x", "Some Paper", venue=venue), "k")
+    (entry,) = parse(text)
+    assert [f.key for f in entry.fields] == ["title", "author", "journal"]
+    assert LATEX.latex_to_text(entry["journal"]) == venue  # as LaTeX prints it
+
+
 def test_arxiv_only_is_misc_with_an_arxiv_url():
     paper = make_paper("x", "Some Preprint", ("Ada Lovelace",), date="2023-11", arxiv="2311.01234v2")
     entry = entry_of(paper)

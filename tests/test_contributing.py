@@ -530,3 +530,34 @@ def test_a_bare_percent_in_a_bibtex_value_is_text_not_the_start_of_a_comment(mak
     lora = next(p for p in catalogue.papers if p.arxiv)
     assert lora.body_md.startswith("Only 0.01% of the weights (a 99% cut), code at")
     assert "rank decomposition matrices" in lora.body_md and lora.code == "https://github.com/microsoft/LoRA"
+
+
+def test_a_venue_comes_from_bibtex_or_new_and_shows_on_the_page_in_the_citation_and_data(make_project):
+    import json
+
+    project = make_project({})
+    write_tree(project.root, {"refs.bib": BIB.replace("booktitle = {ICLR}", "booktitle = {{ICLR} 2022}")})
+    import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    new_paper(
+        project.root, title="Adapters in Nature", abstract=ABSTRACT, venue="Nature  Machine Intelligence"
+    )
+    catalogue, _ = load_catalogue(project)
+    venues = {p.title: p.venue for p in catalogue.papers}
+    assert venues == {
+        "LoRA: Low-Rank Adaptation of Large Language Models": None,  # "arXiv preprint ..." is no venue
+        "Finetuned Language Models are Zero-Shot Learners": "ICLR 2022",
+        "Adapters in Nature": "Nature Machine Intelligence",  # spaces collapsed
+    }
+    build(project)
+    flan = next(p for p in catalogue.papers if p.venue == "ICLR 2022")
+    page = (project.output / "papers" / flan.slug / "index.html").read_text()
+    assert "<dt>In</dt><dd>ICLR 2022</dd>" in page
+    assert '<meta name="citation_conference_title" content="ICLR 2022">' in page
+    assert "@inproceedings{" in page and "booktitle = {ICLR 2022}" in page
+    nature = next(p for p in catalogue.papers if p.venue == "Nature Machine Intelligence")
+    page = (project.output / "papers" / nature.slug / "index.html").read_text()
+    assert '<meta name="citation_journal_title" content="Nature Machine Intelligence">' in page
+    records = {
+        r["title"]: r["venue"] for r in json.loads((project.output / "papers.json").read_text())["papers"]
+    }
+    assert records == venues

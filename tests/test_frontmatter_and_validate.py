@@ -93,6 +93,8 @@ CASES = [
     ),
     ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
     ("tag c++", replace("tags:", 'tags: ["C++"]'), 10, 8, "tag 'C++' is not a slug", "'c-plus-plus'"),
+    ("venue a number", replace("code:", "venue: 2023"), 8, 8, "'venue' must be a string", "quotes"),
+    ("venue with bidi", replace("code:", 'venue: "ICLR\u202e"'), 8, 8, "invisible character U+202E", ""),
     ("tag c#", replace("tags:", 'tags: ["c#"]'), 10, 8, "tag 'c#' is not a slug", "'c-sharp'"),
     ("tag in Japanese", replace("tags:", 'tags: ["日本語"]'), 10, 8, "not a slug", "name it in English"),
     ("tag with accents", replace("tags:", 'tags: ["Réseaux"]'), 10, 8, "not a slug", "'reseaux'"),
@@ -515,3 +517,10 @@ def test_a_quoted_value_that_goes_on_over_indented_lines_is_not_taken_for_a_miss
     assert "quote is not closed" not in error.message and "invalid YAML" in error.message
     paper, errors = check(replace("title:", 'title: "Good\n  Paper"'))
     assert errors == [] and paper.title == "Good Paper"
+
+
+def test_a_venue_s_spaces_collapse_and_an_empty_one_is_none():
+    paper, errors = check(replace("code:", 'venue: "  Nature\n  Machine   Intelligence "'))
+    assert errors == [] and paper.venue == "Nature Machine Intelligence"
+    paper, errors = check(replace("code:", 'venue: ""'))
+    assert errors == [] and paper.venue is None
