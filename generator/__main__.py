@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--arxiv", help="arXiv id, e.g. 2106.09685")
     for name in ("doi", "url", "pdf", "code"):
         n.add_argument(f"--{name}")
-    n.add_argument("--venue", help="journal or proceedings it was published in")
+    n.add_argument("--journal", help="the journal it was published in")
+    n.add_argument("--proceedings", help="the proceedings it was published in (not with --journal)")
     n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
     s = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload on save")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
@@ -180,7 +181,8 @@ def _cmd_new(args) -> int:
         url=args.url,
         pdf=args.pdf,
         code=args.code,
-        venue=args.venue,
+        journal=args.journal,
+        proceedings=args.proceedings,
         added=args.added,
         dry_run=args.dry_run,
         abstract_error=unreadable,

@@ -26,12 +26,6 @@ STOPWORDS = frozenset(
 SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.+/-]*$")
-# A venue that names proceedings: by these words, or by a conference's usual short name.
-PROCEEDINGS_RE = re.compile(
-    r"\b(proceedings|conference|workshop|symposium|neurips|nips|icml|iclr|acl|emnlp|naacl|eacl"
-    r"|coling|conll|aaai|ijcai|cvpr|iccv|eccv|kdd|sigir|aistats|uai|colt|interspeech|icassp)\b",
-    re.I,
-)
 
 _LATEX = {
     "\\": r"\textbackslash{}",
@@ -226,18 +220,18 @@ def _verbatim(value: str) -> str:
 
 
 def bibtex_entry(paper: Paper, key: str) -> str:
-    """One BibTeX entry (ending with a newline): `@inproceedings` with a venue that names
-    proceedings (its `booktitle`), `@article` with another venue (its `journal`) or a DOI, else
-    `@misc`."""
+    """One BibTeX entry (ending with a newline): `@article` in a journal, `@inproceedings` in
+    proceedings (its `booktitle`), else `@article` with a DOI and `@misc` without."""
     if not KEY_RE.match(key):
         raise ValueError(f"not a usable BibTeX key: {key!r}")
     fields = [("title", "{" + _bibtex_title(paper.title) + "}")]
     authors = [_bibtex_name(a) for a in paper.authors if a.strip()]
     if authors:
         fields.append(("author", "{" + " and ".join(authors) + "}"))
-    proceedings = bool(paper.venue and PROCEEDINGS_RE.search(paper.venue))
-    if paper.venue:
-        fields.append(("booktitle" if proceedings else "journal", "{" + _escape(_squash(paper.venue)) + "}"))
+    if paper.journal:
+        fields.append(("journal", "{" + _escape(_squash(paper.journal)) + "}"))
+    elif paper.proceedings:
+        fields.append(("booktitle", "{" + _escape(_squash(paper.proceedings)) + "}"))
     if paper.year is not None:
         fields.append(("year", f"{{{paper.year}}}"))
     month = _month(paper.date)
@@ -251,7 +245,8 @@ def bibtex_entry(paper: Paper, key: str) -> str:
     if paper.arxiv:
         fields.append(("eprint", "{" + _verbatim(paper.arxiv) + "}"))
         fields.append(("archivePrefix", "{arXiv}"))
-    kind = "inproceedings" if proceedings else "article" if paper.doi or paper.venue else "misc"
+    kind = "inproceedings" if paper.proceedings and not paper.journal else "article"
+    kind = kind if paper.journal or paper.proceedings or paper.doi else "misc"
     body = ",\n".join(f"  {name} = {value}" for name, value in fields)
     return f"@{kind}{{{key},\n{body}\n}}\n"
 

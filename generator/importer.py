@@ -38,7 +38,8 @@ class Candidate:
     url: str | None = None
     pdf: str | None = None
     code: str | None = None
-    venue: str | None = None
+    journal: str | None = None
+    proceedings: str | None = None
     topics: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()  # given explicitly (`new --tag`): used as they are
     keywords: tuple[str, ...] = ()  # from the source (BibTeX): kept if the catalogue uses them
@@ -79,7 +80,7 @@ def _list(values) -> str:
 def paper_file(meta: dict, body: str) -> str:
     """The text of a paper file in the canonical field order."""
     lines = ["---", f"title: {_q(meta['title'])}", f"authors: {_list(meta.get('authors', ()))}"]
-    for key in ("date", "added", "arxiv", "doi", "url", "pdf", "code", "venue"):
+    for key in ("date", "added", "arxiv", "doi", "url", "pdf", "code", "journal", "proceedings"):
         if meta.get(key):
             lines.append(f"{key}: {_q(meta[key])}")
     lines.append(f"topics: {_list(meta['topics'])}")
@@ -252,7 +253,8 @@ def add_papers(
             "url": c.url,
             "pdf": c.pdf,
             "code": c.code or typography.code_url(abstract),
-            "venue": c.venue,
+            "journal": c.journal,
+            "proceedings": c.proceedings,
             "topics": chosen,
             "tags": tags,
             "source": f"{source}:{c.line}" if source and c.line else source,

@@ -61,7 +61,8 @@ class Paper:
     url: str | None = None
     pdf: str | None = None
     code: str | None = None
-    venue: str | None = None  # a journal or proceedings, as citations name it
+    journal: str | None = None  # where it was published: a journal, or
+    proceedings: str | None = None  # proceedings (never both)
     source: str | None = None
     same_as: str | None = None
     body_html: str = ""

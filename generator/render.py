@@ -18,7 +18,6 @@ from markupsafe import Markup
 from . import metadata, parallel
 from .cache import digest, value_bytes, value_digest
 from .charts import year_chart
-from .cite import PROCEEDINGS_RE
 from .errors import describe_failure, template_line
 from .model import Catalogue, OutputFile, Paper, SiteConfig, TermPage
 from .search import summary
@@ -223,7 +222,7 @@ def _paper_items(paper: Paper, topic_names: dict[str, str]) -> dict:
         "authors": paper.authors,
         "date": format_date(paper.date),
         "date_iso": paper.date or "",
-        "venue": paper.venue or "",
+        "venue": paper.journal or paper.proceedings or "",
         "year": paper.year,
         "added": format_date(paper.added),
         "added_iso": paper.added.isoformat(),
@@ -486,8 +485,8 @@ def render_site(
                 "pdf": metadata.pdf_url(paper),
                 "doi": paper.doi,
                 "arxiv": paper.arxiv,
-                "conference": paper.venue if paper.venue and PROCEEDINGS_RE.search(paper.venue) else "",
-                "journal": paper.venue if paper.venue and not PROCEEDINGS_RE.search(paper.venue) else "",
+                "journal": paper.journal or "",
+                "conference": paper.proceedings or "",
             },
             "json_ld": metadata.json_ld(paper, config, description, topic_names),
             "bibtex": derived.bibtex.get(paper.slug, ""),

@@ -11,6 +11,8 @@ DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?\Z", re.ASCII)
 FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.\-]*(\.[A-Z]{2})?/\d{7})(v\d+)?\Z", re.ASCII)
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+\Z", re.ASCII)
+# A preprint server, not a venue: what a journal or booktitle names for a paper not yet published.
+PREPRINT_RE = re.compile(r"\b(arxiv|corr|preprints?|biorxiv|medrxiv|ssrn|research square|techrxiv)\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +83,19 @@ FIELDS: tuple[Field, ...] = (
         "code", "url", False, "Code repository (absolute https URL).", '"https://github.com/microsoft/LoRA"'
     ),
     Field(
-        "venue",
+        "journal",
         "text",
         False,
-        "Where it was published, as a citation names it: a journal, or proceedings (a name with"
-        " Proceedings, Conference, Workshop or Symposium in it, or a conference's usual short"
-        " name such as NeurIPS, ICML, ICLR, ACL or EMNLP, makes the BibTeX entry"
-        " `@inproceedings`).",
-        '"International Conference on Learning Representations"',
+        "The journal it was published in, as citations name it (BibTeX `@article`).",
+        '"Transactions on Machine Learning Research"',
+    ),
+    Field(
+        "proceedings",
+        "text",
+        False,
+        "The proceedings it was published in, as citations name them (BibTeX `@inproceedings`,"
+        " its `booktitle`); a paper has this or `journal`, not both.",
+        '"Advances in Neural Information Processing Systems 34"',
     ),
     Field(
         "topics",

@@ -14,7 +14,7 @@ from . import importer, listing
 from .errors import BuildFailed, ContentError, UsageError
 from .importer import Candidate, ImportReport
 from .load import display_path
-from .schema import ARXIV_RE, DOI_RE, SLUG_RE
+from .schema import ARXIV_RE, DOI_RE, PREPRINT_RE, SLUG_RE
 from .validate import tag_slug
 
 MONTHS = {
@@ -74,16 +74,18 @@ def _arxiv(fields: dict) -> str | None:
     return None
 
 
-_PREPRINT = re.compile(r"\b(arxiv|corr|preprint|biorxiv|medrxiv|ssrn)\b", re.I)
-
-
-def _venue(fields: dict) -> str | None:
-    """Where the entry was published: its booktitle or journal, but not a preprint server."""
-    for key in ("booktitle", "journal"):
-        value = " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
-        if value and not _PREPRINT.search(value):
-            return value
-    return None
+def _venue(kind: str, fields: dict) -> tuple[str | None, str | None]:
+    """(journal, proceedings) of an entry: its booktitle for a paper in a book of proceedings
+    (or any entry with one), else its journal; never a preprint server's name."""
+    booktitle, journal = (
+        " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
+        for key in ("booktitle", "journal")
+    )
+    if booktitle and not PREPRINT_RE.search(booktitle):
+        return None, booktitle
+    if journal and not PREPRINT_RE.search(journal) and kind not in ("inproceedings", "conference"):
+        return journal, None
+    return None, None
 
 
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
@@ -131,6 +133,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
             else ()
         )
         doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
+        journal, proceedings = _venue(entry.entry_type.lower(), fields)
         url = str(fields.get("url", "")).strip()
         # arXiv subject classes ("Computer Science - Machine Learning") are not tags
         keywords = [tag_slug(k) for k in re.split(r"[,;]", str(fields.get("keywords", ""))) if " - " not in k]
@@ -144,7 +147,8 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
                 arxiv=_arxiv(fields),
                 doi=doi if doi and DOI_RE.match(doi) else None,
                 url=url if url.startswith("https://") and "arxiv.org" not in url else None,
-                venue=_venue(fields),
+                journal=journal,
+                proceedings=proceedings,
                 keywords=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
             )
         )

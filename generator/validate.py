@@ -19,7 +19,17 @@ from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
 from .model import Paper, Topic
-from .schema import ARXIV_RE, DATE_RE, DOI_RE, FIELD_NAMES, FIELDS, FULL_DATE_RE, SLUG_MAX, SLUG_RE
+from .schema import (
+    ARXIV_RE,
+    DATE_RE,
+    DOI_RE,
+    FIELD_NAMES,
+    FIELDS,
+    FULL_DATE_RE,
+    PREPRINT_RE,
+    SLUG_MAX,
+    SLUG_RE,
+)
 
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 KIND = {f.name: f.kind for f in FIELDS}
@@ -157,6 +167,17 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
                 vpos.col,
                 "a paper needs at least one topic",
                 "pick from content/topics.yml",
+            )
+        )
+    if values.get("journal") and values.get("proceedings"):
+        _, vpos = parsed.fields["proceedings"]
+        errors.append(
+            ContentError(
+                doc.path,
+                vpos.line,
+                vpos.col,
+                "a paper has 'journal' or 'proceedings', not both",
+                "keep the one it was published in",
             )
         )
     errors += _body_problems(doc.path, parsed)
@@ -332,7 +353,13 @@ def _convert(key: str, node, topics: TopicIndex):
         if not value:
             raise FieldError(node, "'title' is empty")
         return value
-    if key == "venue":
+    if key in ("journal", "proceedings"):
+        if PREPRINT_RE.search(value):
+            raise FieldError(
+                node,
+                f"'{value}' is a preprint server, not where the paper was published",
+                f"leave {key} out: the arxiv field (or url) gives the preprint",
+            )
         return " ".join(value.split()) or None
     if kind == "date":
         return _full_date(node, value, key)

@@ -255,26 +255,28 @@ def test_entry_fields_round_trip_in_order():
 
 
 @pytest.mark.parametrize(
-    ("venue", "kind", "field"),
+    ("where", "kind", "field"),
     [
-        ("Transactions on Machine Learning Research", "article", "journal"),
-        ("Nature", "article", "journal"),
-        ("Proceedings of the 61st Annual Meeting of the ACL", "inproceedings", "booktitle"),
-        ("International Conference on Learning Representations", "inproceedings", "booktitle"),
-        ("NeurIPS 2023", "inproceedings", "booktitle"),
-        ("Efficient NLP Workshop", "inproceedings", "booktitle"),
+        ({"journal": "Transactions on Machine Learning Research"}, "article", "journal"),
+        ({"journal": "Proceedings of the National Academy of Sciences"}, "article", "journal"),
+        (
+            {"proceedings": "Advances in Neural Information Processing Systems 34"},
+            "inproceedings",
+            "booktitle",
+        ),
+        ({"proceedings": "ICLR 2022", "doi": "10.1/x"}, "inproceedings", "booktitle"),
     ],
 )
-def test_a_venue_is_a_journal_or_the_proceedings_a_paper_is_in(venue, kind, field):
-    entry = entry_of(make_paper("x", "Some Paper", date="2023", venue=venue))
+def test_a_journal_makes_an_article_and_proceedings_an_inproceedings(where, kind, field):
+    entry = entry_of(make_paper("x", "Some Paper", date="2023", **where))
     assert entry.entry_type == kind
-    assert [f.key for f in entry.fields] == ["title", "author", field, "year"]
-    assert entry[field] == venue
+    assert [f.key for f in entry.fields][:4] == ["title", "author", field, "year"]
+    assert entry[field] == (where.get("journal") or where.get("proceedings"))
 
 
 def test_a_venue_is_escaped_and_cannot_break_the_entry():
-    venue = "Science & Society {50%} \\ } title = {x"
-    text = bibtex_entry(make_paper("x", "Some Paper", venue=venue), "k")
+    venue = "Science & Society {50%} \\\\ } title = {x"
+    text = bibtex_entry(make_paper("x", "Some Paper", journal=venue), "k")
     (entry,) = parse(text)
     assert [f.key for f in entry.fields] == ["title", "author", "journal"]
     assert LATEX.latex_to_text(entry["journal"]) == venue  # as LaTeX prints it

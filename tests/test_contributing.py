@@ -532,32 +532,39 @@ def test_a_bare_percent_in_a_bibtex_value_is_text_not_the_start_of_a_comment(mak
     assert "rank decomposition matrices" in lora.body_md and lora.code == "https://github.com/microsoft/LoRA"
 
 
-def test_a_venue_comes_from_bibtex_or_new_and_shows_on_the_page_in_the_citation_and_data(make_project):
+def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhere(make_project):
     import json
 
     project = make_project({})
-    write_tree(project.root, {"refs.bib": BIB.replace("booktitle = {ICLR}", "booktitle = {{ICLR} 2022}")})
+    bib = BIB.replace("booktitle = {ICLR}", "booktitle = {{ICLR} 2022}") + (
+        "\n@article{jmlr, title = {Adapters in a Journal}, journal = {Journal of Machine Learning Research},"
+        " year = {2023}, abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
+        "@article{corr, title = {A Mere Preprint}, journal = {CoRR}, year = {2023},"
+        " abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
+    )
+    write_tree(project.root, {"refs.bib": bib})
     import_file(project.root, project.root / "refs.bib", added="2024-07-01")
     new_paper(
-        project.root, title="Adapters in Nature", abstract=ABSTRACT, venue="Nature  Machine Intelligence"
+        project.root, title="Adapters in Nature", abstract=ABSTRACT, journal="Nature  Machine Intelligence"
     )
     catalogue, _ = load_catalogue(project)
-    venues = {p.title: p.venue for p in catalogue.papers}
-    assert venues == {
-        "LoRA: Low-Rank Adaptation of Large Language Models": None,  # "arXiv preprint ..." is no venue
-        "Finetuned Language Models are Zero-Shot Learners": "ICLR 2022",
-        "Adapters in Nature": "Nature Machine Intelligence",  # spaces collapsed
+    where = {p.title: (p.journal, p.proceedings) for p in catalogue.papers}
+    assert where == {
+        "LoRA: Low-Rank Adaptation of Large Language Models": (None, None),  # "arXiv preprint ..."
+        "Finetuned Language Models are Zero-Shot Learners": (None, "ICLR 2022"),  # a booktitle
+        "Adapters in a Journal": ("Journal of Machine Learning Research", None),
+        "A Mere Preprint": (None, None),  # CoRR is arXiv
+        "Adapters in Nature": ("Nature Machine Intelligence", None),  # spaces collapsed
     }
     build(project)
-    flan = next(p for p in catalogue.papers if p.venue == "ICLR 2022")
+    flan = next(p for p in catalogue.papers if p.proceedings)
     page = (project.output / "papers" / flan.slug / "index.html").read_text()
     assert "<dt>In</dt><dd>ICLR 2022</dd>" in page
     assert '<meta name="citation_conference_title" content="ICLR 2022">' in page
     assert "@inproceedings{" in page and "booktitle = {ICLR 2022}" in page
-    nature = next(p for p in catalogue.papers if p.venue == "Nature Machine Intelligence")
+    nature = next(p for p in catalogue.papers if p.journal == "Nature Machine Intelligence")
     page = (project.output / "papers" / nature.slug / "index.html").read_text()
     assert '<meta name="citation_journal_title" content="Nature Machine Intelligence">' in page
-    records = {
-        r["title"]: r["venue"] for r in json.loads((project.output / "papers.json").read_text())["papers"]
-    }
-    assert records == venues
+    assert "@article{" in page and "journal = {Nature Machine Intelligence}" in page
+    records = json.loads((project.output / "papers.json").read_text())["papers"]
+    assert {r["title"]: (r["journal"], r["proceedings"]) for r in records} == where

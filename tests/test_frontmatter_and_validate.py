@@ -93,8 +93,31 @@ CASES = [
     ),
     ("tag boolean", replace("tags:", "tags: [NO, lora]"), 10, 8, "must be a string", ""),
     ("tag c++", replace("tags:", 'tags: ["C++"]'), 10, 8, "tag 'C++' is not a slug", "'c-plus-plus'"),
-    ("venue a number", replace("code:", "venue: 2023"), 8, 8, "'venue' must be a string", "quotes"),
-    ("venue with bidi", replace("code:", 'venue: "ICLR\u202e"'), 8, 8, "invisible character U+202E", ""),
+    ("journal a number", replace("code:", "journal: 2023"), 8, 10, "'journal' must be a string", "quotes"),
+    (
+        "proceedings with bidi",
+        replace("code:", 'proceedings: "ICLR\u202e"'),
+        8,
+        14,
+        "invisible character U+202E",
+        "",
+    ),
+    (
+        "journal a preprint server",
+        replace("code:", 'journal: "arXiv preprint arXiv:2310.06770"'),
+        8,
+        10,
+        "'arXiv preprint arXiv:2310.06770' is a preprint server, not where the paper was published",
+        "leave journal out",
+    ),
+    (
+        "journal and proceedings",
+        replace("code:", 'journal: "Nature"\nproceedings: "ICLR 2022"'),
+        9,
+        14,
+        "a paper has 'journal' or 'proceedings', not both",
+        "keep the one it was published in",
+    ),
     ("tag c#", replace("tags:", 'tags: ["c#"]'), 10, 8, "tag 'c#' is not a slug", "'c-sharp'"),
     ("tag in Japanese", replace("tags:", 'tags: ["日本語"]'), 10, 8, "not a slug", "name it in English"),
     ("tag with accents", replace("tags:", 'tags: ["Réseaux"]'), 10, 8, "not a slug", "'reseaux'"),
@@ -519,8 +542,8 @@ def test_a_quoted_value_that_goes_on_over_indented_lines_is_not_taken_for_a_miss
     assert errors == [] and paper.title == "Good Paper"
 
 
-def test_a_venue_s_spaces_collapse_and_an_empty_one_is_none():
-    paper, errors = check(replace("code:", 'venue: "  Nature\n  Machine   Intelligence "'))
-    assert errors == [] and paper.venue == "Nature Machine Intelligence"
-    paper, errors = check(replace("code:", 'venue: ""'))
-    assert errors == [] and paper.venue is None
+def test_a_journal_s_spaces_collapse_and_an_empty_one_is_none():
+    paper, errors = check(replace("code:", 'journal: "  Nature\n  Machine   Intelligence "'))
+    assert errors == [] and paper.journal == "Nature Machine Intelligence"
+    paper, errors = check(replace("code:", 'proceedings: ""'))
+    assert errors == [] and paper.proceedings is None
