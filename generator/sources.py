@@ -71,6 +71,9 @@ def _arxiv(fields: dict) -> str | None:
         m = ARXIV_IN_TEXT.search(fields.get(key, ""))
         if m:
             return m.group(1) + (m.group(2) or "")
+    volume = fields.get("volume", "").strip().removeprefix("abs/")  # DBLP: journal CoRR, volume abs/<id>
+    if fields.get("journal", "").strip().lower() in ("corr", "arxiv") and ARXIV_RE.match(volume):
+        return volume
     return None
 
 

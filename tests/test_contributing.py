@@ -539,7 +539,7 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
     bib = BIB.replace("booktitle = {ICLR}", "booktitle = {{ICLR} 2022}") + (
         "\n@article{jmlr, title = {Adapters in a Journal}, journal = {Journal of Machine Learning Research},"
         " year = {2023}, abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
-        "@article{corr, title = {A Mere Preprint}, journal = {CoRR}, year = {2023},"
+        "@article{corr, title = {A Mere Preprint}, journal = {CoRR}, volume = {abs/2301.11111}, year = {2023},"
         " abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
     )
     write_tree(project.root, {"refs.bib": bib})
@@ -568,3 +568,4 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
     assert "@article{" in page and "journal = {Nature Machine Intelligence}" in page
     records = json.loads((project.output / "papers.json").read_text())["papers"]
     assert {r["title"]: (r["journal"], r["proceedings"]) for r in records} == where
+    assert {p.title: p.arxiv for p in catalogue.papers}["A Mere Preprint"] == "2301.11111"  # as DBLP gives it
