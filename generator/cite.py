@@ -1,8 +1,9 @@
 """BibTeX for the catalogue: ACL-Anthology-style citation keys and one entry per paper.
 
 Pure functions, no I/O. Keys look like `hu-2021-lora` (ASCII, lowercase, unique across the
-catalogue whatever the input order). Entries are `@misc` for arXiv-only papers and `@article`
-when there is a DOI. Text values are escaped for LaTeX with commands whose braces always balance
+catalogue whatever the input order). Entries are `@article` for a paper in a journal,
+`@inproceedings` for one in proceedings, and `@misc` for the rest (preprints, a DOI or not).
+Text values are escaped for LaTeX with commands whose braces always balance
 (`\\textbraceleft{}` rather than `\\{`, which classic BibTeX would count), so hostile titles or
 names cannot close a field or an entry early; words whose capitals matter are wrapped in braces.
 `url` and `doi` are verbatim fields (read by `\\url`), so only braces and backslashes are
@@ -221,7 +222,7 @@ def _verbatim(value: str) -> str:
 
 def bibtex_entry(paper: Paper, key: str) -> str:
     """One BibTeX entry (ending with a newline): `@article` in a journal, `@inproceedings` in
-    proceedings (its `booktitle`), else `@article` with a DOI and `@misc` without."""
+    proceedings (its `booktitle`), else `@misc` (a preprint, a DOI or not)."""
     if not KEY_RE.match(key):
         raise ValueError(f"not a usable BibTeX key: {key!r}")
     fields = [("title", "{" + _bibtex_title(paper.title) + "}")]
@@ -245,8 +246,7 @@ def bibtex_entry(paper: Paper, key: str) -> str:
     if paper.arxiv:
         fields.append(("eprint", "{" + _verbatim(paper.arxiv) + "}"))
         fields.append(("archivePrefix", "{arXiv}"))
-    kind = "inproceedings" if paper.proceedings and not paper.journal else "article"
-    kind = kind if paper.journal or paper.proceedings or paper.doi else "misc"
+    kind = "article" if paper.journal else "inproceedings" if paper.proceedings else "misc"
     body = ",\n".join(f"  {name} = {value}" for name, value in fields)
     return f"@{kind}{{{key},\n{body}\n}}\n"
 

@@ -11,8 +11,13 @@ DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?\Z", re.ASCII)
 FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.\-]*(\.[A-Z]{2})?/\d{7})(v\d+)?\Z", re.ASCII)
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+\Z", re.ASCII)
-# A preprint server, not a venue: what a journal or booktitle names for a paper not yet published.
-PREPRINT_RE = re.compile(r"\b(arxiv|corr|preprints?|biorxiv|medrxiv|ssrn|research square|techrxiv)\b", re.I)
+# A preprint server, not a venue: what a journal names for a paper not yet published
+# ("arXiv preprint arXiv:2106.09685", "CoRR", "bioRxiv"): a name that starts with one.
+PREPRINT_RE = re.compile(
+    r"^\s*(arxiv|corr|biorxiv|medrxiv|chemrxiv|techrxiv|ssrn|research square|computing research repository"
+    r"|preprint)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)

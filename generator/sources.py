@@ -84,9 +84,11 @@ def _venue(kind: str, fields: dict) -> tuple[str | None, str | None]:
         " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
         for key in ("booktitle", "journal")
     )
+    if kind in ("inproceedings", "conference"):  # a series named as its journal (PMLR) too
+        booktitle = booktitle or journal
     if booktitle and not PREPRINT_RE.search(booktitle):
         return None, booktitle
-    if journal and not PREPRINT_RE.search(journal) and kind not in ("inproceedings", "conference"):
+    if journal and not PREPRINT_RE.search(journal):
         return journal, None
     return None, None
 
@@ -135,9 +137,11 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
             if isinstance(fields.get("author"), list)
             else ()
         )
-        doi = str(fields.get("doi", "")).strip().removeprefix("https://doi.org/") or None
-        journal, proceedings = _venue(entry.entry_type.lower(), fields)
         url = str(fields.get("url", "")).strip()
+        doi = str(fields.get("doi", "") or (url if url.startswith("https://doi.org/") else "")).strip()
+        doi = doi.removeprefix("https://doi.org/") or None  # DBLP gives the DOI as a url
+        journal, proceedings = _venue(entry.entry_type.lower(), fields)
+        url = "" if doi and url.startswith("https://doi.org/") else url
         # arXiv subject classes ("Computer Science - Machine Learning") are not tags
         keywords = [tag_slug(k) for k in re.split(r"[,;]", str(fields.get("keywords", ""))) if " - " not in k]
         candidates.append(

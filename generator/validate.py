@@ -354,13 +354,15 @@ def _convert(key: str, node, topics: TopicIndex):
             raise FieldError(node, "'title' is empty")
         return value
     if key in ("journal", "proceedings"):
+        if not value:
+            raise FieldError(node, f"'{key}' is empty", f"give its name, or leave {key} out")
         if PREPRINT_RE.search(value):
             raise FieldError(
                 node,
                 f"'{value}' is a preprint server, not where the paper was published",
                 f"leave {key} out: the arxiv field (or url) gives the preprint",
             )
-        return " ".join(value.split()) or None
+        return " ".join(value.split())
     if kind == "date":
         return _full_date(node, value, key)
     if kind == "partial-date":

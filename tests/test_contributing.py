@@ -540,7 +540,10 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
         "\n@article{jmlr, title = {Adapters in a Journal}, journal = {Journal of Machine Learning Research},"
         " year = {2023}, abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
         "@article{corr, title = {A Mere Preprint}, journal = {CoRR}, volume = {abs/2301.11111}, year = {2023},"
+        " url = {https://doi.org/10.48550/arXiv.2301.11111},"
         " abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
+        "@inproceedings{pmlr, title = {Adapters in a Series}, journal = {Proceedings of Machine Learning Research},"
+        " year = {2023}, abstract = {We adapt things, with adapters, at some length to be an abstract.}}\n"
     )
     write_tree(project.root, {"refs.bib": bib})
     import_file(project.root, project.root / "refs.bib", added="2024-07-01")
@@ -554,10 +557,11 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
         "Finetuned Language Models are Zero-Shot Learners": (None, "ICLR 2022"),  # a booktitle
         "Adapters in a Journal": ("Journal of Machine Learning Research", None),
         "A Mere Preprint": (None, None),  # CoRR is arXiv
+        "Adapters in a Series": (None, "Proceedings of Machine Learning Research"),  # named as a journal
         "Adapters in Nature": ("Nature Machine Intelligence", None),  # spaces collapsed
     }
     build(project)
-    flan = next(p for p in catalogue.papers if p.proceedings)
+    flan = next(p for p in catalogue.papers if p.proceedings == "ICLR 2022")
     page = (project.output / "papers" / flan.slug / "index.html").read_text()
     assert "<dt>In</dt><dd>ICLR 2022</dd>" in page
     assert '<meta name="citation_conference_title" content="ICLR 2022">' in page
@@ -568,4 +572,11 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
     assert "@article{" in page and "journal = {Nature Machine Intelligence}" in page
     records = json.loads((project.output / "papers.json").read_text())["papers"]
     assert {r["title"]: (r["journal"], r["proceedings"]) for r in records} == where
-    assert {p.title: p.arxiv for p in catalogue.papers}["A Mere Preprint"] == "2301.11111"  # as DBLP gives it
+    preprint = next(p for p in catalogue.papers if p.title == "A Mere Preprint")
+    assert (preprint.arxiv, preprint.doi, preprint.url) == (
+        "2301.11111",
+        "10.48550/arXiv.2301.11111",
+        None,
+    )  # DBLP's way
+    page = (project.output / "papers" / preprint.slug / "index.html").read_text()
+    assert "@misc{" in page  # a DOI, but no journal: a preprint

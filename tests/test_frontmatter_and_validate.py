@@ -542,8 +542,30 @@ def test_a_quoted_value_that_goes_on_over_indented_lines_is_not_taken_for_a_miss
     assert errors == [] and paper.title == "Good Paper"
 
 
-def test_a_journal_s_spaces_collapse_and_an_empty_one_is_none():
+def test_a_journal_s_spaces_collapse_an_empty_one_is_an_error_and_a_null_one_none():
     paper, errors = check(replace("code:", 'journal: "  Nature\n  Machine   Intelligence "'))
     assert errors == [] and paper.journal == "Nature Machine Intelligence"
-    paper, errors = check(replace("code:", 'proceedings: ""'))
-    assert errors == [] and paper.proceedings is None
+    _, errors = check(replace("code:", 'proceedings: "  "'))
+    assert [(e.message, e.hint) for e in errors] == [
+        ("'proceedings' is empty", "give its name, or leave proceedings out")
+    ]
+    paper, errors = check(replace("code:", "journal:"))
+    assert errors == [] and paper.journal is None
+
+
+@pytest.mark.parametrize(
+    ("name", "preprint"),
+    [
+        ("arXiv preprint arXiv:2106.09685", True),
+        ("CoRR", True),
+        ("bioRxiv", True),
+        ("ChemRxiv", True),
+        ("Computing Research Repository", True),
+        ("Preprints of the IFAC World Congress", False),
+        ("Proceedings of the Workshop on Scholarly Document Processing (arXiv track)", False),
+        ("Corrosion Science", False),
+    ],
+)
+def test_only_a_name_that_starts_with_a_preprint_server_is_one(name, preprint):
+    _, errors = check(replace("code:", f'journal: "{name}"'))
+    assert bool(errors) == preprint, errors
