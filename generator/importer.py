@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from . import config, frontmatter, suggest, typography
 from .duplicates import KIND_WORDS, identity_keys
 from .errors import BuildFailed, ContentError, UsageError
 from .load import MAX_FILE_BYTES, RawDocument, load_documents
-from .schema import SLUG_MAX
+from .schema import FULL_DATE_RE, SLUG_MAX
 from .validate import TopicIndex, cut_slug, title_slug, validate, validate_document
 
 
@@ -178,7 +177,7 @@ def make_slug(title: str, taken) -> str:
 def check_added(added: str | None, today: dt.date | None = None) -> str:
     """The `added` date to write: given (validated) or today."""
     added = added or (today or dt.date.today()).isoformat()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", added):
+    if not FULL_DATE_RE.match(added):
         raise UsageError(f"--added must be a date YYYY-MM-DD, not {added!r}")
     try:
         dt.date.fromisoformat(added)

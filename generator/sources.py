@@ -77,13 +77,15 @@ def _arxiv(fields: dict) -> str | None:
     return None
 
 
+def _plain(fields: dict, key: str) -> str:
+    """A field's text without BibTeX's protecting braces, its whitespace collapsed."""
+    return " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
+
+
 def _venue(kind: str, fields: dict) -> tuple[str | None, str | None]:
     """(journal, proceedings) of an entry: its booktitle for a paper in a book of proceedings
     (or any entry with one), else its journal; never a preprint server's name."""
-    booktitle, journal = (
-        " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
-        for key in ("booktitle", "journal")
-    )
+    booktitle, journal = _plain(fields, "booktitle"), _plain(fields, "journal")
     if kind in ("inproceedings", "conference"):  # a series named as its journal (PMLR) too
         booktitle = booktitle or journal
     if booktitle and not PREPRINT_RE.search(booktitle):
@@ -128,7 +130,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
             for k, v in ((f.key, f.value) for f in entry.fields)
         }
         line = entry.start_line + 1
-        title = " ".join(str(fields.get("title", "")).replace("{", "").replace("}", "").split())
+        title = _plain(fields, "title")
         if not title:
             errors.append(ContentError(label, line, 1, f"entry '{entry.key}' has no title"))
             continue
