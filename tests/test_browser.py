@@ -263,12 +263,18 @@ def test_keys_pressed_before_the_first_answer_count(page, base_url):
     assert page.problems == []
 
 
-def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
-    box, listbox = held_query(page, base_url, "xqzvw")
+def down_enter_then_answer(page, base_url, text: str) -> None:
+    """Type `text` with its answer held, press ArrowDown and Enter, then let the answer come:
+    with nothing to choose in it, the search page opens for `text`."""
+    box, _ = held_query(page, base_url, text)
     box.press("ArrowDown")
     box.press("Enter")
     page.evaluate("window.__release()")
-    page.wait_for_url("**/search/?q=xqzvw")
+    page.wait_for_url(f"**/search/?q={text}")
+
+
+def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
+    down_enter_then_answer(page, base_url, "xqzvw")
     # Back on the home page: a click on the "No papers match." line keeps the focus in the box.
     box, listbox = type_ahead(page, base_url)
     box.click()
@@ -293,11 +299,7 @@ def test_cursor_keys_drop_arrow_keys_pressed_before_the_answer(page, base_url):
 
 
 def test_enter_waiting_for_an_answer_with_no_words_searches(page, base_url):
-    box, listbox = held_query(page, base_url, "the")
-    box.press("ArrowDown")
-    box.press("Enter")
-    page.evaluate("window.__release()")
-    page.wait_for_url("**/search/?q=the")
+    down_enter_then_answer(page, base_url, "the")
     expect(page.locator("#search-status")).to_contain_text("has no words to search for")
     assert page.problems == []
 
