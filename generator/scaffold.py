@@ -64,7 +64,7 @@ def new_paper(
         added = importer.check_added(added, today)
     except UsageError as bad:
         problems.append(ContentError(LABEL, 0, 0, str(bad)))
-        added = (today or dt.date.today()).isoformat()  # to check the rest
+        added = importer.check_added(None, today)  # today's, to check the rest
     if not title.strip():  # nothing to make a file of
         raise BuildFailed(problems)
     candidate = Candidate(
