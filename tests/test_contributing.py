@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import random
 import shutil
 import subprocess
@@ -10,8 +12,9 @@ import sys
 import pytest
 
 from generator.build import build, load_catalogue
-from generator.duplicates import jaccard, near_pairs, normalise_title
+from generator.duplicates import jaccard, near_pairs, normalise_title, similar_title_warnings
 from generator.errors import BuildFailed
+from generator.model import Paper
 from generator.scaffold import new_paper
 from generator.sources import import_file
 
@@ -435,6 +438,56 @@ def test_similar_titles_get_a_warning(make_project):
     assert [(w.path, w.message) for w in similar] == [
         ("content/papers/b.md", "title is very similar to content/papers/a.md")
     ]
+
+
+def _look_alike(earlier: Paper, later: Paper) -> bool:
+    """similar_title_warnings' rule for one pair: the later title is the earlier one with one
+    word changed into a look-alike; not linked, not a near duplicate."""
+    first, then = (frozenset(normalise_title(p.title).split()) for p in (earlier, later))
+    gone, new = first - then, then - first
+    return (
+        len(gone) == len(new) == 1
+        and len(first) >= 3
+        and earlier.same_as != later.slug
+        and later.same_as != earlier.slug
+        and jaccard(first, then) < 0.9
+        and difflib.SequenceMatcher(None, min(gone), min(new)).ratio() >= 0.75
+    )
+
+
+def test_similar_title_warnings_agree_with_every_pair():
+    rng = random.Random(11)
+    alike = {"tuning": "tunning", "models": "modles", "adapter": "adaptor", "data": "date", "rank": "ranks"}
+    vocab = [*alike, *alike.values(), *(f"w{k}" for k in range(10))]
+    papers: list[Paper] = []
+    for k in range(400):
+        words = rng.sample(vocab, rng.randint(2, 6))
+        if papers and rng.random() < 0.6:  # another paper's title, one word changed
+            words = normalise_title(rng.choice(papers).title).split()
+            at = rng.randrange(len(words))
+            words[at] = alike.get(words[at]) or rng.choice(vocab)
+        papers.append(
+            Paper(
+                slug=f"p{k}",
+                title=" ".join(words).title(),
+                authors=(),
+                added=dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(30)),
+                topics=(),
+                tags=(),
+                body_md="",
+                path=f"content/papers/p{k}.md",
+                same_as=f"p{rng.randrange(400)}" if rng.random() < 0.1 else None,
+            )
+        )
+    ordered = sorted(papers, key=lambda p: (p.added, p.path))
+    expected = [p.path for j, p in enumerate(ordered) if any(_look_alike(e, p) for e in ordered[:j])]
+    warned = similar_title_warnings(papers)
+    assert len(expected) > 20
+    assert sorted(w.path for w in warned) == sorted(expected)
+    place = {p.path: k for k, p in enumerate(ordered)}
+    for w in warned:  # each names an earlier title it is a look-alike of
+        named = ordered[place[w.message.removeprefix("title is very similar to ")]]
+        assert place[named.path] < place[w.path] and _look_alike(named, ordered[place[w.path]])
 
 
 def test_check_files_limits_warnings_and_strict_to_those_files(make_project):
