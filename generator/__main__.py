@@ -26,6 +26,7 @@ if __name__ == "__main__":
 # checks: about 0.25 s) are imported by the commands that use them: `build` first forks the
 # related papers' child (parallel.Early), which imports numpy and scipy meanwhile.
 import argparse  # noqa: E402
+import difflib  # noqa: E402
 import errno  # noqa: E402
 import gc  # noqa: E402
 import logging  # noqa: E402
@@ -123,7 +124,28 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="build, serve on localhost, rebuild and reload on save")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.set_defaults(commands=sub.choices)
     return parser
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; one not understood is named with the option it may have meant."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    command = args.commands[args.command]
+    options = sorted(o for a in command._actions for o in a.option_strings if o.startswith("--"))
+    unknown = [word for word in extra if word.startswith("-")]
+    problems = []
+    for word in unknown:  # the words after one may be its value: named only if no option is unknown
+        close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.5)
+        problems.append(f"no option {word}" + (f" (did you mean {close[0]}?)" if close else ""))
+    if not unknown and args.command == "import":
+        problems.append(f"{extra[0]}: import takes one file at a time; run it again for each file")
+    elif not unknown:
+        problems.append(f"unrecognized arguments: {' '.join(extra)}")
+    command.error("; ".join(problems))
 
 
 class Terminated(KeyboardInterrupt):
@@ -312,7 +334,7 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
     for stream in (sys.stdout, sys.stderr):  # odd bytes in file names must not crash a report
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     args.exiting = exiting
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     commands = {

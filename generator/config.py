@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import frontmatter as fm
-from .errors import ContentError
+from .errors import ContentError, utf8_error
 from .frontmatter import FieldError, FrontMatterError
 from .model import SiteConfig, Topic
 from .schema import SLUG_RE
@@ -20,7 +20,8 @@ TOPIC_KEYS = ("slug", "name", "description", "keywords")
 
 def _read(path: Path, label: str) -> tuple[yaml.Node | None, list[ContentError]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return None, [
             ContentError(
@@ -32,7 +33,7 @@ def _read(path: Path, label: str) -> tuple[yaml.Node | None, list[ContentError]]
             )
         ]
     except UnicodeDecodeError as exc:
-        return None, [ContentError(label, 1, 0, f"not valid UTF-8 ({exc.reason})")]
+        return None, [utf8_error(label, data, exc)]
     try:
         return fm.compose(fm.normalise_text(text), label), []
     except FrontMatterError as exc:

@@ -130,3 +130,15 @@ def template_line(exc: BaseException) -> str | None:
 
 class UsageError(Exception):
     """A bad command line or configuration the user must fix before anything runs."""
+
+
+def utf8_error(label: str, data: bytes, exc: UnicodeDecodeError) -> ContentError:
+    """Where `data` (a file's bytes) stops being UTF-8, as a located error."""
+    line_start = data.rfind(b"\n", 0, exc.start) + 1  # the bytes before the error are valid
+    return ContentError(
+        label,
+        data.count(b"\n", 0, exc.start) + 1,
+        len(data[line_start : exc.start].decode("utf-8")) + 1,
+        f"file is not valid UTF-8 ({exc.reason})",
+        "save the file as UTF-8",
+    )

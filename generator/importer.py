@@ -55,15 +55,20 @@ class ImportReport:
     kept: str = ""  # where a copy of the source file was kept, if one was made
 
     def lines(self) -> list[str]:
-        """Human-readable report, one line per paper, then a summary."""
+        """Human-readable report, one line per paper, then a summary and what to do next."""
         verb = "would write" if self.dry_run else "wrote"
         out = [f"{verb} {path}" for path in self.written] + self.notes + self.skipped
         if self.kept:
             out.append(f"kept the source file as {self.kept} (papers' source: fields point at it)")
         out.append(
-            f"{len(self.written)} new, {len(self.skipped)} already in the catalogue"
+            f"{len(self.written)} new, {len(self.skipped)} skipped"
             + (" (dry run: nothing written)" if self.dry_run else "")
         )
+        if self.written and not self.dry_run:
+            out.append(
+                "next: in each new file, check the suggested topics and tags and fill in what the "
+                "source lacked (authors, date, arxiv, doi or url), then run `make check`"
+            )
         return out
 
 
@@ -91,10 +96,12 @@ def paper_file(meta: dict, body: str) -> str:
 
 @dataclass
 class Existing:
-    """What the catalogue already holds: identity keys -> slug, and the tags in use."""
+    """What the catalogue already holds: identity keys -> slug, the tags in use, and the files
+    that could not be read (slug -> why), whose papers cannot be compared."""
 
     keys: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def match(self, c: Candidate) -> tuple[str, str] | None:
         """(how, slug) of the paper this candidate duplicates, if any."""
@@ -119,10 +126,18 @@ def existing_papers(papers_dir: Path) -> Existing:
         if path.name.startswith(".") or path.is_symlink() or not path.is_file():
             continue  # `check` reports these; never read through them
         if path.stat().st_size > MAX_FILE_BYTES:
+            found.unreadable[path.stem] = f"over {MAX_FILE_BYTES:,} bytes"
             continue
         try:
             fields = frontmatter.parse(path.read_text(encoding="utf-8"), path.name).fields
-        except (frontmatter.FrontMatterError, UnicodeDecodeError, OSError):
+        except frontmatter.FrontMatterError as exc:
+            found.unreadable[path.stem] = exc.errors[0].message
+            continue
+        except UnicodeDecodeError:
+            found.unreadable[path.stem] = "not valid UTF-8"
+            continue
+        except OSError as exc:
+            found.unreadable[path.stem] = exc.strerror or "cannot be read"
             continue
         values = {
             name: fields[name][1].node.value
@@ -195,11 +210,13 @@ def add_papers(
     dry_run: bool = False,
     refuse_duplicates: bool = False,
     label: str = "",
+    today: dt.date | None = None,
 ) -> tuple[ImportReport, dict[str, str]]:
     """Turn candidates into paper files under content/papers/ (all or nothing).
 
-    Duplicates of papers already present are skipped and reported, or, with
-    `refuse_duplicates`, are errors. Returns the report and {slug: file text}.
+    Duplicates of papers already present (or earlier in the same source) are skipped and
+    reported, or, with `refuse_duplicates`, are errors; so is a paper whose file name is taken
+    by a file that cannot be read. Returns the report and {slug: file text}.
     """
     content = root / "content"
     topics, topic_errors = config.load_topics(content / "topics.yml", "content/topics.yml")
@@ -212,26 +229,41 @@ def add_papers(
     pending: dict[str, str] = {}
     origin: dict[str, str] = {}
     errors: list[ContentError] = []
+    skipped: list[tuple[int, str]] = []  # (line, report line), put in the source's order
+    if existing.unreadable and not refuse_duplicates:
+        names = ", ".join(f"content/papers/{stem}.md" for stem in list(existing.unreadable)[:3])
+        more = len(existing.unreadable) - 3
+        report.notes.append(
+            f"could not read {names}{f' and {more} more' if more > 0 else ''}: new papers were not "
+            "compared with what they hold; `check` says what is wrong"
+        )
+    if added > (today or dt.date.today()).isoformat():
+        report.notes.append(f"'added' {added} is in the future: `check` will warn until that day")
     for c in candidates:
         title, abstract = typography.clean(c.title), typography.clean_paragraphs(c.abstract)
         c = dataclasses.replace(c, title=title, abstract=abstract)
         where = f"{label}:{c.line}" if c.line else label
         dup = existing.match(c)
-        if dup:
-            how, slug = dup
-            message = f"'{title}' is already in the catalogue as content/papers/{slug}.md ({how})"
-            if refuse_duplicates:
-                errors.append(
-                    ContentError(
-                        label or "new paper",
-                        c.line,
-                        0,
-                        message,
-                        "edit that file instead, or link a new version with same_as",
-                    )
-                )
+        base = title_slug(title) or "paper"
+        if dup or base in existing.unreadable:
+            if dup and dup[1] in pending:
+                how, slug = dup
+                message = f"'{title}' is in this file twice ({how}): taken from {origin[slug]}"
+                hint = "remove one of the two"
+            elif dup:
+                how, slug = dup
+                message = f"'{title}' is already in the catalogue as content/papers/{slug}.md ({how})"
+                hint = "edit that file instead, or link a new version with same_as"
             else:
-                report.skipped.append(f"skipped {where}: {message}; left untouched")
+                message = (
+                    f"its file name is taken by content/papers/{base}.md, which cannot be read"
+                    f" ({existing.unreadable[base]})"
+                )
+                hint = "fix that file (`check` says how), then try again"
+            if refuse_duplicates:
+                errors.append(ContentError(label or "new paper", c.line, 0, message, hint))
+            else:
+                skipped.append((c.line, f"skipped {where}: {message}; {hint}"))
             continue
         slug = make_slug(title, set(existing.keys.values()) | set(pending))
         named = tuple(dict.fromkeys(t for k in c.keywords if (t := topic_index.topic_of(k))))
@@ -281,9 +313,11 @@ def add_papers(
             if refuse_duplicates:
                 errors.append(ContentError(origin[slug] or "new paper", 0, 0, problem.message, problem.hint))
             else:
-                report.skipped.append(f"skipped {origin[slug]}: {problem.message}; review it by hand")
+                line = int(origin[slug].rpartition(":")[2] or 0) if origin[slug] != label else 0
+                skipped.append((line, f"skipped {origin[slug]}: {problem.message}; review it by hand"))
                 report.written.remove(f"content/papers/{slug}.md")
                 del pending[slug]
+    report.skipped = [text for _, text in sorted(skipped, key=lambda s: s[0])]
     if errors:
         raise BuildFailed(errors)
     if not dry_run:
@@ -318,6 +352,12 @@ def source_label(path: Path, root: Path) -> str:
     return path.name
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it: setting is the only way
+    os.umask(mask)
+    return mask
+
+
 def write_new(target: Path, text: str, *, replace: bool = False) -> None:
     """Write a file through a fresh temporary name (never following a link), then link it in.
 
@@ -326,6 +366,7 @@ def write_new(target: Path, text: str, *, replace: bool = False) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".papercat-", dir=target.parent)  # O_EXCL: no link followed
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private (0600); a paper file is not
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         if replace:

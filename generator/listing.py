@@ -2,7 +2,9 @@
 
 The format: page chrome lines ("Get trending papers…", "Subscribe", …), a date line
 such as "Mar 18", then paragraphs separated by blank lines that alternate title,
-abstract, title, abstract. Anything that does not fit is a located error.
+abstract, title, abstract. Lines of the page's own text between papers ("Upvote", a
+count, "Submitted by …", "Next day") are skipped and reported. Anything else that does not
+fit is a located error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ DATE_LINE = re.compile(
 )
 TITLE_MAX = 300
 ABSTRACT_MIN = 80
+# A whole line of the page's own text: votes and counts, who submitted, paging, links.
+_COUNT = r"\d[\d,]*(?:\.\d+)?k?"
+_LINKS = r"pdf|arxiv|github|code|dataset|project page"
+PAGE_LINE = re.compile(
+    rf"(?:upvotes?|upvoted)(?:\s+{_COUNT})?|(?:[·•]\s*)?{_COUNT}(?:\s+(?:upvotes?|authors?|comments?))?"
+    r"|submitted by\b.{0,80}|(?:previous|next)(?: day| page)?|daily papers|published on\b.{0,40}"
+    rf"|view (?:pdf|paper|all|arxiv page)|(?:[·•]\s*)?(?:{_LINKS})(?:\s*[·•|]\s*(?:{_LINKS}))*",
+    re.I,
+)
+SUBMITTED_BY = re.compile(r"submitted by", re.I)
+USER = re.compile(r"\S{1,40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +49,51 @@ class Listing:
 
     date_text: str
     entries: tuple[Entry, ...]
+    page_lines: tuple[tuple[int, str], ...] = ()  # (line, text) of the page's own text, skipped
 
 
-def _paragraphs(lines: list[str], start: int) -> list[tuple[int, str]]:
-    """(first line number, text) of each blank-line separated paragraph from `start`."""
-    paras: list[tuple[int, str]] = []
-    current: list[str] = []
-    first = 0
+def _paragraphs(lines: list[str], start: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(first line number, text) of each blank-line separated paragraph from `start`, and the
+    lines of page text dropped: paragraphs made only of them, and those that begin or end one."""
+    blocks: list[list[tuple[int, str]]] = [[]]
     for number, line in enumerate(lines[start:], start=start + 1):
         if line.strip():
-            if not current:
-                first = number
-            current.append(line.strip())
-        elif current:
-            paras.append((first, " ".join(current)))
-            current = []
-    if current:
-        paras.append((first, " ".join(current)))
-    return paras
+            blocks[-1].append((number, line.strip()))
+        elif blocks[-1]:
+            blocks.append([])
+    paras: list[tuple[int, str]] = []
+    dropped: list[tuple[int, str]] = []
+    for block in blocks:
+        first, last = 0, len(block)
+        while first < last and PAGE_LINE.fullmatch(block[first][1]):
+            first += 1
+            if (
+                SUBMITTED_BY.fullmatch(block[first - 1][1])
+                and first < last
+                and USER.fullmatch(block[first][1])
+            ):
+                first += 1  # the submitter's user name, on a line of its own
+        while last > first and PAGE_LINE.fullmatch(block[last - 1][1]):
+            last -= 1
+        dropped += block[:first] + block[last:]
+        if first < last:
+            paras.append((block[first][0], " ".join(text for _, text in block[first:last])))
+    return paras, sorted(dropped)
+
+
+def _taken_as_abstract(entries: list[Entry], paras: list[tuple[int, str]], i: int) -> str:
+    """A hint's second thought: the paragraph before paragraph i was read as an abstract, but
+    it is short enough to be a title (a title without its abstract shifts every pair after it)."""
+    if not entries or i == 0 or entries[-1].abstract_line != paras[i - 1][0]:
+        return ""
+    last = entries[-1]
+    if len(last.abstract) > TITLE_MAX:
+        return ""
+    return (
+        f"; line {last.abstract_line} was read as the abstract of the title at line {last.title_line}:"
+        f" if line {last.abstract_line} is a title, add the abstract line {last.title_line} lacks"
+        " or remove that title"
+    )
 
 
 def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentError]]:
@@ -71,7 +111,7 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
                 "title and abstract paragraphs separated by blank lines",
             )
         ]
-    paras = _paragraphs(lines, date_index + 1)
+    paras, page_lines = _paragraphs(lines, date_index + 1)
     errors: list[ContentError] = []
     entries: list[Entry] = []
     if not paras:
@@ -87,7 +127,7 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
                     1,
                     f"expected a paper title, found a paragraph of {len(title)} characters",
                     "each paper is a title line, a blank line, then its abstract; "
-                    "is a title missing above this paragraph?",
+                    "is a title missing above this paragraph?" + _taken_as_abstract(entries, paras, i),
                 )
             )
             i += 1
@@ -99,7 +139,8 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
                     title_line,
                     1,
                     f"title '{title[:60]}' has no abstract after it",
-                    "add the abstract as the next paragraph, or remove the title",
+                    "add the abstract as the next paragraph, or remove the title"
+                    + _taken_as_abstract(entries, paras, i),
                 )
             )
             break
@@ -120,4 +161,4 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
         i += 2
     if errors:
         return None, errors
-    return Listing(lines[date_index].strip(), tuple(entries)), []
+    return Listing(lines[date_index].strip(), tuple(entries), tuple(page_lines)), []

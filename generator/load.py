@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import digest
-from .errors import ContentError
+from .errors import ContentError, utf8_error
 
 MAX_FILE_BYTES = 1_000_000
 READ_SIZE = 1 << 20  # bytes asked for at a time: a paper file in one read
@@ -199,14 +199,7 @@ def read_document(source: str, label: str, stem: str) -> tuple[RawDocument | Non
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1  # the bytes before the error are valid
-        return None, ContentError(
-            label,
-            data.count(b"\n", 0, exc.start) + 1,
-            len(data[line_start : exc.start].decode("utf-8")) + 1,
-            f"file is not valid UTF-8 ({exc.reason})",
-            "save the file as UTF-8",
-        )
+        return None, utf8_error(label, data, exc)
     return RawDocument(label, stem, text, text_key(label, text), source), None
 
 

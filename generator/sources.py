@@ -11,7 +11,7 @@ import bibtexparser
 from bibtexparser import middlewares
 
 from . import importer, listing
-from .errors import BuildFailed, ContentError, UsageError
+from .errors import BuildFailed, ContentError, UsageError, plural, utf8_error
 from .importer import Candidate, ImportReport
 from .load import display_path
 from .schema import ARXIV_RE, DOI_RE, PREPRINT_RE, SLUG_RE
@@ -27,23 +27,45 @@ ARXIV_IN_TEXT = re.compile(r"(?:arxiv[:/ ]\s*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d
 
 
 def read_text(path: Path, label: str) -> str:
-    """A source file's text; a missing file is a usage error, bad UTF-8 a located one."""
+    """A source file's text; a missing file is a usage error, bad UTF-8 or no text a located one."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder: give the listing or .bib file in it") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BuildFailed([ContentError(label, 0, 0, f"not valid UTF-8 ({exc.reason})")]) from None
+        raise BuildFailed([utf8_error(label, data, exc)]) from None
+    if not text.strip("\ufeff \t\r\n"):
+        raise BuildFailed(
+            [
+                ContentError(
+                    label, 1, 0, "the file is empty", "copy the page's text (or the .bib export) into it"
+                )
+            ]
+        )
+    return text
 
 
-def listing_candidates(text: str, label: str) -> list[Candidate]:
-    """Candidates from a daily-papers listing; unparseable input raises BuildFailed."""
+def listing_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]]:
+    """Candidates from a daily-papers listing, and a note of the page's text skipped;
+    unparseable input raises BuildFailed."""
     parsed, errors = listing.parse_listing(text, label)
     if errors:
         raise BuildFailed(errors)
-    return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries]
+    notes = []
+    if parsed.page_lines:
+        shown = ", ".join(f"{line} '{text}'" for line, text in parsed.page_lines[:4])
+        more = f" and {len(parsed.page_lines) - 4} more" if len(parsed.page_lines) > 4 else ""
+        notes.append(
+            f"skipped {plural(len(parsed.page_lines), 'line')} of page text between papers"
+            f" (line {shown}{more})"
+        )
+    return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries], notes
 
 
 def _name(parts) -> str:
@@ -98,7 +120,7 @@ def _venue(kind: str, fields: dict) -> tuple[str | None, str | None]:
 _BARE_PERCENT = re.compile(r"(?<!\\)%")
 
 
-def bibtex_candidates(text: str, label: str) -> list[Candidate]:
+def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]]:
     """Candidates from BibTeX (Zotero, Google Scholar); bad blocks raise BuildFailed with lines."""
     quiet = logging.getLogger("bibtexparser")
     level, quiet.level = quiet.level, logging.ERROR + 10  # we report failed blocks ourselves
@@ -163,7 +185,7 @@ def bibtex_candidates(text: str, label: str) -> list[Candidate]:
         )
     if errors:
         raise BuildFailed(errors)
-    return candidates
+    return candidates, []
 
 
 def import_file(
@@ -178,7 +200,7 @@ def import_file(
     label = display_path(path, root)
     text = read_text(path, label)
     reader = bibtex_candidates if path.suffix.lower() == ".bib" else listing_candidates
-    candidates = reader(text, label)
+    candidates, notes = reader(text, label)
     keep = _kept_copy(root, path, text)
     report, _ = importer.add_papers(
         root,
@@ -187,7 +209,9 @@ def import_file(
         added=added,
         dry_run=dry_run,
         label=label,
+        today=today,
     )
+    report.notes[:0] = notes
     if keep and report.written and not dry_run:
         importer.write_new(keep, text, replace=True)
         report.kept = display_path(keep, root)
@@ -202,7 +226,7 @@ def _kept_copy(root: Path, path: Path, text: str) -> Path | None:
     keep = root / "content" / "listings" / path.name
     if keep.is_symlink() or (keep.exists() and not keep.is_file()):
         raise UsageError(f"content/listings/{path.name} is not a regular file; remove it first")
-    if keep.exists() and keep.read_text(encoding="utf-8", errors="replace") != text:
+    if keep.exists() and keep.read_bytes() != text.encode("utf-8"):
         raise UsageError(
             f"content/listings/{path.name} already exists with other content; "
             "rename the file you are importing"

@@ -379,3 +379,19 @@ def test_a_page_s_template_error_keeps_its_line_across_processes(tmp_path):
         describe_failure(sent)
         == f"{tmp_path / 'page.html'}:3: template error: 'dict object' has no attribute 'missing'"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["import", "--date", "2026-03-19", "day.txt"], "error: no option --date (did you mean --added?)"),
+        (["build", "--strickt"], "error: no option --strickt (did you mean --strict?)"),
+        (["import", "a.txt", "b.txt"], "error: b.txt: import takes one file at a time"),
+        (["build", "extra"], "error: unrecognized arguments: extra"),
+    ],
+)
+def test_an_argument_not_understood_is_named_with_what_was_meant(make_project, args, said):
+    project = make_project({})
+    done = run("--root", str(project.root), *args)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"usage: python -m generator {args[0]}")

@@ -206,3 +206,147 @@ def test_a_long_title_s_slug_keeps_its_words_in_order_and_a_taken_one_is_cut_at_
     assert (
         full == "a" * 39 + "-" + "b" * 40 and make_slug("a" * 39 + " " + "b" * 40, {full}) == "a" * 39 + "-2"
     )
+
+
+def test_greek_letters_on_their_own_are_named_in_slugs():
+    from generator.importer import make_slug
+
+    assert make_slug("π-Tuning: Transferring Multimodal Foundation Models", set()).startswith("pi-tuning-")
+    assert make_slug("μP for Everyone", set()) == "mup-for-everyone"
+    assert make_slug("Λόγος and Ε-greedy", set()) == "logos-and-epsilon-greedy"  # a Greek word is spelt
+
+
+PAGE_TEXT = f"""Mar 19
+
+Submitted by
+akhaliq
+
+Upvote
+187
+
+Instruction Tuning for Everyone
+
+{ABSTRACT_A}
+
+Upvote 23
+
+Previous
+Next
+
+LoRA Adapters Revisited
+
+{ABSTRACT_B}
+
+Next day
+"""
+
+
+def test_lines_of_page_text_between_papers_are_skipped_and_reported(make_project):
+    listing, errors = parse_listing(PAGE_TEXT, "l.txt")
+    assert errors == []
+    assert [(e.title, e.title_line) for e in listing.entries] == [
+        ("Instruction Tuning for Everyone", 9),
+        ("LoRA Adapters Revisited", 18),
+    ]
+    assert [line for line, _ in listing.page_lines] == [3, 4, 6, 7, 13, 15, 16, 22]
+    project = make_project({})
+    write_tree(project.root, {"day.txt": PAGE_TEXT})
+    report = import_listing(project.root, project.root / "day.txt", added="2026-03-19")
+    assert len(report.written) == 2
+    assert "skipped 8 lines of page text between papers (line 3 'Submitted by', 4 'akhaliq'" in "\n".join(
+        report.lines()
+    )
+
+
+def test_an_abstract_line_is_kept_even_if_it_looks_like_page_text():
+    text = f"Mar 19\n\nA Title\n\n{ABSTRACT_B}\nNext\n2023\nand more words after it.\n"
+    listing, errors = parse_listing(text, "l.txt")
+    assert errors == [] and listing.entries[0].abstract.endswith("Next 2023 and more words after it.")
+
+
+def test_a_title_without_its_abstract_is_pointed_at_from_where_the_pairs_went_wrong():
+    long_title = "We Study a New Adapter for Instruction Tuning of Very Large Language Models Across Tasks"
+    text = f"Mar 19\n\nLonely Title\n\n{long_title}\n\n{ABSTRACT_A} {ABSTRACT_B}\n"
+    _, errors = parse_listing(text, "l.txt")
+    (error,) = errors
+    assert error.line == 7 and "expected a paper title" in error.message
+    assert "line 5 was read as the abstract of the title at line 3" in error.hint
+
+
+def test_a_listing_with_windows_line_ends_can_be_imported_again(make_project):
+    project = make_project({})
+    write_tree(project.root, {"day.txt": ""})
+    (project.root / "day.txt").write_bytes(LISTING.replace("\n", "\r\n").encode())
+    first = import_listing(project.root, project.root / "day.txt", added="2026-03-18")
+    again = import_listing(project.root, project.root / "day.txt", added="2026-03-18")
+    assert len(first.written) == 2 and again.written == [] and len(again.skipped) == 2
+    assert (project.content / "listings" / "day.txt").read_bytes() == (project.root / "day.txt").read_bytes()
+
+
+def test_the_same_paper_twice_in_a_listing_is_named_as_such_in_source_order(project):
+    twice = LISTING + f"\nInstruction tuning for everyone\n\n{ABSTRACT_A}\n"
+    write_tree(project.root, {"twice.txt": twice})
+    write_tree(project.root, {"content/papers/existing.md": '---\ntitle: "lora adapters, revisited!"\n---\n'})
+    report = import_listing(project.root, project.root / "twice.txt", added="2026-03-18", dry_run=True)
+    assert report.written == ["content/papers/instruction-tuning-for-everyone.md"]
+    assert [s.split(":", 2)[1] for s in report.skipped] == ["15", "19"]  # as they come in the file
+    assert "is in this file twice (same title): taken from twice.txt:11" in report.skipped[1]
+
+
+def test_a_paper_whose_file_name_is_held_by_an_unreadable_file_is_skipped(project):
+    write_tree(project.root, {"content/papers/lora-adapters-revisited.md": '---\ntitle: "LoRA\n'})
+    report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18")
+    assert report.written == ["content/papers/instruction-tuning-for-everyone.md"]
+    lines = "\n".join(report.lines())
+    assert "could not read content/papers/lora-adapters-revisited.md" in lines
+    assert (
+        "its file name is taken by content/papers/lora-adapters-revisited.md, which cannot be read" in lines
+    )
+    assert not (project.content / "papers" / "lora-adapters-revisited-2.md").exists()
+
+
+def test_imported_files_are_as_readable_as_the_umask_allows(project):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        report = import_listing(project.root, project.root / "listing.txt", added="2026-03-18")
+    finally:
+        os.umask(old)
+    for path in [*report.written, report.kept]:
+        assert (project.root / path).stat().st_mode & 0o777 == 0o644
+
+
+def test_the_report_says_what_to_do_next_and_warns_of_a_future_added_date(project):
+    report = import_listing(
+        project.root, project.root / "listing.txt", added="2026-04-01", today=dt.date(2026, 3, 18)
+    )
+    lines = report.lines()
+    assert "'added' 2026-04-01 is in the future" in "\n".join(lines)
+    assert lines[-2] == "2 new, 0 skipped" and lines[-1].startswith(
+        "next: in each new file, check the suggested"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf \r\n\n", "the file is empty"),
+        (b"Mar 18\n\nCaf\xe9 Title\n", "l.txt:3:4: file is not valid UTF-8"),
+    ],
+)
+def test_an_empty_or_latin_1_source_gets_a_located_error(make_project, content, words):
+    project = make_project({})
+    (project.root / "l.txt").write_bytes(content)
+    with pytest.raises(BuildFailed) as caught:
+        import_listing(project.root, project.root / "l.txt", added="2026-03-18")
+    assert words in caught.value.errors[0].format()
+
+
+def test_a_folder_given_as_the_source_is_named_as_a_folder(make_project):
+    from generator.errors import UsageError
+
+    project = make_project({})
+    with pytest.raises(UsageError, match="is a folder: give the listing or .bib file in it"):
+        import_listing(project.root, project.content, added="2026-03-18")
