@@ -75,11 +75,13 @@ def find_urls(text: str) -> list[str]:
 
 
 def code_url(text: str) -> str | None:
-    """The first https URL on a code host, if any."""
+    """The first https URL on a code host, if any (a Hugging Face dataset is data, not code)."""
     for url in find_urls(text):
-        host = url.split("/")[2].lower() if url.count("/") >= 2 else ""
-        if url.startswith("https://") and host.removeprefix("www.") in CODE_HOSTS and url.count("/") >= 4:
-            return url
+        parts = url.split("/")
+        host = parts[2].lower().removeprefix("www.") if len(parts) > 2 else ""
+        if url.startswith("https://") and host in CODE_HOSTS and len(parts) >= 5:
+            if host != "huggingface.co" or parts[3] != "datasets":
+                return url
     return None
 
 

@@ -80,6 +80,9 @@ def test_links_in_abstracts_become_links():
     assert '<a href="https://github.com/PandaVT/DataTager" rel=' in html
     assert "DataTager</a>." in html
     assert typography.code_url(ABSTRACT_A) == "https://github.com/PandaVT/DataTager"
+    data, model = "https://huggingface.co/datasets/m-a-p/COIG-CQIA", "https://huggingface.co/m-a-p/model"
+    assert typography.code_url(f"Data at {data}.") is None
+    assert typography.code_url(f"Data at {data}, model at {model}.") == model
 
 
 def test_parse_listing_skips_chrome_and_pairs_entries():
