@@ -15,9 +15,17 @@ def year_chart(counts: dict[int, int], label: str) -> Markup:
     top = max(counts.values())
     slot = (WIDTH - 2 * PAD) / len(years)
     bar = max(4.0, slot * 0.7)
+    spoken = ", ".join(  # the figures, for those who cannot see the bars
+        f"{year}: {counts[year]} {'paper' if counts[year] == 1 else 'papers'}"
+        if counts.get(year)
+        else f"{year}: none"
+        for year in years
+    )
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title">',
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title"'
+        ' aria-describedby="chart-desc">',
         f'<title id="chart-title">{escape(label)}</title>',
+        f'<desc id="chart-desc">{spoken}.</desc>',
     ]
     for i, year in enumerate(years):
         n = counts.get(year, 0)

@@ -1050,8 +1050,11 @@ def test_copy_bibtex_puts_the_entry_on_the_clipboard(browser, base_url):
     expect(button).to_be_visible()
     entry = page.locator("#bibtex").text_content()
     assert entry.startswith("@misc{") and "Skill Localization" in entry
+    spoken = page.locator("#copy-status[role=status]")
+    expect(spoken).to_have_text("")
     button.click()
     expect(button).to_have_text("Copied")
+    expect(spoken).to_have_text("BibTeX copied to the clipboard.")  # a changed button label is not announced
     assert page.evaluate("() => navigator.clipboard.readText()") == entry
     download = page.locator("a[download]")
     href = download.get_attribute("href")
@@ -1091,3 +1094,79 @@ def test_clearing_the_query_frees_every_filter(page, base_url):
     page.locator("#facet-topic").select_option("scaling-laws")
     expect(page.locator("#search-status")).to_contain_text("papers match these filters")
     assert page.problems == []
+
+
+def test_the_search_page_speaks_its_count_once_the_typing_settles(page, base_url):
+    """The visible status follows every keystroke; the live region a screen reader hears
+    changes once, when the results have settled, not once per letter."""
+    search_page(page, base_url)
+    page.evaluate(
+        """() => {
+            window.spoken = [];
+            const region = document.getElementById("search-announce");
+            new MutationObserver(() => window.spoken.push(region.textContent))
+                .observe(region, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    page.locator("#search-input").press_sequentially("lora adapters", delay=60)
+    settled(page)
+    expect(page.locator("#search-announce")).to_have_text(page.locator("#search-status").text_content())
+    page.wait_for_timeout(800)
+    spoken = page.evaluate("() => window.spoken")
+    assert 1 <= len(spoken) <= 3 and spoken[-1] == page.locator("#search-status").text_content(), spoken
+    assert page.locator("#search-status").get_attribute("role") is None  # not read twice
+    assert page.problems == []
+
+
+def test_arrowing_through_a_filter_leaves_one_history_entry(page, base_url):
+    search_page(page, base_url, "?q=tuning")
+    settled(page)
+    before = page.evaluate("() => history.length")
+    topic = page.locator("#facet-topic")
+    topic.focus()
+    for _ in range(3):
+        topic.press("ArrowDown")
+        page.wait_for_timeout(150)
+    chosen = topic.input_value()
+    assert chosen
+    page.wait_for_url(f"**topic={chosen}")
+    page.wait_for_timeout(1200)  # past the commit
+    assert page.evaluate("() => history.length") == before + 1
+    page.go_back()
+    page.wait_for_url("**/search/?q=tuning")
+    expect(topic).to_have_value("")
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("forced", ["none", "active"])
+def test_the_chosen_suggestion_and_the_pressed_toggle_show_in_forced_colours(browser, base_url, forced):
+    context = browser.new_context(color_scheme="light", forced_colors=forced)
+    page = context.new_page()
+    page.goto(base_url)
+    page.fill("#q", "lora")
+    options = page.locator("#q-listbox .option")
+    expect(options.first).to_be_visible()
+    page.locator("#q").press("ArrowDown")
+    expect(options.first).to_have_attribute("aria-selected", "true")
+    look = "o => [getComputedStyle(o).outlineStyle, getComputedStyle(o).outlineWidth, getComputedStyle(o).backgroundColor]"
+    chosen, other = options.nth(0).evaluate(look), options.nth(1).evaluate(look)
+    assert chosen[0] == "solid" and chosen[1] == "2px" and other[0] == "none", (chosen, other)
+    page.locator("#q").press("Escape")
+    toggle = page.locator("#theme-toggle")
+    colours = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
+    unpressed = toggle.evaluate(colours)
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert toggle.evaluate(colours) != unpressed
+    context.close()
+
+
+def test_chip_lists_are_named_and_feed_links_differ(page, base_url):
+    page.goto(base_url + "topics/parameter-efficient-fine-tuning/")
+    lists = page.locator("ul.chips")
+    assert lists.count() > 2
+    assert set(lists.evaluate_all("ls => ls.map(l => l.getAttribute('aria-label'))")) == {"Topics", "Tags"}
+    feeds = page.locator("a[href$='feed.xml']").all_text_contents()
+    assert feeds == ["Atom feed of this topic", "Atom feed of all papers"]
+    marker = page.locator("ul.chips.tags a").first.evaluate("a => getComputedStyle(a, '::before').content")
+    assert marker == '"#" / ""'  # shown, not read aloud

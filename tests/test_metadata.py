@@ -166,6 +166,14 @@ def test_topic_pages_chart_papers_per_year_as_inline_svg(site):
     svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
     ET.fromstring(svg)  # well-formed
     assert "<title>2021: 1 paper</title>" in svg
+    described = ET.fromstring(svg)  # the figures as text: a screen reader reads an img as one
+    desc = described.find("{http://www.w3.org/2000/svg}desc")
+    if desc is None:
+        desc = described.find("desc")
+    assert described.get("aria-describedby") == desc.get("id") == "chart-desc"
+    shown = re.findall(r"<title>(\d{4}): (\d+) papers?</title>", svg)
+    spoken = re.findall(r"(\d{4}): (\d+|none)", desc.text)
+    assert [(y, "0" if n == "none" else n) for y, n in spoken] == shown
     stats = (site / "stats/index.html").read_text()
     assert "<svg" in stats and "Instruction tuning" in stats
 

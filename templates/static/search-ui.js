@@ -84,6 +84,17 @@
     return later;
   }
 
+  /* A live region that speaks once its text has settled for `ms`: results that change with
+     every keystroke would otherwise be announced one over the other. `now`: at once. */
+  function announcer(node, ms) {
+    var timer = null;
+    return function (text, now) {
+      clearTimeout(timer);
+      if (now || !text) node.textContent = text;
+      else timer = setTimeout(function () { node.textContent = text; }, ms);
+    };
+  }
+
   function typingInField(target) {
     var tag = target && target.tagName;
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
@@ -113,6 +124,7 @@
     this.status.setAttribute("aria-live", "polite");
     input.parentNode.appendChild(this.list);
     input.parentNode.appendChild(this.status);
+    this.say = announcer(this.status, 500);
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-expanded", "false");
@@ -230,7 +242,7 @@
     this.setBusy(false);
     this.input.setAttribute("aria-expanded", "true");
     this.input.removeAttribute("aria-activedescendant");
-    this.status.textContent = text;
+    this.say(text);
     if (chosen) this.select(this.targets.indexOf(chosen));
     if (moves) this.move(moves);
     if (open && this.active >= 0) go(this.targets[this.active]);
@@ -258,7 +270,7 @@
     this.setBusy(false);
     this.list.hidden = true;
     this.input.setAttribute("aria-expanded", "false");
-    this.status.textContent = "";
+    this.say("");
   };
 
   /* Make option i the chosen one (-1: none, the focus stays in the box). */
@@ -313,10 +325,11 @@
     this.from = form.querySelector("#facet-from");
     this.to = form.querySelector("#facet-to");
     this.results = document.getElementById("search-results");
-    this.status = document.getElementById("search-status");
+    this.status = document.getElementById("search-status");  // shown at once
+    this.say = announcer(document.getElementById("search-announce"), 700);  // spoken once it settles
     this.client = new Client();
-    this.pushed = "";
-    this.draft = false;  // the current history entry follows the typing, not yet committed
+    this.pushed = "";  // the address of the current history entry
+    this.draft = false;  // "typing" or "filter": the current entry follows that, not yet committed
     this.title = document.title;  // the query goes before it: history entries tell searches apart
     this.years = this.from.options.length > 1;  // a catalogue without dates shows no year filters
     this.idle = "Type a word or two, or choose " + (this.years ? "a topic, tag or years" : "a topic or tag") + " to browse.";
@@ -325,8 +338,14 @@
     this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
     this.input.addEventListener("input", debounce(function () { self.commit(); }, 900));
     this.input.addEventListener("keydown", function (e) { self.key(e); });
+    // A filter is committed once the choice settles: arrowing through a closed list fires a
+    // change for every option passed, and each would have left an entry in the history.
+    var chosen = debounce(function () { if (self.draft === "filter") self.commit(); }, 900);
     [this.topic, this.tag, this.from, this.to].forEach(function (select) {
-      select.addEventListener("change", function () { self.run("push"); });
+      select.addEventListener("change", function () {
+        if (self.draft === "typing") self.run("push");  // the words and the filter: one step
+        else { self.run("filter"); chosen(); }
+      });
     });
     form.addEventListener("submit", function (e) { e.preventDefault(); self.run("push"); });
     this.results.addEventListener("keydown", function (e) { self.resultKey(e); });
@@ -339,8 +358,14 @@
     this.restore();
     this.pushed = this.url();
     if (this.stateFromUrl().any) this.run("none");
-    else this.status.textContent = this.idle;
+    else this.tell(this.idle, true);
   }
+
+  /* The status line, shown at once and spoken after a pause (`now`: spoken at once too). */
+  SearchPage.prototype.tell = function (text, now) {
+    this.status.textContent = text;
+    this.say(text, now);
+  };
 
   SearchPage.prototype.stateFromUrl = function () {
     var p = new URLSearchParams(window.location.search);
@@ -393,29 +418,32 @@
     return window.location.pathname + (query ? "?" + query : "");
   };
 
-  // History: a search is committed (an entry of its own) on Enter, a filter change or a pause
-  // in typing; while typing, one draft entry follows the words, pushed at the first keystroke
-  // so that the committed search before it stays one Back away.
+  // History: a search is committed (an entry of its own) on Enter or a pause in typing or in
+  // choosing filters; while typing, or arrowing through a filter's options, one draft entry
+  // follows the change, pushed at its first step so that the search before stays one Back away.
   SearchPage.prototype.commit = function () {
     var url = this.url();
-    if (url !== this.pushed) {
-      if (this.draft) window.history.replaceState(null, "", url);
+    if (url !== this.pushed) {  // words typed after a filter's draft: a step of their own
+      if (this.draft === "typing") window.history.replaceState(null, "", url);
       else window.history.pushState(null, "", url);
       this.pushed = url;
     }
     this.draft = false;
   };
 
-  SearchPage.prototype.typed = function () {
+  /* A step of typing or of choosing a filter (`kind`): the draft entry of that kind follows it. */
+  SearchPage.prototype.step = function (kind) {
     var url = this.url();
-    if (this.draft) window.history.replaceState(null, "", url);
-    else if (url !== this.pushed) { window.history.pushState(null, "", url); this.draft = true; }
+    if (this.draft === kind) window.history.replaceState(null, "", url);
+    else if (url !== this.pushed) { window.history.pushState(null, "", url); this.draft = kind; }
+    this.pushed = url;
   };
 
   SearchPage.prototype.run = function (history) {
     var self = this;
     if (history === "push") this.commit();
-    else if (history === "replace") this.typed();
+    else if (history === "replace") this.step("typing");
+    else if (history === "filter") this.step("filter");
     var request = {
       q: this.input.value, topic: this.topic.value, tag: this.tag.value,
       yearFrom: Number(this.from.value) || 0, yearTo: Number(this.to.value) || 0, limit: 50
@@ -427,14 +455,14 @@
       this.client.ask({ q: "", limit: 1 }, function () {});  /* drop any answer still on its way */
       this.results.replaceChildren();
       this.resetFacets();
-      this.status.textContent = this.idle;
+      this.tell(this.idle);
       return;
     }
-    if (!this.results.childNodes.length) this.status.textContent = "Searching…";
+    if (!this.results.childNodes.length) this.tell("Searching…");
     this.client.ask(request, function (message) {
       if (message.error) {
         self.results.replaceChildren();
-        self.status.textContent = "Search is unavailable right now. Browse the topics and tags instead.";
+        self.tell("Search is unavailable right now. Browse the topics and tags instead.", true);
         return;
       }
       self.render(message.response, request);
@@ -497,11 +525,13 @@
       if (meta) li.appendChild(el("p", "meta", meta));
       if (card.topics.length) {
         var ul = el("ul", "chips topics");
+        ul.setAttribute("aria-label", "Topics");
         card.topics.forEach(function (name) { ul.appendChild(el("li")).appendChild(el("span", "chip", name)); });
         li.appendChild(ul);
       }
       if (card.tags && card.tags.length) {
         var tagList = el("ul", "chips tags");
+        tagList.setAttribute("aria-label", "Tags");
         card.tags.slice(0, 6).forEach(function (name) { tagList.appendChild(el("li")).appendChild(el("span", "chip", name)); });
         li.appendChild(tagList);
       }
@@ -529,7 +559,7 @@
     if (r.total > r.results.length) text += " Showing the best " + r.results.length + ".";
     if (r.tier === 1 && q && r.abstractsFailed) text += " (Abstracts could not be loaded: titles, authors, topics and tags only.)";
     else if (r.tier === 1 && q) text += " Searching abstracts too…";
-    this.status.textContent = text;
+    this.tell(text);
     var links = this.links();
     var same = links.filter(function (a) { return a.getAttribute("href") === focusedUrl; })[0];
     if (same) same.focus();

@@ -41,11 +41,18 @@
     var source = copy && document.getElementById(copy.getAttribute("data-copy"));
     if (copy && source && navigator.clipboard) {
       copy.hidden = false;
+      var spoken = document.getElementById(copy.getAttribute("data-status") || "");
+      var say = function (text) { if (spoken) spoken.textContent = text; };
       copy.addEventListener("click", function () {
+        say("");
         navigator.clipboard.writeText(source.textContent).then(function () {
           copy.textContent = "Copied";
+          say("BibTeX copied to the clipboard.");
           setTimeout(function () { copy.textContent = "Copy BibTeX"; }, 2000);
-        }, function () { copy.textContent = "Copy failed: select the text"; });
+        }, function () {
+          copy.textContent = "Copy failed: select the text";
+          say("Copying failed: select the BibTeX text and copy it.");
+        });
       });
     }
   });
