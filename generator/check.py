@@ -111,6 +111,18 @@ def _paper_warnings(p: Paper, today: dt.date) -> list[ContentError]:
                 "warning",
             )
         )
+    if not (p.arxiv or p.doi or p.url):
+        line, _ = p.where("title")
+        warnings.append(
+            ContentError(
+                p.path,
+                line,
+                1,
+                "no 'arxiv', 'doi' or 'url': readers cannot get from here to the paper",
+                'add arxiv: "2106.09685" (the id on its arXiv page), a doi, or the url of its landing page',
+                "warning",
+            )
+        )
     return warnings
 
 

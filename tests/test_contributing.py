@@ -73,7 +73,9 @@ def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
     project = make_project(
         {
             "a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short."),
-            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=ABSTRACT),
+            "b": paper_text(
+                "Beta", tags='["shared"]', extra='date: "2023"\nurl: "https://x.org/b"', body=ABSTRACT
+            ),
         }
     )
     done = cli(project.root, "check")
@@ -82,9 +84,10 @@ def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
     assert "content/papers/a.md:6:8: warning: tag 'lonely' is used by no other paper" in out
     assert "content/papers/a.md:9:1: warning: abstract is only 6 characters" in out
     assert "content/papers/a.md:2:1: warning: no publication 'date'" in out
-    assert "3 warnings in 1 file" in out
+    assert "content/papers/a.md:2:1: warning: no 'arxiv', 'doi' or 'url': readers cannot get from here" in out
+    assert "4 warnings in 1 file" in out
     strict = cli(project.root, "check", "--strict")
-    assert strict.returncode == 1 and "3 errors in 1 file" in strict.stderr
+    assert strict.returncode == 1 and "4 errors in 1 file" in strict.stderr
     assert "abstract is only 6 characters (strict)" in strict.stderr
 
 
@@ -240,8 +243,12 @@ def test_paragraphs_markdown_would_turn_into_a_list_or_code_are_warned_about(mak
     meant = ABSTRACT + "\n\nSteps:\n\n1. one\n\n2. two\n\n    more about two\n"
     project = make_project(
         {
-            "a": paper_text("Alpha", tags='["shared"]', extra='date: "2023"', body=surprising),
-            "b": paper_text("Beta", tags='["shared"]', extra='date: "2023"', body=meant),
+            "a": paper_text(
+                "Alpha", tags='["shared"]', extra='date: "2023"\nurl: "https://x.org/a"', body=surprising
+            ),
+            "b": paper_text(
+                "Beta", tags='["shared"]', extra='date: "2023"\nurl: "https://x.org/b"', body=meant
+            ),
         }
     )
     done = cli(project.root, "check")
@@ -249,9 +256,9 @@ def test_paragraphs_markdown_would_turn_into_a_list_or_code_are_warned_about(mak
     lines = [line for line in done.stdout.splitlines() if "warning:" in line]
     numbered = "which Markdown turns into a list item numbered 1"
     assert lines == [  # all at once: a flagged paragraph starts no list, and a list ends with prose
-        f"content/papers/a.md:12:1: warning: this paragraph starts with '2023.', {numbered}",
-        "content/papers/a.md:14:1: warning: this paragraph is indented, which Markdown shows as a block of code",
-        f"content/papers/a.md:26:1: warning: this paragraph starts with '2024.', {numbered}",
+        f"content/papers/a.md:13:1: warning: this paragraph starts with '2023.', {numbered}",
+        "content/papers/a.md:15:1: warning: this paragraph is indented, which Markdown shows as a block of code",
+        f"content/papers/a.md:27:1: warning: this paragraph starts with '2024.', {numbered}",
     ]
     assert "write '2024\\.' to keep the number as text" in done.stdout
 

@@ -444,7 +444,9 @@ def test_a_rebuild_shows_the_warnings_of_the_files_just_saved(make_project, capl
     long = "An abstract long enough to raise no warning about its length. " * 5
     project = make_project(
         {
-            "saved": paper_text("Saved Paper", tags='["shared"]', extra='date: "2024"', body=long),
+            "saved": paper_text(
+                "Saved Paper", tags='["shared"]', extra='date: "2024"\narxiv: "2106.09685"', body=long
+            ),
             "other": paper_text("Other Paper", tags='["shared"]', body="Short."),  # warned, not saved
         }
     )
