@@ -227,7 +227,8 @@ def add_papers(
     existing = existing_papers(papers_dir)
     report = ImportReport(dry_run=dry_run)
     pending: dict[str, str] = {}
-    origin: dict[str, str] = {}
+    origin: dict[str, str] = {}  # slug -> where its paper came from, and its line there
+    lines: dict[str, int] = {}
     errors: list[ContentError] = []
     skipped: list[tuple[int, str]] = []  # (line, report line), put in the source's order
     if existing.unreadable and not refuse_duplicates:
@@ -304,7 +305,7 @@ def add_papers(
             for p in problems
         ]
         pending[slug] = text
-        origin[slug] = where
+        origin[slug], lines[slug] = where, c.line
         for _, key in _identity(c):
             existing.keys[key] = slug
         report.written.append(path)
@@ -313,8 +314,7 @@ def add_papers(
             if refuse_duplicates:
                 errors.append(ContentError(origin[slug] or "new paper", 0, 0, problem.message, problem.hint))
             else:
-                line = int(origin[slug].rpartition(":")[2] or 0) if origin[slug] != label else 0
-                skipped.append((line, f"skipped {origin[slug]}: {problem.message}; review it by hand"))
+                skipped.append((lines[slug], f"skipped {origin[slug]}: {problem.message}; review it by hand"))
                 report.written.remove(f"content/papers/{slug}.md")
                 del pending[slug]
     report.skipped = [text for _, text in sorted(skipped, key=lambda s: s[0])]
