@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
+from pylatexenc.latexencode import UnicodeToLatexEncoder
 from text_unidecode import unidecode
 
 from .model import Paper
@@ -52,9 +53,21 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+# Letters beyond ASCII as LaTeX (`{\\"u}`): classic BibTeX reads bytes, and an initial or a
+# case change taken from the middle of a UTF-8 letter breaks the document ("Invalid UTF-8").
+# Braced, each is one "special character" to BibTeX; a character LaTeX has no name for stays.
+_UNICODE_TO_LATEX = UnicodeToLatexEncoder(
+    non_ascii_only=True,
+    replacement_latex_protection="braces-all",
+    unknown_char_policy="keep",
+    unknown_char_warning=False,
+)
+
+
 def _escape(text: str) -> str:
-    """LaTeX-escape the characters that are special to BibTeX or LaTeX."""
-    return _LATEX_RE.sub(lambda m: _LATEX[m.group()], text)
+    """LaTeX-escape the characters that are special to BibTeX or LaTeX, and letters beyond ASCII."""
+    text = _LATEX_RE.sub(lambda m: _LATEX[m.group()], text)
+    return text if text.isascii() else _UNICODE_TO_LATEX.unicode_to_latex(text)
 
 
 def _group(latex: str) -> str:
@@ -158,7 +171,7 @@ def _needs_protection(core: str) -> bool:
             return True
         if any(c.isdigit() for c in run) and any(c.isalpha() for c in run):  # T5, v2, 7B
             return True
-        if len(run) == 1 and run.isupper() and (len(runs) > 1 or run == "I"):  # Q-Learning, A/B, I
+        if len(run) == 1 and run.isupper() and (len(runs) > 1 or run != "A"):  # Q-Learning, A/B, I, C#
             return True
     return False
 

@@ -42,6 +42,7 @@ class Candidate:
     topics: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()  # given explicitly (`new --tag`): used as they are
     keywords: tuple[str, ...] = ()  # from the source (BibTeX): kept if the catalogue uses them
+    left_out: tuple[str, ...] = ()  # the source's fields a paper file has no place for
 
 
 @dataclass
@@ -295,6 +296,10 @@ def add_papers(
         path = f"content/papers/{slug}.md"
         if c.keywords and not c.tags:
             report.notes.append(f"  {path}: {_keywords_note(c.keywords, tags, chosen, topic_index)}")
+        if c.left_out:
+            report.notes.append(
+                f"  {path}: left out {', '.join(c.left_out)} (a paper file has no such fields)"
+            )
         if not abstract.strip():
             report.notes.append(
                 f"  {path}: no abstract in the source: paste the paper's below the front matter"

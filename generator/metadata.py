@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 from .model import Catalogue, Paper, SiteConfig
 
@@ -18,8 +19,25 @@ def pdf_url(paper: Paper) -> str | None:
 
 
 def citation_date(paper: Paper) -> str:
-    """Highwire wants YYYY/MM/DD (or YYYY/MM, YYYY)."""
-    return (paper.date or "").replace("-", "/")
+    """Google Scholar reads a full date as YYYY/MM/DD, else the year alone (not YYYY/MM)."""
+    date = paper.date or ""
+    return date.replace("-", "/") if len(date) == 10 else date[:4]
+
+
+_SUFFIX = re.compile(r",\s*((?:jr|sr)\.?|ii|iii|iv)$", re.I)
+
+
+def citation_author(name: str) -> str:
+    """A name as citation_author wants it: Scholar and Zotero read a comma as "Last, First",
+    so "Martin Luther King, Jr." loses the comma before its suffix."""
+    return _SUFFIX.sub(r" \1", name) if name.count(",") == 1 else name
+
+
+def headline(title: str, limit: int = 110) -> str:
+    """schema.org's headline (at most 110 characters): the title, cut after a word."""
+    if len(title) <= limit:
+        return title
+    return title[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def json_ld(paper: Paper, config: SiteConfig, description: str, topic_names: dict[str, str]) -> dict:
@@ -27,7 +45,7 @@ def json_ld(paper: Paper, config: SiteConfig, description: str, topic_names: dic
     data: dict = {
         "@context": "https://schema.org",
         "@type": "ScholarlyArticle",
-        "headline": paper.title[:110],
+        "headline": headline(paper.title),
         "name": paper.title,
         "url": f"{config.base_url}papers/{paper.slug}/",
         "description": description,

@@ -482,6 +482,7 @@ def render_site(
             "description": description,
             "meta": {
                 "citation_date": metadata.citation_date(paper),
+                "authors": [metadata.citation_author(a) for a in paper.authors],
                 "pdf": metadata.pdf_url(paper),
                 "doi": paper.doi,
                 "arxiv": paper.arxiv,

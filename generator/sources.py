@@ -9,6 +9,8 @@ from pathlib import Path
 
 import bibtexparser
 from bibtexparser import middlewares
+from pylatexenc import latex2text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 
 from . import importer, listing
 from .errors import BuildFailed, ContentError, UsageError, plural, utf8_error
@@ -99,9 +101,32 @@ def _arxiv(fields: dict) -> str | None:
     return None
 
 
+_MATH_OR_BRACE = re.compile(r"(\$[^$]*\$)|[{}]")
+
+
 def _plain(fields: dict, key: str) -> str:
-    """A field's text without BibTeX's protecting braces, its whitespace collapsed."""
-    return " ".join(str(fields.get(key, "")).replace("{", "").replace("}", "").split())
+    """A field's text without BibTeX's protecting braces (those of $…$ mathematics stay), its
+    whitespace collapsed."""
+    text = _MATH_OR_BRACE.sub(lambda m: m.group(1) or "", str(fields.get(key, "")))
+    return " ".join(text.split())
+
+
+def _latex_decoder() -> LatexNodes2Text:
+    """bibtexparser's LaTeX decoding (mathematics kept as typed), knowing TeX's own names:
+    its default drops `\\TeX` and `\\LaTeX`, words of a title."""
+    context = latex2text.get_default_latex_context_db()
+    names = {"TeX": "TeX", "LaTeX": "LaTeX", "LaTeXe": "LaTeX2e", "BibTeX": "BibTeX", "XeTeX": "XeTeX"}
+    macros = [MacroTextSpec("url", simplify_repl="%s")]
+    macros += [MacroTextSpec(name, text) for name, text in names.items()]
+    context.add_context_category("papercat", prepend=True, macros=macros)
+    return LatexNodes2Text(latex_context=context, keep_braced_groups=False, math_mode="verbatim")
+
+
+VERBATIM_FIELDS = ("url", "doi", "eprint")  # read as written: LaTeX decoding would turn ~ and & into spaces
+LEFT_OUT = (  # BibTeX fields a paper file has no place for: the report names them
+    "volume", "number", "pages", "publisher", "institution", "school", "organization", "editor",
+    "edition", "series", "chapter", "address", "isbn", "issn",
+)  # fmt: skip
 
 
 def _venue(kind: str, fields: dict) -> tuple[str | None, str | None]:
@@ -128,11 +153,15 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
         library = bibtexparser.parse_string(
             _BARE_PERCENT.sub(r"\\%", text),  # a value's "%" is text to BibTeX, a comment to LaTeX decoding
             append_middleware=[
-                middlewares.LatexDecodingMiddleware(),
+                middlewares.LatexDecodingMiddleware(decoder=_latex_decoder()),
                 middlewares.SeparateCoAuthors(),
                 middlewares.SplitNameParts(),
             ],
         )
+        written = {  # each entry's fields as written, for those that are not LaTeX
+            (e.key, e.start_line): {f.key.lower(): str(f.value) for f in e.fields}
+            for e in bibtexparser.parse_string(text).entries
+        }
     finally:
         quiet.level = level
     errors = [
@@ -151,6 +180,8 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
             k.lower(): (v if isinstance(v, list) else str(v))
             for k, v in ((f.key, f.value) for f in entry.fields)
         }
+        raw = written.get((entry.key, entry.start_line), {})
+        fields.update({k: raw[k] for k in VERBATIM_FIELDS if k in raw})
         line = entry.start_line + 1
         title = _plain(fields, "title")
         if not title:
@@ -181,6 +212,7 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
                 journal=journal,
                 proceedings=proceedings,
                 keywords=tuple(dict.fromkeys(k for k in keywords if k and SLUG_RE.match(k))),
+                left_out=tuple(k for k in LEFT_OUT if str(fields.get(k, "")).strip()),
             )
         )
     if errors:

@@ -640,3 +640,25 @@ def test_where_a_paper_was_published_comes_from_bibtex_or_new_and_shows_everywhe
     )  # DBLP's way
     page = (project.output / "papers" / preprint.slug / "index.html").read_text()
     assert "@misc{" in page  # a DOI, but no journal: a preprint
+
+
+def test_a_bibtex_title_keeps_its_mathematics_and_tex_names_and_urls_stay_as_written(make_project):
+    project = make_project({})
+    bib = (
+        "@techreport{x, title = {An $\\mathcal{O}(n^2)$ Method for {\\TeX}-heavy and \\LaTeX{} Papers},\n"
+        "  author = {Smith, John}, year = {2023}, institution = {Some Lab}, number = {42},\n"
+        "  url = {https://example.org/~smith/paper?id=1&v=2},\n"
+        "  doi = {10.1007/978-3-030-58452-8_13},\n"
+        "  abstract = {A long enough abstract about methods, with words enough to be one: "
+        + "more " * 30
+        + "}}\n"
+    )
+    write_tree(project.root, {"refs.bib": bib})
+    report = import_file(project.root, project.root / "refs.bib", added="2024-07-01")
+    (path,) = report.written
+    catalogue, _ = load_catalogue(project)
+    (paper,) = catalogue.papers
+    assert paper.title == "An $\\mathcal{O}(n^2)$ Method for TeX-heavy and LaTeX Papers"
+    assert paper.url == "https://example.org/~smith/paper?id=1&v=2"
+    assert paper.doi == "10.1007/978-3-030-58452-8_13"
+    assert f"  {path}: left out number, institution (a paper file has no such fields)" in report.lines()

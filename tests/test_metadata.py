@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -203,3 +204,26 @@ def test_sitemap_is_byte_for_byte_what_elementtree_writes(base):
         ET.indent(root)
         expected = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
         assert sitemap_xml(config, pages) == expected
+
+
+def test_citation_tags_follow_google_scholar_s_reading():
+    from generator.metadata import citation_author, citation_date, headline
+    from generator.model import Paper
+
+    def paper(date):
+        return Paper("s", "T", (), dt.date(2024, 1, 1), (), (), "", "p.md", date=date)
+
+    assert [citation_date(paper(d)) for d in ("2021-06-17", "2021-06", "2021", None)] == [
+        "2021/06/17",
+        "2021",  # not "2021/06": Scholar wants a full date or the year alone
+        "2021",
+        "",
+    ]
+    assert (
+        citation_author("Martin Luther King, Jr.") == "Martin Luther King Jr."
+    )  # no comma: not "Last, First"
+    assert citation_author("Hu, Edward J.") == "Hu, Edward J."  # already "Last, First"
+    assert citation_author("Picard, III, Jean-Luc") == "Picard, III, Jean-Luc"
+    long = "Word " * 30
+    cut = headline(long.strip())
+    assert len(cut) <= 110 and cut.endswith("Word…") and headline("Short title") == "Short title"
