@@ -26,10 +26,34 @@ SIMILARITY = 0.9  # token Jaccard at which two titles are the same paper (an err
 TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the other
 
 
+_GREEK = "\u0370-\u03ff\u1f00-\u1fff"
+_LONE_GREEK = re.compile(f"(?<![{_GREEK}])[{_GREEK}](?![{_GREEK}])|\u00b5")  # µ: the micro sign
+_LETTER_NAME = re.compile(r"(?:GREEK (?:SMALL |CAPITAL )?LETTER (?:FINAL )?|MICRO SIGN)(\w*)")
+
+
+def _letter_name(match: re.Match) -> str:
+    found = _LETTER_NAME.match(unicodedata.name(match.group(0), ""))
+    return (found.group(1) or "mu").lower() if found else match.group(0)
+
+
+_SYMBOL_GREEK = re.compile(f"(?<![^\\W\\d_])[{_GREEK}](?![^\\W\\d_])|\u00b5")  # next to no letter at all
+
+
+def name_greek_letters(text: str, *, in_words: bool = True) -> str:
+    """A Greek letter on its own spelt as its name ("π-Tuning": "pi-Tuning"; transliteration
+    would make it "p-Tuning", another paper's name); Greek words are left to transliterate.
+    `in_words=False`: only letters that touch no other letter ("μP" stays, and so does an
+    "Α" (alpha) passing for an "A" inside a Latin word)."""
+    return (_LONE_GREEK if in_words else _SYMBOL_GREEK).sub(_letter_name, text)
+
+
 @lru_cache(maxsize=200_000)
 def normalise_title(title: str) -> str:
-    """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go."""
-    ascii_text = (title if title.isascii() else unidecode(unicodedata.normalize("NFKC", title))).casefold()
+    """Title folded to ASCII lowercase words: case, accents, homoglyphs and punctuation go, and
+    a Greek letter on its own is its name (π-Tuning and Pi-Tuning are one title)."""
+    if not title.isascii():
+        title = name_greek_letters(unicodedata.normalize("NFKC", title), in_words=False)
+    ascii_text = (title if title.isascii() else unidecode(title)).casefold()
     return " ".join(re.sub(r"[\W_]+", " ", ascii_text).split())
 
 

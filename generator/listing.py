@@ -20,17 +20,26 @@ DATE_LINE = re.compile(
 )
 TITLE_MAX = 300
 ABSTRACT_MIN = 80
-# A whole line of the page's own text: votes and counts, who submitted, paging, links.
-_COUNT = r"\d[\d,]*(?:\.\d+)?k?"
-_LINKS = r"pdf|arxiv|github|code|dataset|project page"
+# A whole line of the page's own text: votes and counts, ranks, who submitted and when, paging,
+# links, separators.
+_COUNT = r"#?\d[\d,]*(?:\.\d+)?k?"
+_LINKS = r"pdf|arxiv(?: page)?|github|code|dataset|project page|hugging ?face|model|demo"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 PAGE_LINE = re.compile(
-    rf"(?:upvotes?|upvoted)(?:\s+{_COUNT})?|(?:[·•]\s*)?{_COUNT}(?:\s+(?:upvotes?|authors?|comments?))?"
-    r"|submitted by\b.{0,80}|(?:previous|next)(?: day| page)?|daily papers|published on\b.{0,40}"
-    rf"|view (?:pdf|paper|all|arxiv page)|(?:[·•]\s*)?(?:{_LINKS})(?:\s*[·•|]\s*(?:{_LINKS}))*",
+    rf"(?:upvotes?|upvoted)(?:\s+{_COUNT})?"
+    rf"|(?:[·•]\s*)?{_COUNT}(?:\s+(?:upvotes?|authors?|comments?|likes?|stars?))?"
+    r"|#\d+ paper of the (?:day|week|month)|[-–—·•|→←↑↓,.:;]+"
+    r"|(?:←\s*)?(?:previous|next|prev|older|newer)(?: day| page| week| month)?(?:\s*→)?"
+    rf"|submitted by\b.{{0,80}}|(?:published |submitted )?on {_MONTH} \d{{1,2}}(?:,? \d{{4}})?"
+    r"|daily papers|load more|see all|show (?:more|less)|view all|comments?"
+    rf"|(?:view )?(?:[·•]\s*)?(?:{_LINKS})(?:\s*[·•|]\s*(?:{_LINKS}))*",
     re.I,
 )
-SUBMITTED_BY = re.compile(r"submitted by", re.I)
-USER = re.compile(r"\S{1,40}")
+SUBMITTED_BY = re.compile(r"submitted by:?", re.I)
+USER = re.compile(r"@?\w[\w.-]*(?: \w[\w.-]*){0,2}")  # a user name after "Submitted by"
+PROSE_END = re.compile(r"[.!?][\"'”’)\]]*$")  # how abstracts end; titles seldom end with a full stop
+FULL_STOP_END = re.compile(r"\.[\"'”’)\]]*$")
+CHROME_MAX = 160  # before the date line: page chrome is short; a longer paragraph is a misplaced paper
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,33 +61,60 @@ class Listing:
     page_lines: tuple[tuple[int, str], ...] = ()  # (line, text) of the page's own text, skipped
 
 
-def _paragraphs(lines: list[str], start: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """(first line number, text) of each blank-line separated paragraph from `start`, and the
-    lines of page text dropped: paragraphs made only of them, and those that begin or end one."""
-    blocks: list[list[tuple[int, str]]] = [[]]
+def _page_text(lines: list[str], start: int) -> set[int]:
+    """The 1-based numbers of lines from `start` that are the page's own text: PAGE_LINE, other
+    date lines (a dump of several days), and a user name on the line after "Submitted by"
+    (a blank line between them, or not)."""
+    found: set[int] = set()
+    after_submitted = False
     for number, line in enumerate(lines[start:], start=start + 1):
-        if line.strip():
-            blocks[-1].append((number, line.strip()))
-        elif blocks[-1]:
-            blocks.append([])
+        text = line.strip()
+        if not text:
+            continue
+        if PAGE_LINE.fullmatch(text) or DATE_LINE.match(text) or (after_submitted and USER.fullmatch(text)):
+            found.add(number)
+        after_submitted = bool(SUBMITTED_BY.fullmatch(text))
+    return found
+
+
+def _paragraphs(lines: list[str], start: int) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(first line number, text) of each paragraph from `start`, and the lines of page text
+    dropped. Paragraphs are separated by blank lines and by lines of page text, wherever those
+    stand: "Upvote" under an abstract with no blank line between is no part of it."""
+    page = _page_text(lines, start)
     paras: list[tuple[int, str]] = []
     dropped: list[tuple[int, str]] = []
-    for block in blocks:
-        first, last = 0, len(block)
-        while first < last and PAGE_LINE.fullmatch(block[first][1]):
-            first += 1
-            if (
-                SUBMITTED_BY.fullmatch(block[first - 1][1])
-                and first < last
-                and USER.fullmatch(block[first][1])
-            ):
-                first += 1  # the submitter's user name, on a line of its own
-        while last > first and PAGE_LINE.fullmatch(block[last - 1][1]):
-            last -= 1
-        dropped += block[:first] + block[last:]
-        if first < last:
-            paras.append((block[first][0], " ".join(text for _, text in block[first:last])))
-    return paras, sorted(dropped)
+    current: list[str] = []
+    first = 0
+    for number, line in enumerate(lines[start:], start=start + 1):
+        text = line.strip()
+        if text and number not in page:
+            if not current:
+                first = number
+            current.append(text)
+            continue
+        if text:
+            dropped.append((number, text))
+        if current:
+            paras.append((first, " ".join(current)))
+            current = []
+    if current:
+        paras.append((first, " ".join(current)))
+    return paras, dropped
+
+
+def _abstract_like(text: str) -> bool:
+    """Whether a paragraph reads as an abstract: longer than any title, or prose that ends as a
+    sentence does. A title of 80 to 300 characters is not taken for an abstract."""
+    return len(text) > TITLE_MAX or (len(text) >= ABSTRACT_MIN and PROSE_END.search(text) is not None)
+
+
+def _title_like(text: str) -> bool:
+    """Whether a paragraph can be a title: not longer than TITLE_MAX, and not several sentences
+    ending with a full stop, as an abstract's are."""
+    if len(text) > TITLE_MAX:
+        return False
+    return not (FULL_STOP_END.search(text) and re.search(r"[.!?] [A-Z]", text))
 
 
 def _taken_as_abstract(entries: list[Entry], paras: list[tuple[int, str]], i: int) -> str:
@@ -94,6 +130,39 @@ def _taken_as_abstract(entries: list[Entry], paras: list[tuple[int, str]], i: in
         f" if line {last.abstract_line} is a title, add the abstract line {last.title_line} lacks"
         " or remove that title"
     )
+
+
+def _page_text_above(dropped: list[tuple[int, str]], paras: list[tuple[int, str]], i: int) -> str:
+    """A hint's note of the lines skipped as page text just above paragraph i: an abstract's own
+    line that looks like page text ("Next", a number alone) splits it."""
+    above = paras[i - 1][0] if i else 0
+    lines = [(n, text) for n, text in dropped if above < n < paras[i][0]]
+    if not lines:
+        return ""
+    shown = ", ".join(f"{n} '{text}'" for n, text in lines[:3])
+    return (
+        f"; skipped as page text above it: line {shown}"
+        " (if they are words of an abstract, join them to its other lines)"
+    )
+
+
+def _misplaced_papers(lines: list[str], date_index: int, path: str) -> list[ContentError]:
+    """Errors for paragraphs above the date line too long to be page chrome: papers there
+    would be dropped with the chrome."""
+    errors = []
+    for line, text in _paragraphs(lines[:date_index], 0)[0]:
+        if len(text) > CHROME_MAX:
+            errors.append(
+                ContentError(
+                    path,
+                    line,
+                    1,
+                    f"a paragraph of {len(text)} characters above the date line (line {date_index + 1})",
+                    "papers come after the date line; move the date line above them (text above it is"
+                    " skipped as the page's header)",
+                )
+            )
+    return errors
 
 
 def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentError]]:
@@ -112,20 +181,25 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
             )
         ]
     paras, page_lines = _paragraphs(lines, date_index + 1)
-    errors: list[ContentError] = []
+    errors: list[ContentError] = _misplaced_papers(lines, date_index, path)
     entries: list[Entry] = []
     if not paras:
         errors.append(ContentError(path, date_index + 1, 0, "no papers after the date line"))
     i = 0
     while i < len(paras):  # resynchronises after a bad paragraph so each problem is reported once
         title_line, title = paras[i]
-        if len(title) > TITLE_MAX:
+        if not _title_like(title):
+            found = (
+                f"a paragraph of {len(title)} characters"
+                if len(title) > TITLE_MAX
+                else "sentences ending with a full stop, as an abstract's"
+            )
             errors.append(
                 ContentError(
                     path,
                     title_line,
                     1,
-                    f"expected a paper title, found a paragraph of {len(title)} characters",
+                    f"expected a paper title, found {found}",
                     "each paper is a title line, a blank line, then its abstract; "
                     "is a title missing above this paragraph?" + _taken_as_abstract(entries, paras, i),
                 )
@@ -140,19 +214,27 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
                     1,
                     f"title '{title[:60]}' has no abstract after it",
                     "add the abstract as the next paragraph, or remove the title"
-                    + _taken_as_abstract(entries, paras, i),
+                    + _taken_as_abstract(entries, paras, i)
+                    + _page_text_above(page_lines, paras, i),
                 )
             )
             break
         abstract_line, abstract = paras[i + 1]
-        if len(abstract) < ABSTRACT_MIN:
+        if not _abstract_like(abstract):
+            why = (
+                f"a short line ({len(abstract)} characters)"
+                if len(abstract) < ABSTRACT_MIN
+                else "a title, not an abstract: it does not end with a full stop"
+            )
             errors.append(
                 ContentError(
                     path,
                     title_line,
                     1,
                     f"title '{title[:60]}' has no abstract after it",
-                    f"line {abstract_line} is a short line ({len(abstract)} characters), not an abstract",
+                    f"line {abstract_line} reads as {why}; add this title's abstract, or remove the title"
+                    " (an abstract that ends otherwise: end it with a full stop)"
+                    + _page_text_above(page_lines, paras, i),
                 )
             )
             i += 1

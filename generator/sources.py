@@ -61,11 +61,12 @@ def listing_candidates(text: str, label: str) -> tuple[list[Candidate], list[str
         raise BuildFailed(errors)
     notes = []
     if parsed.page_lines:
-        shown = ", ".join(f"{line} '{text}'" for line, text in parsed.page_lines[:4])
-        more = f" and {len(parsed.page_lines) - 4} more" if len(parsed.page_lines) > 4 else ""
+        where: dict[str, list[str]] = {}  # each text with the lines it stood on
+        for line, text in parsed.page_lines:
+            where.setdefault(text, []).append(str(line))
+        shown = "; ".join(f"'{text}' ({', '.join(lines)})" for text, lines in where.items())
         notes.append(
-            f"skipped {plural(len(parsed.page_lines), 'line')} of page text between papers"
-            f" (line {shown}{more})"
+            f"skipped {plural(len(parsed.page_lines), 'line')} of page text between papers, by line: {shown}"
         )
     return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries], notes
 

@@ -7,7 +7,6 @@ import difflib
 import html
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ from slugify import slugify
 
 from . import frontmatter as fm
 from .cache import ALWAYS, Cache
-from .duplicates import check_duplicates, check_tag_collisions, identity_digest
+from .duplicates import check_duplicates, check_tag_collisions, identity_digest, name_greek_letters
 from .errors import ContentError
 from .frontmatter import FieldError, FrontMatterError
 from .load import RawDocument
@@ -446,23 +445,13 @@ def _tag_hint(value: str) -> str:
     return f"write it as '{tag_slug(value) or 'tag'}' (lowercase words joined by hyphens)"
 
 
-_GREEK = "\u0370-\u03ff\u1f00-\u1fff"
-_LONE_GREEK = re.compile(f"(?<![{_GREEK}])[{_GREEK}](?![{_GREEK}])|\u00b5")  # µ: the micro sign
-_LETTER_NAME = re.compile(r"(?:GREEK (?:SMALL |CAPITAL )?LETTER (?:FINAL )?|MICRO SIGN)(\w*)")
-
-
-def _letter_name(match: re.Match) -> str:
-    found = _LETTER_NAME.match(unicodedata.name(match.group(0), ""))
-    return (found.group(1) or "mu").lower() if found else match.group(0)
-
-
 def title_slug(text: str, room: int = SLUG_MAX) -> str:
     """A slug of at most `room` characters, its words in order, cut after the last whole word
     that fits. (python-slugify's word_boundary skips a word that does not fit and takes later
     ones that do: "…-smaller-and-inference" for "…, Smaller and Inexpensive Inference".)
     A Greek letter on its own is named ("π-Tuning": pi-tuning, not p-tuning, another paper's
     name); Greek words are transliterated."""
-    return cut_slug(slugify(_LONE_GREEK.sub(_letter_name, text)), room)
+    return cut_slug(slugify(name_greek_letters(text)), room)
 
 
 def cut_slug(slug: str, room: int) -> str:
