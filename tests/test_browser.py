@@ -1055,6 +1055,17 @@ def test_copy_bibtex_puts_the_entry_on_the_clipboard(browser, base_url):
     button.click()
     expect(button).to_have_text("Copied")
     expect(spoken).to_have_text("BibTeX copied to the clipboard.")  # a changed button label is not announced
+    page.evaluate(
+        """() => {
+            window.said = [];
+            const region = document.getElementById("copy-status");
+            new MutationObserver(() => window.said.push(region.textContent))
+                .observe(region, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    button.click()  # again: the live region must change again, or nothing is said
+    page.wait_for_function("() => window.said.length > 0")
+    assert page.evaluate("() => window.said")[-1].strip() == "BibTeX copied to the clipboard."
     assert page.evaluate("() => navigator.clipboard.readText()") == entry
     download = page.locator("a[download]")
     href = download.get_attribute("href")
@@ -1151,6 +1162,7 @@ def test_the_chosen_suggestion_and_the_pressed_toggle_show_in_forced_colours(bro
     look = "o => [getComputedStyle(o).outlineStyle, getComputedStyle(o).outlineWidth, getComputedStyle(o).backgroundColor]"
     chosen, other = options.nth(0).evaluate(look), options.nth(1).evaluate(look)
     assert chosen[0] == "solid" and chosen[1] == "2px" and other[0] == "none", (chosen, other)
+    assert chosen[2] != other[2]  # a background of its own too, as a native list shows the choice
     page.locator("#q").press("Escape")
     toggle = page.locator("#theme-toggle")
     colours = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
@@ -1170,3 +1182,27 @@ def test_chip_lists_are_named_and_feed_links_differ(page, base_url):
     assert feeds == ["Atom feed of this topic", "Atom feed of all papers"]
     marker = page.locator("ul.chips.tags a").first.evaluate("a => getComputedStyle(a, '::before').content")
     assert marker == '"#" / ""'  # shown, not read aloud
+
+
+def test_words_typed_then_a_filter_arrowed_through_at_once_are_two_steps_back(page, base_url):
+    search_page(page, base_url)
+    before = page.evaluate("() => history.length")
+    page.locator("#search-input").press_sequentially("lora", delay=30)
+    page.wait_for_timeout(150)  # past the typing's history update, well before its commit
+    topic = page.locator("#facet-topic")
+    topic.focus()
+    for _ in range(3):
+        topic.press("ArrowDown")
+        page.wait_for_timeout(200)
+    chosen = topic.input_value()
+    page.wait_for_url(f"**topic={chosen}")
+    page.wait_for_timeout(1200)
+    assert page.evaluate("() => history.length") == before + 2  # the words, then the filter
+    page.go_back()
+    page.wait_for_url("**/search/?q=lora")
+    expect(topic).to_have_value("")
+    expect(page.locator("#search-input")).to_have_value("lora")
+    page.go_back()
+    page.wait_for_url("**/search/")
+    expect(page.locator("#search-input")).to_have_value("")
+    assert page.problems == []

@@ -336,15 +336,16 @@
     var self = this;
     this.input.addEventListener("focus", startWorker);
     this.input.addEventListener("input", debounce(function () { self.run("replace"); }, 80));
-    this.input.addEventListener("input", debounce(function () { self.commit(); }, 900));
+    this.input.addEventListener("input", debounce(function () { if (self.draft !== "filter") self.commit(); }, 900));
     this.input.addEventListener("keydown", function (e) { self.key(e); });
     // A filter is committed once the choice settles: arrowing through a closed list fires a
     // change for every option passed, and each would have left an entry in the history.
     var chosen = debounce(function () { if (self.draft === "filter") self.commit(); }, 900);
     [this.topic, this.tag, this.from, this.to].forEach(function (select) {
       select.addEventListener("change", function () {
-        if (self.draft === "typing") self.run("push");  // the words and the filter: one step
-        else { self.run("filter"); chosen(); }
+        if (self.draft === "typing") self.draft = false;  // the words typed stay a step of their own
+        self.run("filter");
+        chosen();
       });
     });
     form.addEventListener("submit", function (e) { e.preventDefault(); self.run("push"); });

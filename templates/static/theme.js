@@ -42,15 +42,25 @@
     if (copy && source && navigator.clipboard) {
       copy.hidden = false;
       var spoken = document.getElementById(copy.getAttribute("data-status") || "");
-      var say = function (text) { if (spoken) spoken.textContent = text; };
+      var quiet = null;
+      // Spoken once per click: the same words again get a trailing no-break space, so that the
+      // live region changes; they are cleared once said.
+      var say = function (text) {
+        if (!spoken) return;
+        spoken.textContent = spoken.textContent === text ? text + "\u00a0" : text;
+        clearTimeout(quiet);
+        quiet = setTimeout(function () { spoken.textContent = ""; }, 5000);
+      };
+      var label = function (text, ms) {
+        copy.textContent = text;
+        setTimeout(function () { copy.textContent = "Copy BibTeX"; }, ms);
+      };
       copy.addEventListener("click", function () {
-        say("");
         navigator.clipboard.writeText(source.textContent).then(function () {
-          copy.textContent = "Copied";
+          label("Copied", 2000);
           say("BibTeX copied to the clipboard.");
-          setTimeout(function () { copy.textContent = "Copy BibTeX"; }, 2000);
         }, function () {
-          copy.textContent = "Copy failed: select the text";
+          label("Copy failed: select the text", 5000);
           say("Copying failed: select the BibTeX text and copy it.");
         });
       });
