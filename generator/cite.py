@@ -147,11 +147,14 @@ def _bibtex_name(name: str) -> str:
     return f"{_name_words(last)}, {_name_words(first)}"
 
 
-def _key_surname(authors: tuple[str, ...]) -> str:
-    """The first author's last name for a key: its last word that is not a suffix, as ASCII."""
+def _key_surname(authors: tuple[str, ...], organisations: tuple[str, ...] = ()) -> str:
+    """The first author's last name for a key: its last word that is not a suffix, as ASCII
+    (an organisation's first word: "Google DeepMind", google)."""
     names = [a for a in authors if a.strip()]
     if not names:
         return "anon"
+    if names[0] in organisations:
+        return next(filter(None, map(_ascii_word, names[0].split())), "anon")
     parts = _name_parts(names[0])
     last = parts[1] if parts else _squash(names[0])
     for word in reversed(last.split()):
@@ -212,7 +215,8 @@ def citation_keys(papers) -> dict[str, str]:
     groups: dict[str, list] = defaultdict(list)
     for paper in papers:
         year = str(paper.year) if paper.year is not None else "nd"
-        groups[f"{_key_surname(paper.authors)}-{year}-{_key_word(paper.title)}"].append(paper)
+        surname = _key_surname(paper.authors, paper.organisations)
+        groups[f"{surname}-{year}-{_key_word(paper.title)}"].append(paper)
     # Base keys have exactly two hyphens, suffixed ones three, so suffixes never clash with a base key.
     keys = {}
     for base, members in groups.items():
@@ -239,7 +243,11 @@ def bibtex_entry(paper: Paper, key: str) -> str:
     if not KEY_RE.match(key):
         raise ValueError(f"not a usable BibTeX key: {key!r}")
     fields = [("title", "{" + _bibtex_title(paper.title) + "}")]
-    authors = [_bibtex_name(a) for a in paper.authors if a.strip()]
+    authors = [  # an organisation braced whole: BibTeX would split it into first and last names
+        _group(_escape(_squash(a))) if a in paper.organisations else _bibtex_name(a)
+        for a in paper.authors
+        if a.strip()
+    ]
     if authors:
         fields.append(("author", "{" + " and ".join(authors) + "}"))
     if paper.journal:

@@ -49,7 +49,10 @@ def json_ld(paper: Paper, config: SiteConfig, description: str, topic_names: dic
         "name": paper.title,
         "url": f"{config.base_url}papers/{paper.slug}/",
         "description": description,
-        "author": [{"@type": "Person", "name": a} for a in paper.authors],
+        "author": [
+            {"@type": "Organization" if a in paper.organisations else "Person", "name": a}
+            for a in paper.authors
+        ],
         "keywords": [topic_names[t] for t in paper.topics] + list(paper.tags),
         "isPartOf": {"@type": "WebSite", "name": config.title, "url": config.base_url},
     }

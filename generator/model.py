@@ -65,6 +65,7 @@ class Paper:
     proceedings: str | None = None  # proceedings (never both)
     source: str | None = None
     same_as: str | None = None
+    organisations: tuple[str, ...] = ()  # the authors that are organisations ("{OpenAI}" in the file)
     body_html: str = ""
     body_text: str = ""  # the plain text of body_html
     body_terms: str | None = None  # its search-index terms, each after a "\n" (search.abstract_terms)

@@ -77,6 +77,20 @@ def _name(parts) -> str:
     return name + (", " + " ".join(parts.jr) if parts.jr else "")
 
 
+def _organisations(written: str) -> list[bool]:
+    """For each name of an author field as written, whether it is braced whole ("{OpenAI}"):
+    an organisation, which BibTeX would otherwise split into first and last names."""
+    names, depth, start = [], 0, 0
+    text = " ".join(written.split())
+    for i, char in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0 and text[i : i + 5].lower() == " and ":
+            names.append(text[start:i])
+            start = i + 5
+    names.append(text[start:])
+    return [bool(re.fullmatch(r"\{[^{}]*\}", name.strip())) for name in names if name.strip()]
+
+
 def _date(fields: dict) -> str | None:
     year = fields.get("year", "").strip()
     if not re.fullmatch(r"\d{4}", year):
@@ -193,6 +207,9 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
             if isinstance(fields.get("author"), list)
             else ()
         )
+        braced = _organisations(raw.get("author", ""))
+        if len(braced) == len(authors):  # an organisation keeps its braces: it is no person's name
+            authors = tuple(f"{{{a}}}" if whole else a for a, whole in zip(authors, braced, strict=True))
         url = str(fields.get("url", "")).strip()
         doi = str(fields.get("doi", "") or (url if url.startswith("https://doi.org/") else "")).strip()
         doi = doi.removeprefix("https://doi.org/") or None  # DBLP gives the DOI as a url

@@ -183,15 +183,26 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
     errors += _body_problems(doc.path, parsed)
     if errors:
         return None, errors
+    authors = values.pop("authors", ())
     return Paper(
         slug=doc.stem,
         body_md=parsed.body.strip("\n") + "\n",
         path=doc.path,
-        authors=values.pop("authors", ()),
+        authors=tuple(_unbraced(a) for a in authors),
+        organisations=tuple(_unbraced(a) for a in authors if ORGANISATION_RE.fullmatch(a)),
         tags=values.pop("tags", ()),
         positions=_positions(parsed),
         **values,
     ), []
+
+
+ORGANISATION_RE = re.compile(r"\{\s*([^{}]*?)\s*\}")  # an author in braces, as BibTeX writes one
+
+
+def _unbraced(author: str) -> str:
+    """An author's name as shown: an organisation without its braces."""
+    found = ORGANISATION_RE.fullmatch(author)
+    return found.group(1) if found else author
 
 
 def _positions(parsed: fm.FrontMatter) -> str:

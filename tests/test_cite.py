@@ -525,3 +525,40 @@ def test_accented_latin_letters_are_latex_accents_that_classic_bibtex_reads_as_o
 def test_single_capital_letters_keep_their_case_but_a_leading_article_does_not_need_to():
     title = bibtex_entry(make_paper(title="A Study of C# and R with K Shots"), "k").split("\n")[1]
     assert title == "  title = {A Study of {C}\\# and {R} with {K} Shots},"
+
+
+def test_an_organisation_in_braces_is_one_name_everywhere(make_project):
+    import json
+
+    from generator.build import build, load_catalogue
+
+    from .conftest import paper_text
+
+    project = make_project(
+        {
+            "gemini": paper_text(
+                "Gemini: A Family of Highly Capable Multimodal Models",
+                extra='date: "2023-12"',
+            ).replace(
+                'authors: ["Ada Lovelace", "Alan Turing"]', 'authors: ["{Google DeepMind}", "Ada Lovelace"]'
+            )
+        }
+    )
+    catalogue, _ = load_catalogue(project)
+    (paper,) = catalogue.papers
+    assert paper.authors == ("Google DeepMind", "Ada Lovelace") and paper.organisations == (
+        "Google DeepMind",
+    )
+    build(project)
+    page = (project.output / "papers/gemini/index.html").read_text()
+    assert '<p class="authors">Google DeepMind, Ada Lovelace</p>' in page
+    ld = json.loads(page.split('<script type="application/ld+json">')[1].split("</script>")[0])
+    assert [(a["@type"], a["name"]) for a in ld["author"]] == [
+        ("Organization", "Google DeepMind"),
+        ("Person", "Ada Lovelace"),
+    ]
+    entry = (project.output / "papers/gemini.bib").read_text()
+    assert entry.startswith("@misc{google-2023-gemini,")
+    parsed = parse_one(entry)
+    assert names_of(parsed) == ["Google DeepMind", "Ada Lovelace"]
+    assert parsed["author"][0].first == [] and parsed["author"][0].last == ["{Google DeepMind}"]

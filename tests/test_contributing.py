@@ -662,3 +662,20 @@ def test_a_bibtex_title_keeps_its_mathematics_and_tex_names_and_urls_stay_as_wri
     assert paper.url == "https://example.org/~smith/paper?id=1&v=2"
     assert paper.doi == "10.1007/978-3-030-58452-8_13"
     assert f"  {path}: left out number, institution (a paper file has no such fields)" in report.lines()
+
+
+def test_an_organisation_braced_in_a_bibtex_author_list_stays_one(make_project):
+    project = make_project({})
+    bib = (
+        "@misc{g, title = {Gemini: A Family of Highly Capable Multimodal Models}, year = {2023},\n"
+        "  author = {{Google DeepMind} and Smith, John and {OpenAI}},\n"
+        "  abstract = {A long enough abstract about models, with words enough to be one: "
+        + "more " * 30
+        + "}}\n"
+    )
+    write_tree(project.root, {"refs.bib": bib})
+    (path,) = import_file(project.root, project.root / "refs.bib", added="2024-07-01").written
+    assert 'authors: ["{Google DeepMind}", "John Smith", "{OpenAI}"]' in (project.root / path).read_text()
+    catalogue, _ = load_catalogue(project)
+    (paper,) = catalogue.papers
+    assert paper.organisations == ("Google DeepMind", "OpenAI")
