@@ -43,7 +43,8 @@ FIELDS: tuple[Field, ...] = (
         "authors",
         "list",
         False,
-        'Authors in publication order, one string each; an organisation in braces, as BibTeX writes one (`"{Google DeepMind}"`); `[]` when unknown.',
+        "Authors in publication order, one string each; an organisation in braces, as BibTeX"
+        ' writes one (`"{Google DeepMind}"`); `[]` when unknown.',
         '["Edward J. Hu", "Yelong Shen"]',
     ),
     Field(
