@@ -17,7 +17,6 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
-from pylatexenc.latexencode import UnicodeToLatexEncoder
 from text_unidecode import unidecode
 
 from .model import Paper
@@ -56,18 +55,24 @@ def _squash(text: str) -> str:
 # Letters beyond ASCII as LaTeX (`{\\"u}`): classic BibTeX reads bytes, and an initial or a
 # case change taken from the middle of a UTF-8 letter breaks the document ("Invalid UTF-8").
 # Braced, each is one "special character" to BibTeX; a character LaTeX has no name for stays.
-_UNICODE_TO_LATEX = UnicodeToLatexEncoder(
-    non_ascii_only=True,
-    replacement_latex_protection="braces-all",
-    unknown_char_policy="keep",
-    unknown_char_warning=False,
-)
+@functools.cache
+def _unicode_to_latex():
+    """pylatexenc's encoder, made when a first letter beyond ASCII needs it (importing it takes
+    about 30 ms, which a catalogue of plain ASCII need not spend)."""
+    from pylatexenc.latexencode import UnicodeToLatexEncoder
+
+    return UnicodeToLatexEncoder(
+        non_ascii_only=True,
+        replacement_latex_protection="braces-all",
+        unknown_char_policy="keep",
+        unknown_char_warning=False,
+    )
 
 
 def _escape(text: str) -> str:
     """LaTeX-escape the characters that are special to BibTeX or LaTeX, and letters beyond ASCII."""
     text = _LATEX_RE.sub(lambda m: _LATEX[m.group()], text)
-    return text if text.isascii() else _UNICODE_TO_LATEX.unicode_to_latex(text)
+    return text if text.isascii() else _unicode_to_latex().unicode_to_latex(text)
 
 
 def _group(latex: str) -> str:
