@@ -119,7 +119,19 @@ def _paper_warnings(p: Paper, today: dt.date) -> list[ContentError]:
                 line,
                 1,
                 "no 'arxiv', 'doi' or 'url': readers cannot get from here to the paper",
-                'add arxiv: "2106.09685" (the id on its arXiv page), a doi, or the url of its landing page',
+                "add arxiv: (the id on its arXiv page, quoted), a doi, or the url of its landing page",
+                "warning",
+            )
+        )
+    if not p.authors:
+        line, _ = p.where("authors")
+        warnings.append(
+            ContentError(
+                p.path,
+                line,
+                1,
+                "no authors: citations of it name no one",
+                'list them in order as on the paper: authors: ["First Author", "Second Author"]',
                 "warning",
             )
         )

@@ -72,7 +72,9 @@ def test_check_reports_sorted_located_errors_and_github_annotations(make_project
 def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
     project = make_project(
         {
-            "a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short."),
+            "a": paper_text("Alpha", tags='["lonely", "shared"]', body="Short.").replace(
+                'authors: ["Ada Lovelace", "Alan Turing"]', "authors: []"
+            ),
             "b": paper_text(
                 "Beta", tags='["shared"]', extra='date: "2023"\nurl: "https://x.org/b"', body=ABSTRACT
             ),
@@ -85,9 +87,10 @@ def test_warnings_are_shown_and_strict_makes_them_errors(make_project):
     assert "content/papers/a.md:9:1: warning: abstract is only 6 characters" in out
     assert "content/papers/a.md:2:1: warning: no publication 'date'" in out
     assert "content/papers/a.md:2:1: warning: no 'arxiv', 'doi' or 'url': readers cannot get from here" in out
-    assert "4 warnings in 1 file" in out
+    assert "content/papers/a.md:3:1: warning: no authors: citations of it name no one" in out
+    assert "5 warnings in 1 file" in out
     strict = cli(project.root, "check", "--strict")
-    assert strict.returncode == 1 and "4 errors in 1 file" in strict.stderr
+    assert strict.returncode == 1 and "5 errors in 1 file" in strict.stderr
     assert "abstract is only 6 characters (strict)" in strict.stderr
 
 
