@@ -193,9 +193,50 @@ def _protected_word(token: str) -> str:
     return _escape(token)
 
 
+# Mathematics in a title ($\\alpha$-Scaling, $k$NN) is written as TeX, braced so that a style
+# keeps its case, when it is plainly formula: letters, digits, operators and balanced braces,
+# and commands from this list, none of which reads, writes or defines anything. Anything else
+# between dollars is escaped as text, as the rest of the title is.
+MATH_COMMANDS = frozenset(
+    """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu
+    xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta
+    Lambda Xi Pi Sigma Upsilon Phi Psi Omega mathcal mathbb mathrm mathbf mathit mathsf boldsymbol
+    ell log exp sin cos min max arg sup inf lim sum prod int sqrt frac cdot cdots ldots dots times
+    div pm mp le leq ge geq neq approx sim simeq equiv propto infty partial nabla in notin subset
+    subseteq cup cap to rightarrow leftarrow Rightarrow mapsto top perp circ star ast prime
+    hat tilde bar vec dot text""".split()
+)
+_MATH = re.compile(r"\$(?! )([^$]*?[^ $])\$(?!\d)")  # as pandoc reads it: "$5 and $10" is no formula
+_MATH_OK = re.compile(r"(?:[A-Za-z0-9 +\-*/=<>()\[\]^_{},.|':!;]|\\[A-Za-z]+ ?)+")
+
+
+def _plain_formula(tex: str) -> bool:
+    """Whether the TeX between two dollars is formula only (see MATH_COMMANDS)."""
+    if not _MATH_OK.fullmatch(tex) or "^^" in tex:  # ^^5c is a backslash to TeX
+        return False
+    if any(name not in MATH_COMMANDS for name in re.findall(r"\\([A-Za-z]+)", tex)):
+        return False
+    depth = 0
+    for char in tex:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _bibtex_title(title: str) -> str:
-    """The title escaped for LaTeX, with capitalised words protected."""
-    return " ".join(_protected_word(token) for token in _squash(title).split(" "))
+    """The title escaped for LaTeX, with capitalised words protected and formulas kept as TeX."""
+    title = _squash(title)
+    parts, at = [], 0
+    for match in _MATH.finditer(title):
+        if _plain_formula(match.group(1)):
+            parts += [_bibtex_words(title[at : match.start()]), "{" + match.group() + "}"]
+            at = match.end()
+    return "".join([*parts, _bibtex_words(title[at:])])
+
+
+def _bibtex_words(text: str) -> str:
+    return " ".join(_protected_word(token) if token else "" for token in text.split(" "))
 
 
 def _key_word(title: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from bibtexparser import middlewares
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from generator import cite
 from generator.build import Project, load_catalogue
 from generator.cite import bibliography, bibtex_entry, citation_keys
 from generator.model import Paper
@@ -360,7 +361,10 @@ def test_hostile_titles_stay_one_balanced_entry(title):
         depth += {"{": 1, "}": -1}.get(char, 0)
         assert depth >= 0
     # no unescaped LaTeX specials in the title (a bare % would comment out the rest of the line)
-    assert not re.search(r"(?<!\\)[%&$#_]", entry["title"])
+    # but in formulas, written as TeX: letters, operators and harmless commands only
+    formulas = re.findall(r"\{\$([^$]*)\$\}", entry["title"])
+    assert all(cite._plain_formula(f) for f in formulas)
+    assert not re.search(r"(?<!\\)[%&$#_]", re.sub(r"\{\$[^$]*\$\}", "", entry["title"]))
     assert not re.search(r"^@", text[1:], re.M)
 
 
@@ -562,3 +566,28 @@ def test_an_organisation_in_braces_is_one_name_everywhere(make_project):
     parsed = parse_one(entry)
     assert names_of(parsed) == ["Google DeepMind", "Ada Lovelace"]
     assert parsed["author"][0].first == [] and parsed["author"][0].last == ["{Google DeepMind}"]
+
+
+@pytest.mark.parametrize(
+    ("title", "written"),
+    [
+        ("$\\alpha$-Scaling Laws", "{$\\alpha$}-Scaling Laws"),
+        ("An $\\mathcal{O}(n \\log n)$ Attention", "An {$\\mathcal{O}(n \\log n)$} Attention"),
+        ("kNN with $k$ Neighbours", "{kNN} with {$k$} Neighbours"),
+        ("Cost $5 and $10", "Cost \\$5 and \\$10"),  # dollars, not a formula
+        (
+            "Evil $\\input{/etc/passwd}$",
+            "Evil \\$\\textbackslash{}input\\textbraceleft{}/etc/passwd\\textbraceright{}\\$",
+        ),
+        (
+            "Evil $\\def\\x{y}$",
+            "Evil \\$\\textbackslash{}def\\textbackslash{}x\\textbraceleft{}y\\textbraceright{}\\$",
+        ),
+        ("Evil $^^5cinput x$", "Evil \\$\\textasciicircum{}\\textasciicircum{}{5cinput} x\\$"),
+        ("Evil $a}$ b", "Evil \\$a\\textbraceright{}\\$ b"),  # would close the field early
+    ],
+)
+def test_a_formula_in_a_title_is_written_as_tex_and_anything_else_as_text(title, written):
+    entry = bibtex_entry(make_paper(title=title), "k")
+    assert entry.split("\n")[1] == f"  title = {{{written}}},"
+    assert len(parse(entry)) == 1
