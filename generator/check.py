@@ -100,42 +100,38 @@ def _paper_warnings(p: Paper, today: dt.date) -> list[ContentError]:
             )
         )
     if not p.date:
-        line, col = p.where("title")
         warnings.append(
-            ContentError(
-                p.path,
-                line,
-                1,
+            _missing(
+                p,
+                "title",
                 "no publication 'date'",
                 'add date: "YYYY-MM-DD" (or "YYYY-MM" / "YYYY") after the title',
-                "warning",
             )
         )
     if not (p.arxiv or p.doi or p.url):
-        line, _ = p.where("title")
         warnings.append(
-            ContentError(
-                p.path,
-                line,
-                1,
+            _missing(
+                p,
+                "title",
                 "no 'arxiv', 'doi' or 'url': readers cannot get from here to the paper",
                 "add arxiv: (the id on its arXiv page, quoted), a doi, or the url of its landing page",
-                "warning",
             )
         )
     if not p.authors:
-        line, _ = p.where("authors")
         warnings.append(
-            ContentError(
-                p.path,
-                line,
-                1,
+            _missing(
+                p,
+                "authors",
                 "no authors: citations of it name no one",
                 'list them in order as on the paper: authors: ["First Author", "Second Author"]',
-                "warning",
             )
         )
     return warnings
+
+
+def _missing(p: Paper, near: str, message: str, hint: str) -> ContentError:
+    """A warning of something a paper lacks, at the start of the line of field `near`."""
+    return ContentError(p.path, p.where(near)[0], 1, message, hint, "warning")
 
 
 def _markdown_surprises(p: Paper) -> list[ContentError]:

@@ -77,6 +77,20 @@ def page(browser):
     context.close()
 
 
+def record_changes(page, element_id: str) -> None:
+    """From now on, window.changes lists the element's text after each change (what a live
+    region would say)."""
+    page.evaluate(
+        """id => {
+            window.changes = [];
+            const region = document.getElementById(id);
+            new MutationObserver(() => window.changes.push(region.textContent))
+                .observe(region, {childList: true, characterData: true, subtree: true});
+        }""",
+        element_id,
+    )
+
+
 def titles_in_results(page) -> list[str]:
     return page.locator("#search-results .paper-title a").all_text_contents()
 
@@ -1055,17 +1069,10 @@ def test_copy_bibtex_puts_the_entry_on_the_clipboard(browser, base_url):
     button.click()
     expect(button).to_have_text("Copied")
     expect(spoken).to_have_text("BibTeX copied to the clipboard.")  # a changed button label is not announced
-    page.evaluate(
-        """() => {
-            window.said = [];
-            const region = document.getElementById("copy-status");
-            new MutationObserver(() => window.said.push(region.textContent))
-                .observe(region, {childList: true, characterData: true, subtree: true});
-        }"""
-    )
+    record_changes(page, "copy-status")
     button.click()  # again: the live region must change again, or nothing is said
-    page.wait_for_function("() => window.said.length > 0")
-    assert page.evaluate("() => window.said")[-1].strip() == "BibTeX copied to the clipboard."
+    page.wait_for_function("() => window.changes.length > 0")
+    assert page.evaluate("() => window.changes")[-1].strip() == "BibTeX copied to the clipboard."
     assert page.evaluate("() => navigator.clipboard.readText()") == entry
     download = page.locator("a[download]")
     href = download.get_attribute("href")
@@ -1111,37 +1118,37 @@ def test_the_search_page_speaks_its_count_once_the_typing_settles(page, base_url
     """The visible status follows every keystroke; the live region a screen reader hears
     changes once, when the results have settled, not once per letter."""
     search_page(page, base_url)
-    page.evaluate(
-        """() => {
-            window.spoken = [];
-            const region = document.getElementById("search-announce");
-            new MutationObserver(() => window.spoken.push(region.textContent))
-                .observe(region, {childList: true, characterData: true, subtree: true});
-        }"""
-    )
+    record_changes(page, "search-announce")
     page.locator("#search-input").press_sequentially("lora adapters", delay=60)
     settled(page)
     expect(page.locator("#search-announce")).to_have_text(page.locator("#search-status").text_content())
     page.wait_for_timeout(800)
-    spoken = page.evaluate("() => window.spoken")
+    spoken = page.evaluate("() => window.changes")
     assert 1 <= len(spoken) <= 3 and spoken[-1] == page.locator("#search-status").text_content(), spoken
     assert page.locator("#search-status").get_attribute("role") is None  # not read twice
     assert page.problems == []
+
+
+def arrow_through_topics(page, pause: int):
+    """Press ArrowDown three times on the topic filter, `pause` ms apart, and wait past the
+    choice's commit to the history; returns the filter."""
+    topic = page.locator("#facet-topic")
+    topic.focus()
+    for _ in range(3):
+        topic.press("ArrowDown")
+        page.wait_for_timeout(pause)
+    chosen = topic.input_value()
+    assert chosen
+    page.wait_for_url(f"**topic={chosen}")
+    page.wait_for_timeout(1200)  # past the commit (900 ms)
+    return topic
 
 
 def test_arrowing_through_a_filter_leaves_one_history_entry(page, base_url):
     search_page(page, base_url, "?q=tuning")
     settled(page)
     before = page.evaluate("() => history.length")
-    topic = page.locator("#facet-topic")
-    topic.focus()
-    for _ in range(3):
-        topic.press("ArrowDown")
-        page.wait_for_timeout(150)
-    chosen = topic.input_value()
-    assert chosen
-    page.wait_for_url(f"**topic={chosen}")
-    page.wait_for_timeout(1200)  # past the commit
+    topic = arrow_through_topics(page, pause=150)
     assert page.evaluate("() => history.length") == before + 1
     page.go_back()
     page.wait_for_url("**/search/?q=tuning")
@@ -1189,14 +1196,7 @@ def test_words_typed_then_a_filter_arrowed_through_at_once_are_two_steps_back(pa
     before = page.evaluate("() => history.length")
     page.locator("#search-input").press_sequentially("lora", delay=30)
     page.wait_for_timeout(150)  # past the typing's history update, well before its commit
-    topic = page.locator("#facet-topic")
-    topic.focus()
-    for _ in range(3):
-        topic.press("ArrowDown")
-        page.wait_for_timeout(200)
-    chosen = topic.input_value()
-    page.wait_for_url(f"**topic={chosen}")
-    page.wait_for_timeout(1200)
+    topic = arrow_through_topics(page, pause=200)
     assert page.evaluate("() => history.length") == before + 2  # the words, then the filter
     page.go_back()
     page.wait_for_url("**/search/?q=lora")
