@@ -6,14 +6,16 @@ catalogue whatever the input order). Entries are `@article` for a paper in a jou
 Text values are escaped for LaTeX with commands whose braces always balance
 (`\\textbraceleft{}` rather than `\\{`, which classic BibTeX would count), so hostile titles or
 names cannot close a field or an entry early; words whose capitals matter are wrapped in braces.
-`url` and `doi` are verbatim fields (read by `\\url`), so only braces and backslashes are
-percent-encoded there.
+`url` and `doi` are verbatim fields (read by `\\url`), so only braces, backslashes and carets
+(TeX's ^^5c is a backslash) are percent-encoded there. Letters beyond ASCII become LaTeX
+accents, and a formula in a title stays TeX only when it is plainly one (_plain_formula).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -41,7 +43,9 @@ _LATEX = {
     "~": r"\textasciitilde{}",
 }
 _LATEX_RE = re.compile(r"[\\{}%&$#_^~]")
-_VERBATIM = {"{": "%7B", "}": "%7D", "\\": "%5C"}
+# In a verbatim field (url, doi) TeX still reads ^^5c as a backslash where no url package is
+# loaded (natbib's styles then print it with \\texttt): "^" is percent-encoded too.
+_VERBATIM = {"{": "%7B", "}": "%7D", "\\": "%5C", "^": "%5E"}
 _ALNUM_RUN = re.compile(r"[^\W_]+")
 _AFFIXES = re.compile(r"^([\W_]*)(.*?)([\W_]*)$", re.S)
 _NOT_KEY_CHAR = re.compile(r"[^a-z0-9]+")
@@ -64,9 +68,29 @@ def _unicode_to_latex():
     return UnicodeToLatexEncoder(
         non_ascii_only=True,
         replacement_latex_protection="braces-all",
-        unknown_char_policy="keep",
+        unknown_char_policy=_stacked_accents,
         unknown_char_warning=False,
     )
+
+
+# The accents of LaTeX's own text commands, by the combining mark that Unicode decomposes to.
+_ACCENT_COMMANDS = {
+    "\u0300": "`", "\u0301": "'", "\u0302": "^", "\u0303": "~", "\u0304": "=", "\u0306": "u",
+    "\u0307": ".", "\u0308": '"', "\u030a": "r", "\u030b": "H", "\u030c": "v", "\u0323": "d",
+    "\u0327": "c", "\u0328": "k",
+}  # fmt: skip
+
+
+def _stacked_accents(char: str) -> str:
+    """A letter pylatexenc has no name for, as LaTeX accents on an ASCII letter when it is one
+    (Vietnamese ễ: {\\~{\\^{e}}}); any other character as it is (CJK, emoji: UTF-8 for biber)."""
+    base, *marks = unicodedata.normalize("NFD", char)
+    if not marks or not (base.isascii() and base.isalpha()) or any(m not in _ACCENT_COMMANDS for m in marks):
+        return char
+    latex = "\\i" if base == "i" else "\\j" if base == "j" else base
+    for mark in marks:
+        latex = "\\" + _ACCENT_COMMANDS[mark] + "{" + latex + "}"
+    return "{" + latex + "}"
 
 
 def _escape(text: str) -> str:
@@ -194,34 +218,70 @@ def _protected_word(token: str) -> str:
 
 
 # Mathematics in a title ($\\alpha$-Scaling, $k$NN) is written as TeX, braced so that a style
-# keeps its case, when it is plainly formula: letters, digits, operators and balanced braces,
-# and commands from this list, none of which reads, writes or defines anything. Anything else
+# keeps its case, when it is plainly a formula that LaTeX itself sets without packages: letters,
+# digits and operators, commands from these lists (none reads, writes or defines anything),
+# each sub- or superscript once per base, groups nested at most MATH_DEPTH deep. Anything else
 # between dollars is escaped as text, as the rest of the title is.
-MATH_COMMANDS = frozenset(
+MATH_SYMBOLS = frozenset(
     """alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu
     xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta
-    Lambda Xi Pi Sigma Upsilon Phi Psi Omega mathcal mathbb mathrm mathbf mathit mathsf boldsymbol
-    ell log exp sin cos min max arg sup inf lim sum prod int sqrt frac cdot cdots ldots dots times
-    div pm mp le leq ge geq neq approx sim simeq equiv propto infty partial nabla in notin subset
-    subseteq cup cap to rightarrow leftarrow Rightarrow mapsto top perp circ star ast prime
-    hat tilde bar vec dot text""".split()
+    Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell log exp sin cos min max arg sup inf lim sum prod
+    int cdot cdots ldots dots times div pm mp le leq ge geq neq approx sim simeq equiv propto
+    infty partial nabla in notin subset subseteq cup cap to rightarrow leftarrow Rightarrow mapsto
+    top perp circ star ast prime""".split()
 )
+MATH_ONE_ARGUMENT = frozenset("mathcal mathrm mathbf mathit mathsf hat tilde bar vec dot".split())
+MATH_DEPTH, MATH_LENGTH = 3, 120
 _MATH = re.compile(r"\$(?! )([^$]*?[^ $])\$(?!\d)")  # as pandoc reads it: "$5 and $10" is no formula
-_MATH_OK = re.compile(r"(?:[A-Za-z0-9 +\-*/=<>()\[\]^_{},.|':!;]|\\[A-Za-z]+ ?)+")
+_MATH_TOKEN = re.compile(r"\\[A-Za-z]+|[A-Za-z0-9]|[+\-*/=<>()\[\],.|':!;]|[{}^_]| ")
 
 
 def _plain_formula(tex: str) -> bool:
-    """Whether the TeX between two dollars is formula only (see MATH_COMMANDS)."""
-    if not _MATH_OK.fullmatch(tex) or "^^" in tex:  # ^^5c is a backslash to TeX
+    """Whether the TeX between two dollars is a formula as MATH_SYMBOLS describes it."""
+    if len(tex) > MATH_LENGTH:
         return False
-    if any(name not in MATH_COMMANDS for name in re.findall(r"\\([A-Za-z]+)", tex)):
-        return False
-    depth = 0
-    for char in tex:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth < 0:
-            return False
-    return depth == 0
+    tokens = _MATH_TOKEN.findall(tex)
+    if "".join(tokens) != tex:
+        return False  # a character outside the grammar (^^ notation, #, %, ~, &, \\, …)
+    tokens = [t for t in tokens if t != " "]
+    at = _formula(tokens, 0, 0)
+    return at == len(tokens)
+
+
+def _formula(tokens: list[str], at: int, depth: int) -> int | None:
+    """Parse atoms with their scripts from `at` to the end or a closing brace; where it stopped,
+    or None when the formula is not plain."""
+    while at < len(tokens) and tokens[at] != "}":
+        at = _atom(tokens, at, depth)
+        if at is None:
+            return None
+        scripts = set()
+        while at < len(tokens) and tokens[at] in "^_":
+            if tokens[at] in scripts:
+                return None  # a double superscript or subscript
+            scripts.add(tokens[at])
+            at = _atom(tokens, at + 1, depth, argument=True)
+            if at is None:
+                return None
+    return at
+
+
+def _atom(tokens: list[str], at: int, depth: int, argument: bool = False) -> int | None:
+    """One atom (a symbol, a command with its argument, or a braced group); where it ends."""
+    if at >= len(tokens) or tokens[at] in "^_}":
+        return None
+    token = tokens[at]
+    if token == "{":
+        if depth >= MATH_DEPTH:
+            return None
+        end = _formula(tokens, at + 1, depth + 1)
+        return end + 1 if end is not None and end < len(tokens) else None
+    if token.startswith("\\"):
+        name = token[1:]
+        if name in MATH_ONE_ARGUMENT:
+            return _atom(tokens, at + 1, depth, argument=True)
+        return at + 1 if name in MATH_SYMBOLS else None
+    return at + 1
 
 
 def _bibtex_title(title: str) -> str:
@@ -279,7 +339,7 @@ def _month(date: str | None) -> str | None:
 
 
 def _verbatim(value: str) -> str:
-    """A URL or DOI for a verbatim field: braces and backslashes percent-encoded."""
+    """A URL or DOI for a verbatim field: braces, backslashes and carets percent-encoded."""
     return "".join(_VERBATIM.get(c, c) for c in _squash(value))
 
 

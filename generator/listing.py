@@ -9,6 +9,7 @@ fit is a located error.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ SUBMITTED_BY = re.compile(r"submitted by:?", re.I)
 USER = re.compile(r"@?\w[\w.-]*(?: \w[\w.-]*){0,2}")  # a user name after "Submitted by"
 PROSE_END = re.compile(r"[.!?][\"'”’)\]]*$")  # how abstracts end; titles seldom end with a full stop
 FULL_STOP_END = re.compile(r"\.[\"'”’)\]]*$")
+ERRORS_SHOWN = 50  # of a listing's problems; the rest are counted
 CHROME_MAX = 160  # before the date line: page chrome is short; a longer paragraph is a misplaced paper
 
 
@@ -136,10 +138,12 @@ def _page_text_above(dropped: list[tuple[int, str]], paras: list[tuple[int, str]
     """A hint's note of the lines skipped as page text just above paragraph i: an abstract's own
     line that looks like page text ("Next", a number alone) splits it."""
     above = paras[i - 1][0] if i else 0
-    lines = [(n, text) for n, text in dropped if above < n < paras[i][0]]
+    start = bisect.bisect_right(dropped, (above, "\uffff"))  # dropped: in line order
+    end = bisect.bisect_left(dropped, (paras[i][0], ""))
+    lines = dropped[start:end][-3:]
     if not lines:
         return ""
-    shown = ", ".join(f"{n} '{text}'" for n, text in lines[:3])
+    shown = ", ".join(f"{n} '{text}'" for n, text in lines)
     return (
         f"; skipped as page text above it: line {shown}"
         " (if they are words of an abstract, join them to its other lines)"
@@ -241,6 +245,17 @@ def parse_listing(text: str, path: str) -> tuple[Listing | None, list[ContentErr
             continue
         entries.append(Entry(title, abstract, title_line, abstract_line))
         i += 2
+    if len(errors) > ERRORS_SHOWN:  # a file that is no listing at all: the first ones say enough
+        more = len(errors) - ERRORS_SHOWN
+        errors = errors[:ERRORS_SHOWN] + [
+            ContentError(
+                path,
+                errors[ERRORS_SHOWN].line,
+                1,
+                f"and {more} more problems like these after this line",
+                "is this a daily-papers listing? Fix the first problems and run it again",
+            )
+        ]
     if errors:
         return None, errors
     return Listing(lines[date_index].strip(), tuple(entries), tuple(page_lines)), []

@@ -71,24 +71,20 @@ def listing_candidates(text: str, label: str) -> tuple[list[Candidate], list[str
     return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries], notes
 
 
-def _name(parts) -> str:
+_ORGANISATION = re.compile(r"\{([^{}]*\S[^{}]*)\}")  # a name braced whole: no person's
+
+
+def _name(parts, decode) -> str:
+    """One author as a paper file writes it: "First von Last, Jr" decoded from LaTeX, or an
+    organisation, braced whole in BibTeX ("{Allen Institute and University of Washington}"),
+    in braces."""
+    if not (parts.first or parts.von or parts.jr) and len(parts.last) == 1:
+        whole = _ORGANISATION.fullmatch(parts.last[0])
+        if whole:
+            return "{" + " ".join(decode(whole.group(1)).split()) + "}"
     words = list(parts.first) + list(parts.von) + list(parts.last)
-    name = " ".join(words)
-    return name + (", " + " ".join(parts.jr) if parts.jr else "")
-
-
-def _organisations(written: str) -> list[bool]:
-    """For each name of an author field as written, whether it is braced whole ("{OpenAI}"):
-    an organisation, which BibTeX would otherwise split into first and last names."""
-    names, depth, start = [], 0, 0
-    text = " ".join(written.split())
-    for i, char in enumerate(text):
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth == 0 and text[i : i + 5].lower() == " and ":
-            names.append(text[start:i])
-            start = i + 5
-    names.append(text[start:])
-    return [bool(re.fullmatch(r"\{[^{}]*\}", name.strip())) for name in names if name.strip()]
+    name = decode(" ".join(words))
+    return name + (", " + decode(" ".join(parts.jr)) if parts.jr else "")
 
 
 def _date(fields: dict) -> str | None:
@@ -163,13 +159,14 @@ _BARE_PERCENT = re.compile(r"(?<!\\)%")
 def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]]:
     """Candidates from BibTeX (Zotero, Google Scholar); bad blocks raise BuildFailed with lines."""
     quiet = logging.getLogger("bibtexparser")
+    decoder = _latex_decoder()
     level, quiet.level = quiet.level, logging.ERROR + 10  # we report failed blocks ourselves
     try:
         library = bibtexparser.parse_string(
             _BARE_PERCENT.sub(r"\\%", text),  # a value's "%" is text to BibTeX, a comment to LaTeX decoding
-            append_middleware=[
-                middlewares.LatexDecodingMiddleware(decoder=_latex_decoder()),
+            append_middleware=[  # names are split before decoding, which would drop their braces
                 middlewares.SeparateCoAuthors(),
+                middlewares.LatexDecodingMiddleware(decoder=decoder),
                 middlewares.SplitNameParts(),
             ],
         )
@@ -203,13 +200,10 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
             errors.append(ContentError(label, line, 1, f"entry '{entry.key}' has no title"))
             continue
         authors = (
-            tuple(_name(a) for a in fields.get("author", []))
+            tuple(_name(a, decoder.latex_to_text) for a in fields.get("author", []))
             if isinstance(fields.get("author"), list)
             else ()
         )
-        braced = _organisations(raw.get("author", ""))
-        if len(braced) == len(authors):  # an organisation keeps its braces: it is no person's name
-            authors = tuple(f"{{{a}}}" if whole else a for a, whole in zip(authors, braced, strict=True))
         url = str(fields.get("url", "")).strip()
         doi = str(fields.get("doi", "") or (url if url.startswith("https://doi.org/") else "")).strip()
         doi = doi.removeprefix("https://doi.org/") or None  # DBLP gives the DOI as a url

@@ -180,6 +180,17 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
                 "keep the one it was published in",
             )
         )
+    if any(not _unbraced(a).strip() for a in values.get("authors", ())):
+        _, vpos = parsed.fields["authors"]
+        errors.append(
+            ContentError(
+                doc.path,
+                vpos.line,
+                vpos.col,
+                "empty item in 'authors'",
+                "write the organisation's name between the braces, or remove the entry",
+            )
+        )
     errors += _body_problems(doc.path, parsed)
     if errors:
         return None, errors

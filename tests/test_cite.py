@@ -585,9 +585,31 @@ def test_an_organisation_in_braces_is_one_name_everywhere(make_project):
         ),
         ("Evil $^^5cinput x$", "Evil \\$\\textasciicircum{}\\textasciicircum{}{5cinput} x\\$"),
         ("Evil $a}$ b", "Evil \\$a\\textbraceright{}\\$ b"),  # would close the field early
+        ("$x_{i}^{2}$ and $\\hat{y}$", "{$x_{i}^{2}$} and {$\\hat{y}$}"),
+        ("Bad $a^b^c$", "Bad \\$a\\textasciicircum{}b\\textasciicircum{}c\\$"),  # a double superscript
+        ("Bad $x_$", "Bad \\$x\\_\\$"),
+        ("Bad $\\frac$", "Bad \\$\\textbackslash{}frac\\$"),  # no argument: LaTeX would stop
+        ("Bad $\\hat$", "Bad \\$\\textbackslash{}hat\\$"),
+        ("Deep ${{{{x}}}}$", "Deep \\$" + "\\textbraceleft{}" * 4 + "x" + "\\textbraceright{}" * 4 + "\\$"),
     ],
 )
 def test_a_formula_in_a_title_is_written_as_tex_and_anything_else_as_text(title, written):
     entry = bibtex_entry(make_paper(title=title), "k")
     assert entry.split("\n")[1] == f"  title = {{{written}}},"
     assert len(parse(entry)) == 1
+
+
+def test_a_caret_in_a_url_or_doi_cannot_spell_a_tex_command():
+    """Where no url package is loaded, natbib's styles print a url with \\texttt, and TeX reads
+    ^^5c as a backslash: a url could \\input a file into the citing paper's PDF."""
+    paper = make_paper(url="https://example.org/^^5cinput^^7b/etc/passwd^^7d", doi="10.1234/^^5cx")
+    entry = bibtex_entry(paper, "k")
+    assert "^" not in entry
+    assert "url = {https://example.org/%5E%5E5cinput%5E%5E7b/etc/passwd%5E%5E7d}" in entry
+    assert "doi = {10.1234/%5E%5E5cx}" in entry
+
+
+def test_letters_pylatexenc_has_no_name_for_are_stacked_accents_and_other_scripts_stay():
+    text = bibtex_entry(make_paper(authors=("Nguyễn Văn Ẩn", "李四")), "k")
+    assert "Nguy{\\~{\\^{e}}}n" in text and "李四" in text
+    assert names_of(parse_one(text)) == ["Nguyễn Văn Ẩn", "李四"]

@@ -671,14 +671,23 @@ def test_an_organisation_braced_in_a_bibtex_author_list_stays_one(make_project):
     project = make_project({})
     bib = (
         "@misc{g, title = {Gemini: A Family of Highly Capable Multimodal Models}, year = {2023},\n"
-        "  author = {{Google DeepMind} and Smith, John and {OpenAI}},\n"
+        "  author = {{Google DeepMind} and Smith, John and {OpenAI} and {Allen Institute and University of Washington}\n"
+        '    and M{\\"u}ller, Thomas},\n'
         "  abstract = {A long enough abstract about models, with words enough to be one: "
         + "more " * 30
         + "}}\n"
     )
     write_tree(project.root, {"refs.bib": bib})
     (path,) = import_file(project.root, project.root / "refs.bib", added="2024-07-01").written
-    assert 'authors: ["{Google DeepMind}", "John Smith", "{OpenAI}"]' in (project.root / path).read_text()
+    written = (project.root / path).read_text()
+    assert (
+        'authors: ["{Google DeepMind}", "John Smith", "{OpenAI}", "{Allen Institute and University of Washington}",'
+        ' "Thomas Müller"]'
+    ) in written
     catalogue, _ = load_catalogue(project)
     (paper,) = catalogue.papers
-    assert paper.organisations == ("Google DeepMind", "OpenAI")
+    assert paper.organisations == (
+        "Google DeepMind",
+        "OpenAI",
+        "Allen Institute and University of Washington",
+    )

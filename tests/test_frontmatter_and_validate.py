@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generator.duplicates import normalise_title
+from generator.errors import BuildFailed
 from generator.load import RawDocument
 from generator.model import Topic
 from generator.validate import TopicIndex, validate, validate_document
@@ -569,3 +570,20 @@ def test_a_journal_s_spaces_collapse_an_empty_one_is_an_error_and_a_null_one_non
 def test_only_a_name_that_starts_with_a_preprint_server_is_one(name, preprint):
     _, errors = check(replace("code:", f'journal: "{name}"'))
     assert bool(errors) == preprint, errors
+
+
+@pytest.mark.parametrize("authors", ['["{}", "Ada Lovelace"]', '["Ada Lovelace", "{ }"]', '["  "]'])
+def test_an_empty_author_or_organisation_is_an_error(make_project, authors):
+    from generator.build import load_catalogue
+
+    project = make_project(
+        {
+            "a": paper_text("A Paper").replace(
+                'authors: ["Ada Lovelace", "Alan Turing"]', f"authors: {authors}"
+            )
+        }
+    )
+    with pytest.raises(BuildFailed) as caught:
+        load_catalogue(project)
+    (error,) = caught.value.errors
+    assert (error.line, error.message) == (3, "empty item in 'authors'")

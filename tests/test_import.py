@@ -427,3 +427,9 @@ def test_a_greek_letter_and_its_name_in_one_listing_are_one_paper(make_project):
     report = import_listing(project.root, project.root / "day.txt", added="2026-03-19")
     assert report.written == ["content/papers/pi-tuning-revisited.md"]
     assert "is in this file twice (same title): taken from day.txt:3" in report.skipped[0]
+
+
+def test_a_file_that_is_no_listing_reports_its_first_problems_and_counts_the_rest():
+    listing, errors = parse_listing("Mar 18\n\n" + "T\n1\n" * 25_000, "l.txt")  # took minutes when quadratic
+    assert listing is None and len(errors) == 51
+    assert errors[-1].message == "and 24950 more problems like these after this line"
