@@ -95,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--added", help="the 'added' date for new papers, YYYY-MM-DD (default: today)")
     i.add_argument("--dry-run", action="store_true", help="report what would be written, write nothing")
+    i.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        help="topic slug for every new paper (repeatable; default: suggested)",
+    )
+    i.add_argument(
+        "--tag", action="append", default=[], help="tag for every new paper (repeatable; default: suggested)"
+    )
     n = sub.add_parser(
         "new",
         help="create a correctly formatted paper file from flags",
@@ -322,7 +331,14 @@ def _print_warnings(args, warnings: list) -> None:
 def _cmd_import(args) -> int:
     from . import sources
 
-    report = sources.import_file(args.root, args.listing, added=args.added, dry_run=args.dry_run)
+    report = sources.import_file(
+        args.root,
+        args.listing,
+        added=args.added,
+        dry_run=args.dry_run,
+        topics=tuple(args.topic),
+        tags=tuple(args.tag),
+    )
     for line in report.lines():
         print(line)
     return 0

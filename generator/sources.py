@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -12,12 +13,12 @@ from bibtexparser import middlewares
 from pylatexenc import latex2text
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 
-from . import importer, listing
+from . import config, importer, listing
 from .errors import BuildFailed, ContentError, UsageError, plural, utf8_error
 from .importer import Candidate, ImportReport
 from .load import display_path
 from .schema import ARXIV_RE, DOI_RE, PREPRINT_RE, SLUG_RE
-from .validate import tag_slug
+from .validate import TopicIndex, tag_hint, tag_slug
 
 MONTHS = {
     m: i
@@ -233,18 +234,31 @@ def bibtex_candidates(text: str, label: str) -> tuple[list[Candidate], list[str]
 
 
 def import_file(
-    root: Path, path: Path, *, added: str | None = None, dry_run: bool = False, today: dt.date | None = None
+    root: Path,
+    path: Path,
+    *,
+    added: str | None = None,
+    dry_run: bool = False,
+    today: dt.date | None = None,
+    topics: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
 ) -> ImportReport:
     """`import`: a .bib file or a daily-papers listing; papers already present are skipped.
 
     A file from outside content/ is kept as content/listings/<name>, so every paper's
-    `source:` points at raw text that stays in the repository.
+    `source:` points at raw text that stays in the repository. `topics` and `tags`, when
+    given, are every new paper's, instead of the suggested ones.
     """
     added = importer.check_added(added, today)
+    topics, tags = _given_terms(root, topics, tags)
     label = display_path(path, root)
     text = read_text(path, label)
     reader = bibtex_candidates if path.suffix.lower() == ".bib" else listing_candidates
     candidates, notes = reader(text, label)
+    if topics or tags:
+        candidates = [
+            dataclasses.replace(c, topics=topics or c.topics, tags=tags or c.tags) for c in candidates
+        ]
     keep = _kept_copy(root, path, text)
     report, _ = importer.add_papers(
         root,
@@ -260,6 +274,28 @@ def import_file(
         importer.write_new(keep, text, replace=True)
         report.kept = display_path(keep, root)
     return report
+
+
+def _given_terms(root: Path, topics: tuple[str, ...], tags: tuple[str, ...]) -> tuple[tuple, tuple]:
+    """--topic and --tag checked once for the whole file (a topic named by one of its keywords
+    becomes its slug): every problem in one message, not once per paper."""
+    problems = []
+    if topics:
+        taxonomy, errors = config.load_topics(root / "content" / "topics.yml", "content/topics.yml")
+        if errors:
+            raise BuildFailed(errors)
+        index = TopicIndex.of(taxonomy)
+        found = [index.topic_of(t) for t in topics]
+        problems += [
+            f"--topic '{t}' is no topic ({index.hint(t)})"
+            for t, f in zip(topics, found, strict=True)
+            if not f
+        ]
+        topics = tuple(dict.fromkeys(f for f in found if f))
+    problems += [f"--tag '{t}': {tag_hint(t)}" for t in tags if not SLUG_RE.match(t)]
+    if problems:
+        raise UsageError("; ".join(problems))
+    return topics, tuple(dict.fromkeys(tags))
 
 
 def _kept_copy(root: Path, path: Path, text: str) -> Path | None:

@@ -460,7 +460,7 @@ def _check_visible(node, value: str, key: str) -> None:
 _NOT_LATIN = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]")  # a letter of another script than Latin
 
 
-def _tag_hint(value: str) -> str:
+def tag_hint(value: str) -> str:
     """How to write a tag as a slug: its words in lowercase Latin letters and digits."""
     if _NOT_LATIN.search(value):
         return "tags are lowercase Latin letters, digits and hyphens: name it in English (e.g. 'japanese')"
@@ -520,7 +520,7 @@ def _convert_list(key: str, node, topics: TopicIndex) -> tuple[str, ...]:
                     hint = "it is already covered by a topic in this list: remove it"
                 raise FieldError(item, f"unknown topic '{value}'", hint)
             if key == "tags" and not SLUG_RE.match(value):
-                raise FieldError(item, f"tag '{value}' is not a slug", _tag_hint(value))
+                raise FieldError(item, f"tag '{value}' is not a slug", tag_hint(value))
             if value in out:
                 raise FieldError(item, f"'{value}' is listed twice in '{key}'", "remove one of them")
         except FieldError as bad:

@@ -433,3 +433,31 @@ def test_a_file_that_is_no_listing_reports_its_first_problems_and_counts_the_res
     listing, errors = parse_listing("Mar 18\n\n" + "T\n1\n" * 25_000, "l.txt")  # took minutes when quadratic
     assert listing is None and len(errors) == 51
     assert errors[-1].message == "and 24950 more problems like these after this line"
+
+
+def test_topics_and_tags_given_for_a_whole_file_replace_the_suggestions(project):
+    from generator.errors import UsageError
+
+    with pytest.raises(
+        UsageError, match=r"--topic 'nope' is no topic .*; --tag 'Bad Tag': write it as 'bad-tag'"
+    ):
+        import_listing(
+            project.root,
+            project.root / "listing.txt",
+            added="2026-03-18",
+            topics=("nope",),
+            tags=("Bad Tag",),
+        )
+    assert not list((project.content / "papers").glob("*.md"))
+    report = import_listing(
+        project.root,
+        project.root / "listing.txt",
+        added="2026-03-18",
+        topics=("peft", "peft"),
+        tags=("curated",),
+    )
+    catalogue, _ = load_catalogue(project)
+    assert len(report.written) == 2
+    assert {(p.topics, p.tags) for p in catalogue.papers} == {  # "peft" is one of that topic's keywords
+        (("parameter-efficient-fine-tuning",), ("curated",))
+    }
