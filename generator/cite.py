@@ -112,7 +112,7 @@ def _ascii_word(text: str) -> str:
 # --- names -------------------------------------------------------------------------------------
 
 
-def _is_suffix(word: str) -> bool:
+def is_suffix(word: str) -> bool:
     """Whether a word is a generational suffix such as Jr. or III."""
     return word.lower() in SUFFIXES
 
@@ -131,7 +131,7 @@ def _name_parts(name: str) -> tuple[str, str, str] | None:
     name = _squash(name)
     if "," in name:
         parts = [p.strip() for p in name.split(",")]
-        if len(parts) == 2 and parts[0] and _is_suffix(parts[1]):
+        if len(parts) == 2 and parts[0] and is_suffix(parts[1]):
             first, last = _split_first_last(parts[0].split())
             return first, last, parts[1]
         if len(parts) == 2 and all(parts):
@@ -141,7 +141,7 @@ def _name_parts(name: str) -> tuple[str, str, str] | None:
         return None  # commas that fit no form: the caller keeps the name whole
     words = name.split()
     jr: list[str] = []
-    while len(words) > 1 and _is_suffix(words[-1]):
+    while len(words) > 1 and is_suffix(words[-1]):
         jr.insert(0, words.pop())
     first, last = _split_first_last(words)
     return first, last, " ".join(jr)
@@ -187,7 +187,7 @@ def _key_surname(authors: tuple[str, ...], organisations: tuple[str, ...] = ()) 
     parts = _name_parts(names[0])
     last = parts[1] if parts else _squash(names[0])
     for word in reversed(last.split()):
-        if not _is_suffix(word) and _ascii_word(word):
+        if not is_suffix(word) and _ascii_word(word):
             return _ascii_word(word)
     return "anon"
 
@@ -260,13 +260,13 @@ def _formula(tokens: list[str], at: int, depth: int) -> int | None:
             if tokens[at] in scripts:
                 return None  # a double superscript or subscript
             scripts.add(tokens[at])
-            at = _atom(tokens, at + 1, depth, argument=True)
+            at = _atom(tokens, at + 1, depth)
             if at is None:
                 return None
     return at
 
 
-def _atom(tokens: list[str], at: int, depth: int, argument: bool = False) -> int | None:
+def _atom(tokens: list[str], at: int, depth: int) -> int | None:
     """One atom (a symbol, a command with its argument, or a braced group); where it ends."""
     if at >= len(tokens) or tokens[at] in "^_}":
         return None
@@ -279,7 +279,7 @@ def _atom(tokens: list[str], at: int, depth: int, argument: bool = False) -> int
     if token.startswith("\\"):
         name = token[1:]
         if name in MATH_ONE_ARGUMENT:
-            return _atom(tokens, at + 1, depth, argument=True)
+            return _atom(tokens, at + 1, depth)
         return at + 1 if name in MATH_SYMBOLS else None
     return at + 1
 

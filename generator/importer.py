@@ -18,7 +18,7 @@ from pathlib import Path
 from . import config, frontmatter, suggest, typography
 from .duplicates import KIND_WORDS, identity_keys
 from .errors import BuildFailed, ContentError, UsageError
-from .load import MAX_FILE_BYTES, RawDocument, load_documents
+from .load import RawDocument, load_documents, read_document
 from .schema import FULL_DATE_RE, SLUG_MAX
 from .validate import TopicIndex, cut_slug, title_slug, validate, validate_document
 
@@ -126,19 +126,14 @@ def existing_papers(papers_dir: Path) -> Existing:
         found.keys.setdefault("slug:" + path.stem, path.stem)
         if path.name.startswith(".") or path.is_symlink() or not path.is_file():
             continue  # `check` reports these; never read through them
-        if path.stat().st_size > MAX_FILE_BYTES:
-            found.unreadable[path.stem] = f"over {MAX_FILE_BYTES:,} bytes"
-            continue
-        try:
-            fields = frontmatter.parse(path.read_text(encoding="utf-8"), path.name).fields
-        except frontmatter.FrontMatterError as exc:
-            found.unreadable[path.stem] = exc.errors[0].message
-            continue
-        except UnicodeDecodeError:
-            found.unreadable[path.stem] = "not valid UTF-8"
-            continue
-        except OSError as exc:
-            found.unreadable[path.stem] = exc.strerror or "cannot be read"
+        doc, problem = read_document(str(path), path.name, path.stem)  # the build's own reading
+        if problem is None:
+            try:
+                fields = frontmatter.parse(doc.text, path.name).fields
+            except frontmatter.FrontMatterError as exc:
+                problem = exc.errors[0]
+        if problem is not None:
+            found.unreadable[path.stem] = problem.message
             continue
         values = {
             name: fields[name][1].node.value

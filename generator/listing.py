@@ -138,8 +138,8 @@ def _page_text_above(dropped: list[tuple[int, str]], paras: list[tuple[int, str]
     """A hint's note of the lines skipped as page text just above paragraph i: an abstract's own
     line that looks like page text ("Next", a number alone) splits it."""
     above = paras[i - 1][0] if i else 0
-    start = bisect.bisect_right(dropped, (above, "\uffff"))  # dropped: in line order
-    end = bisect.bisect_left(dropped, (paras[i][0], ""))
+    start = bisect.bisect_right(dropped, above, key=lambda d: d[0])  # dropped: in line order
+    end = bisect.bisect_left(dropped, paras[i][0], key=lambda d: d[0])
     lines = dropped[start:end][-3:]
     if not lines:
         return ""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 
+from .cite import is_suffix
 from .model import Catalogue, Paper, SiteConfig
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -24,13 +24,11 @@ def citation_date(paper: Paper) -> str:
     return date.replace("-", "/") if len(date) == 10 else date[:4]
 
 
-_SUFFIX = re.compile(r",\s*((?:jr|sr)\.?|ii|iii|iv)$", re.I)
-
-
 def citation_author(name: str) -> str:
     """A name as citation_author wants it: Scholar and Zotero read a comma as "Last, First",
     so "Martin Luther King, Jr." loses the comma before its suffix."""
-    return _SUFFIX.sub(r" \1", name) if name.count(",") == 1 else name
+    before, _, suffix = name.partition(",")
+    return f"{before} {suffix.strip()}" if name.count(",") == 1 and is_suffix(suffix.strip()) else name
 
 
 def headline(title: str, limit: int = 110) -> str:

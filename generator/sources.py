@@ -18,7 +18,7 @@ from .errors import BuildFailed, ContentError, UsageError, plural, utf8_error
 from .importer import Candidate, ImportReport
 from .load import display_path
 from .schema import ARXIV_RE, DOI_RE, PREPRINT_RE, SLUG_RE
-from .validate import TopicIndex, tag_hint, tag_slug
+from .validate import ORGANISATION_RE, TopicIndex, tag_hint, tag_slug
 
 MONTHS = {
     m: i
@@ -72,16 +72,13 @@ def listing_candidates(text: str, label: str) -> tuple[list[Candidate], list[str
     return [Candidate(e.title, e.abstract, e.title_line) for e in parsed.entries], notes
 
 
-_ORGANISATION = re.compile(r"\{([^{}]*\S[^{}]*)\}")  # a name braced whole: no person's
-
-
 def _name(parts, decode) -> str:
     """One author as a paper file writes it: "First von Last, Jr" decoded from LaTeX, or an
     organisation, braced whole in BibTeX ("{Allen Institute and University of Washington}"),
     in braces."""
     if not (parts.first or parts.von or parts.jr) and len(parts.last) == 1:
-        whole = _ORGANISATION.fullmatch(parts.last[0])
-        if whole:
+        whole = ORGANISATION_RE.fullmatch(parts.last[0])
+        if whole and whole.group(1):
             return "{" + " ".join(decode(whole.group(1)).split()) + "}"
     words = list(parts.first) + list(parts.von) + list(parts.last)
     name = decode(" ".join(words))

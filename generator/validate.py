@@ -180,7 +180,8 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
                 "keep the one it was published in",
             )
         )
-    if any(not _unbraced(a).strip() for a in values.get("authors", ())):
+    braced = [ORGANISATION_RE.fullmatch(a) for a in values.get("authors", ())]  # organisations
+    if any(m and not m.group(1) for m in braced):
         _, vpos = parsed.fields["authors"]
         errors.append(
             ContentError(
@@ -199,21 +200,16 @@ def validate_document(doc: RawDocument, topics: TopicIndex):
         slug=doc.stem,
         body_md=parsed.body.strip("\n") + "\n",
         path=doc.path,
-        authors=tuple(_unbraced(a) for a in authors),
-        organisations=tuple(_unbraced(a) for a in authors if ORGANISATION_RE.fullmatch(a)),
+        authors=tuple(m.group(1) if m else a for a, m in zip(authors, braced, strict=True)),
+        organisations=tuple(m.group(1) for m in braced if m),
         tags=values.pop("tags", ()),
         positions=_positions(parsed),
         **values,
     ), []
 
 
-ORGANISATION_RE = re.compile(r"\{\s*([^{}]*?)\s*\}")  # an author in braces, as BibTeX writes one
-
-
-def _unbraced(author: str) -> str:
-    """An author's name as shown: an organisation without its braces."""
-    found = ORGANISATION_RE.fullmatch(author)
-    return found.group(1) if found else author
+# An author in braces, as BibTeX writes an organisation: group 1 is its name, as shown.
+ORGANISATION_RE = re.compile(r"\{\s*([^{}]*?)\s*\}")
 
 
 def _positions(parsed: fm.FrontMatter) -> str:
