@@ -553,6 +553,25 @@ class BackgroundFiles:
             self.job.__exit__(*exc)
 
 
+def _bibtex_entries(papers: list[Paper], keys: dict[str, str], cache: Cache) -> dict[str, str]:
+    """Each paper's BibTeX entry, by slug. The last build's entries are one cache entry, by
+    source digest and citation key: an entry of its own for each paper took a digest and a
+    lookup each (0.05 s at 10,000 papers). Papers not read from a file are made afresh."""
+    last = cache.get("bibtex", "entries", dict) or {}
+    entries, kept = {}, {}
+    for paper in papers:
+        key = keys[paper.slug]
+        entry = last.get((paper.digest, key)) if paper.digest else None
+        if entry is None:
+            entry = cite.bibtex_entry(paper, key)
+        if paper.digest:
+            kept[paper.digest, key] = entry
+        entries[paper.slug] = entry
+    if kept != last:
+        cache.put("bibtex", "entries", kept)
+    return entries
+
+
 def _generated_files(
     catalogue: Catalogue, derived: render.Derived, version: str, cache: Cache, warm: Warm | None
 ) -> tuple[list, list]:
@@ -663,15 +682,7 @@ def _derive(
         lambda: cite.citation_keys(papers),
         kind=dict,
     )
-    bibtex = {
-        p.slug: cache.memo(
-            "bibtex",
-            digest(p.digest or repr((p.title, p.authors, p.date, p.doi, p.url, p.arxiv)), keys[p.slug]),
-            lambda p=p: cite.bibtex_entry(p, keys[p.slug]),
-            kind=str,
-        )
-        for p in papers
-    }
+    bibtex = _bibtex_entries(papers, keys, cache)
     stages.done("taxonomy + bibtex")
     files = []
     kept = warm.feed_entries if warm is not None else None

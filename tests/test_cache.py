@@ -665,3 +665,36 @@ def test_papers_unpickle_to_equal_frozen_papers(tmp_path):
     assert back.year == 2023
     with pytest.raises(dataclasses.FrozenInstanceError):
         back.title = "other"
+
+
+def test_bibtex_entries_are_kept_by_source_digest_and_citation_key(tmp_path, monkeypatch):
+    from generator import cite
+
+    from .test_cite import make_paper
+
+    made = []
+    real = cite.bibtex_entry
+    monkeypatch.setattr(cite, "bibtex_entry", lambda paper, key: made.append(paper.slug) or real(paper, key))
+
+    def entries(papers, keys):
+        cache = Cache(tmp_path / ".cache", "v")
+        found = build_module._bibtex_entries(papers, keys, cache)
+        cache.save()
+        return found
+
+    a, b = make_paper("a", digest="a1"), make_paper("b", title="Bees", digest="b1")
+    first = entries([a, b], {"a": "lovelace2024a", "b": "lovelace2024b"})
+    assert made == ["a", "b"] and "lovelace2024b" in first["b"] and "Bees" in first["b"]
+    made.clear()
+    assert entries([a, b], {"a": "lovelace2024a", "b": "lovelace2024b"}) == first and made == []
+    edited = make_paper("b", title="Wasps", digest="b2")  # its file changed
+    again = entries([a, edited], {"a": "lovelace2024a", "b": "lovelace2024b"})
+    assert made == ["b"] and "Wasps" in again["b"] and again["a"] == first["a"]
+    made.clear()
+    moved = entries([a, edited], {"a": "lovelace2024b", "b": "lovelace2024a"})  # keys passed on
+    assert made == ["a", "b"] and moved["a"].startswith("@") and "{lovelace2024b," in moved["a"]
+    made.clear()
+    unfiled = make_paper("c")  # not read from a file: no digest to keep it by
+    entries([unfiled], {"c": "lovelace2024"})
+    entries([unfiled], {"c": "lovelace2024"})
+    assert made == ["c", "c"]
