@@ -194,7 +194,7 @@ class Cache:
     def __init__(self, folder: Path | None, version: str, keep_objects: bool = False) -> None:
         self.path = folder / FILE_NAME if folder else None
         self.version = version
-        self.stored: dict[tuple[str, str], bytes] = {}
+        self.stored: dict[tuple[str, str], bytes | None] = {}  # None: taken (see get's `once`)
         self.new: dict[tuple[str, str], bytes] = {}
         self.used: set[tuple[str, str]] = set()
         self.hits = self.misses = self.damaged_entries = 0
@@ -225,8 +225,10 @@ class Cache:
         self.hits = self.misses = self.damaged_entries = 0
         return self
 
-    def get(self, stage: str, key: str, kind: type | tuple[type, ...] = object):
-        """The stored result for (stage, key), or None (also if it is not of `kind`)."""
+    def get(self, stage: str, key: str, kind: type | tuple[type, ...] = object, once: bool = False):
+        """The stored result for (stage, key), or None (also if it is not of `kind`). `once`:
+        this process asks for it only once, so its bytes are let go (an entry still counts as
+        had, and stays in the file; a warm process keeps the value as an object)."""
         item = (stage, key)
         if self.objects is not None:
             value = self.objects.get(item)
@@ -249,6 +251,8 @@ class Cache:
                 self.hits += 1
                 if self.objects is not None:
                     self.objects[item] = value
+                if once:
+                    self.stored[item] = None
                 return value
         self.misses += 1
         return None

@@ -698,3 +698,17 @@ def test_bibtex_entries_are_kept_by_source_digest_and_citation_key(tmp_path, mon
     entries([unfiled], {"c": "lovelace2024"})
     entries([unfiled], {"c": "lovelace2024"})
     assert made == ["c", "c"]
+
+
+def test_an_entry_taken_once_lets_its_bytes_go_but_stays_in_the_file(tmp_path):
+    cache = Cache(tmp_path, "v")
+    cache.put("document", "k", ("paper", []))
+    cache.put("document", "other", ("unused", []))
+    cache.save()
+    again = Cache(tmp_path, "v")
+    assert again.get("document", "k", tuple, once=True) == ("paper", [])
+    assert again.stored[("document", "k")] is None  # the bytes are gone from memory
+    assert again.has("document", "k") and again.get("document", "k") is None  # asked twice: not at hand
+    again.save()  # nothing new; the unused entry goes, the taken one stays
+    later = Cache(tmp_path, "v")
+    assert later.get("document", "k", tuple) == ("paper", []) and later.get("document", "other") is None
