@@ -74,33 +74,24 @@ def process_documents(
     report: Callable[[int, int], None] | None = None,
     on_changed: Callable[[], None] | None = None,
     known_keys: dict | None = None,
+    on_early: Callable[[list[tuple[str, str]], list[Paper]], None] | None = None,
 ) -> tuple[list[Paper], list[ContentError]]:
     """Papers (with body_html, body_text and digest) of the valid documents, and their errors.
 
     Cross-file checks are not included (see validate.cross_file_errors). `on_changed` is
     called before the documents not in the cache (new or edited ones) are processed, if any.
+    Those are processed first; if they are all valid, `on_early` is then given every
+    document's (slug, digest) and their papers, before the others are unpickled.
     `known_keys`, kept by a long-lived process, remembers each document's cache key.
     """
     topic_index, docs = TopicIndex.of(topics), list(docs)
     topics_key = digest(repr(topics))
     keys = _keys(docs, topics_key, known_keys)
-    if on_changed and not all(cache.has("document", key) for key in keys):
-        on_changed()  # told before unpickling the rest: at 10,000 papers, half a second sooner
+    results: list[tuple[Paper | None, list[ContentError]] | None] = [None] * len(docs)
+    missing = [i for i, key in enumerate(keys) if not cache.has("document", key)]
+    if missing and on_changed:
+        on_changed()  # told before anything is read or unpickled: at 10,000 papers, half a second sooner
         on_changed = None
-    # Each document's bytes are let go once unpickled: at 10,000 papers they are 63 MB, which
-    # later allocations then reuse instead of new pages.
-    results = [_checked(cache.get("document", key, tuple, once=True)) for key in keys]
-    todo = [i for i, result in enumerate(results) if result is None]
-    if todo and on_changed:  # a damaged entry
-        on_changed()
-    for i in todo:  # a file not read, as the cache had its entry, which is damaged: read now
-        if docs[i].text is None:
-            doc, error = read_again(docs[i])
-            if doc is None:
-                results[i] = (None, [error])
-            else:
-                docs[i], keys[i] = doc, digest(doc.key, topics_key)  # the file may have changed
-    todo = [i for i in todo if results[i] is None]
     converter, here = markup.make_converter(), os.getpid()
 
     def process(i: int):
@@ -111,13 +102,38 @@ def process_documents(
             return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         return result
 
-    for i, result in zip(todo, parallel.map_ordered(process, todo, jobs, report), strict=True):
-        pickled = None
-        if isinstance(result, bytes):
-            pickled, result = result, pickle.loads(result)
-        results[i] = result
-        if _valid(result):
-            cache.put("document", keys[i], result, pickled)
+    def work(todo: list[int]) -> None:
+        """Process these documents (a file not read, as the cache had its entry: read now)."""
+        for i in todo:
+            if docs[i].text is None:
+                doc, error = read_again(docs[i])
+                if doc is None:
+                    results[i] = (None, [error])
+                else:
+                    docs[i], keys[i] = doc, digest(doc.key, topics_key)  # the file may have changed
+        todo = [i for i in todo if results[i] is None]
+        for i, result in zip(todo, parallel.map_ordered(process, todo, jobs, report), strict=True):
+            pickled = None
+            if isinstance(result, bytes):
+                pickled, result = result, pickle.loads(result)
+            results[i] = result
+            if _valid(result):
+                cache.put("document", keys[i], result, pickled)
+
+    work(missing)
+    if on_early and all(_valid(results[i]) for i in missing):
+        on_early(
+            [(doc.stem, key) for doc, key in zip(docs, keys, strict=True)], [results[i][0] for i in missing]
+        )
+    # Each document's bytes are let go once unpickled: at 10,000 papers they are 63 MB, which
+    # later allocations then reuse instead of new pages.
+    for i, key in enumerate(keys):
+        if results[i] is None:
+            results[i] = _checked(cache.get("document", key, tuple, once=True))
+    damaged = [i for i, result in enumerate(results) if result is None]
+    if damaged and on_changed:
+        on_changed()
+    work(damaged)
     papers = [paper for paper, _ in results if paper is not None]
     errors = [error for _, errs in results for error in errs]
     return papers, errors

@@ -88,6 +88,15 @@ class Text:
     tags: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A paper whose text is the one a row of the last Tokens counted: its slug and source
+    (see _source), as that row has them; tokenise reuses the row without the text."""
+
+    slug: str
+    source: str
+
+
 class _Combining(dict):
     """A str.translate table that deletes combining marks; filled in as characters are seen."""
 
@@ -384,15 +393,18 @@ def _joined(previous: Table | None, batches: list[Table], rows: list[int | None]
     return Table(tuple(vocab), indptr, indices, counts)
 
 
-def tokenise(papers: Iterable[Text], previous: Tokens | None = None) -> tuple[Tokens, list[int]]:
-    """Tokens of papers, and the rows read anew: rows of `previous` are reused where unchanged."""
+def tokenise(papers: Iterable[Text | Known], previous: Tokens | None = None) -> tuple[Tokens, list[int]]:
+    """Tokens of papers, and the rows read anew: rows of `previous` are reused where unchanged
+    (a Known paper must have one)."""
     ordered = sorted(papers, key=lambda p: p.slug)
-    sources = [_source(p) for p in ordered]
+    sources = [p.source if type(p) is Known else _source(p) for p in ordered]
     known = {}
     if previous is not None:
         known = {pair: row for row, pair in enumerate(zip(previous.slugs, previous.sources, strict=True))}
     rows = [known.get(pair) for pair in zip((p.slug for p in ordered), sources, strict=True)]
     fresh = [i for i, row in enumerate(rows) if row is None]
+    if any(type(ordered[i]) is Known for i in fresh):
+        raise ValueError("a Known paper without its row in the previous tokens")
     strings, gaps = _Ids(), _Gaps()
     words = _Words(strings)
     batches = [  # a batch's arrays take about 150 bytes per word: memory stays small

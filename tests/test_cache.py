@@ -712,3 +712,79 @@ def test_an_entry_taken_once_lets_its_bytes_go_but_stays_in_the_file(tmp_path):
     again.save()  # nothing new; the unused entry goes, the taken one stays
     later = Cache(tmp_path, "v")
     assert later.get("document", "k", tuple) == ("paper", []) and later.get("document", "other") is None
+
+
+def test_an_edit_sends_the_related_papers_child_only_what_changed_and_a_state_lacking_papers_is_mended(
+    make_project, tmp_path, monkeypatch
+):
+    """After an edit, the child computing related papers gets every paper's digest and the
+    edited paper's text, before the build unpickles the rest (related_job.Partial). If the
+    last state did not count a paper from a file with that digest, the child says so and
+    the build computes them itself from every text: the same site either way."""
+    import pickle
+
+    from generator import related_job
+
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    seen = tmp_path / "seen.txt"
+    real = related_job.compute
+
+    def watched(texts, kept, parent=0):
+        found, state = real(texts, kept, parent)
+        early = isinstance(texts, related_job.Partial)
+        with seen.open("a") as out:
+            given = len(texts.texts) if early else len(texts)
+            out.write(f"{'early' if early else 'all'} {given} {found == related_job.NEEDS_TEXTS}\n")
+        return found, state
+
+    monkeypatch.setattr(related_job, "compute", watched)
+    papers_dir = project.content / "papers"
+
+    def edit(slug: str, old: str, new: str) -> list[str]:
+        path = papers_dir / f"{slug}.md"
+        path.write_text(path.read_text().replace(old, new))
+        build(project)
+        calls = seen.read_text().splitlines()
+        seen.unlink()
+        assert tree_digest(project.output) == clean_build(project, tmp_path, f"clean-{slug}")
+        seen.unlink(missing_ok=True)  # what the clean build's child did
+        return calls
+
+    assert edit("extra-1", "case 1", "case one, with zyxomatic adapters") == ["early 1 False"]
+    state_file = project.root / ".cache" / "related-state.pickle"
+    version, (state, digests) = pickle.loads(state_file.read_bytes())
+    assert set(digests) == {p.stem for p in papers_dir.glob("*.md")}
+    del digests["extra-2"]  # as if the state had not counted that paper's file
+    state_file.write_bytes(pickle.dumps((version, (state, digests))))
+    every = len(list(papers_dir.glob("*.md")))
+    assert edit("extra-3", "case 3", "case three, quorbling") == ["early 1 True", f"all {every} False"]
+    assert edit("extra-0", "case 0", "case zero, quorbling again") == ["early 1 False"]  # mended
+
+
+def test_a_file_changed_while_its_damaged_entry_is_made_again_gets_related_papers_from_its_new_text(
+    make_project, tmp_path, settled, monkeypatch
+):
+    """The related papers' child is sent every paper's digest before damaged cache entries are
+    found; a file read again then, changed since, makes the build compute them itself."""
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    papers_dir = project.content / "papers"
+    edited = papers_dir / "extra-1.md"
+    edited.write_text(edited.read_text().replace("case 1", "case one"))
+    damage_entries(project, "stage = 'document'")
+    real = papers.read_again
+
+    def changing(doc):  # the file is edited as the build reads it again
+        if doc.stem == "extra-2":
+            path = papers_dir / "extra-2.md"
+            path.write_text(
+                path.read_text().replace("case 2", "instruction tuning on many tasks helps a key metric")
+            )
+        return real(doc)
+
+    monkeypatch.setattr(papers, "read_again", changing)
+    build(project)
+    monkeypatch.undo()
+    assert "many tasks" in (project.output / "papers" / "extra-2" / "index.html").read_text()
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")

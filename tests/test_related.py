@@ -649,7 +649,7 @@ def test_related_papers_are_computed_without_the_collector_which_comes_back_afte
     seen = []
     real = related.update
     monkeypatch.setattr(related, "update", lambda *a: seen.append(gc.isenabled()) or real(*a))
-    texts = [(p.slug, p.title, p.body_md, p.tags) for p in tie_papers()]
+    texts = [(p.slug, p.title, p.body_md, p.tags, p.digest) for p in tie_papers()]
     assert gc.isenabled()
     found, state = related_job.compute(texts, None)
     assert seen == [False] and gc.isenabled() and found == related_papers(tie_papers())
@@ -661,3 +661,25 @@ def test_related_papers_are_computed_without_the_collector_which_comes_back_afte
     with pytest.raises(RuntimeError):
         related_job.compute(texts, state)
     assert gc.isenabled()
+
+
+def test_a_known_paper_stands_for_its_row_of_the_last_tokens_and_must_have_one():
+    from generator.tokens import Known, tokenise
+
+    papers = tie_papers()
+    before, _ = tokenise(papers)
+    sources = dict(zip(before.slugs, before.sources, strict=True))
+    mixed = [papers[0], *(Known(p.slug, sources[p.slug]) for p in papers[1:])]
+    after, fresh = tokenise(mixed, before)
+    whole = tokenise(papers, before)[0]
+    assert fresh == [] and (after.slugs, after.sources) == (whole.slugs, whole.sources)
+    for name in ("features", "surfaces", "spellings"):
+        mine, theirs = getattr(after, name), getattr(whole, name)
+        assert mine.vocab == theirs.vocab
+        assert all(
+            np.array_equal(getattr(mine, a), getattr(theirs, a)) for a in ("indptr", "indices", "counts")
+        )
+    with pytest.raises(ValueError):
+        tokenise([*papers[1:], Known(papers[0].slug, "another text's source")], before)
+    with pytest.raises(ValueError):
+        tokenise([Known(papers[0].slug, sources[papers[0].slug])])  # no last tokens at all
