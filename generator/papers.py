@@ -80,7 +80,7 @@ def process_documents(
 
     Cross-file checks are not included (see validate.cross_file_errors). `on_changed` is
     called before the documents not in the cache (new or edited ones) are processed, if any.
-    Those are processed first; if they are all valid, `on_early` is then given every
+    Those are processed first; if there are any and all are valid, `on_early` is then given every
     document's (slug, digest) and their papers, before the others are unpickled.
     `known_keys`, kept by a long-lived process, remembers each document's cache key.
     """
@@ -121,7 +121,7 @@ def process_documents(
                 cache.put("document", keys[i], result, pickled)
 
     work(missing)
-    if on_early and all(_valid(results[i]) for i in missing):
+    if on_early and missing and all(_valid(results[i]) for i in missing):
         on_early(
             [(doc.stem, key) for doc, key in zip(docs, keys, strict=True)], [results[i][0] for i in missing]
         )
