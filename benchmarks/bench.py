@@ -343,11 +343,13 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
             else ""
         )
         out.append(
-            f"  ratio to hugo: cold {cold['median'] / hugo['median']:.2f}x{by_round}, "
+            f"  ratio to hugo's build: cold {cold['median'] / hugo['median']:.2f}x (of the medians){by_round}, "
             f"one-edit {ours['one_edit']['median'] / hugo['median']:.2f}x, "
+            f"one edit in serve {warm['median'] / hugo['median']:.2f}x, "
             f"peak memory {cold['peak_mib'] / hugo['peak_mib']:.2f}x"
-            + (f", serve edit to hugo server edit {warm['median'] / server['median']:.1f}x" if server else "")
         )
+        if server:
+            out.append(f"  ratio to hugo server's edit: one edit in serve {warm['median'] / server['median']:.1f}x")
     elif skipped:
         out.append("  hugo: skipped (--no-hugo), no ratio")
     else:
@@ -360,7 +362,7 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     )
     for label, key in (("cold", "cold"), ("one-edit", "one_edit"), ("one edit in serve", "serve_edit")):
         stages = ours[key]["stages"]
-        out.append(f"  stages, {label} (median):  " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+        out.append(f"  stages, {label} (median):  " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
     return "\n".join(out)
 
 
@@ -407,7 +409,7 @@ def main() -> None:
     }
     print(
         f"papercat build benchmark, {results['date']} {results['started']}, commit {results['commit']},"
-        f" {results['machine']}, {args.runs} counted runs each"
+        f" {results['machine']}, {args.runs} counted run{'s' if args.runs != 1 else ''} each"
     )
     try:  # a killed run's trash too is emptied at the end, not now, just before the timings
         hugo = None if args.no_hugo else shutil.which("hugo")

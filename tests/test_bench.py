@@ -105,3 +105,5 @@ def test_each_cold_build_is_paired_with_the_hugo_build_that_follows_it(tmp_path)
         assert cold["min"] / hugo["max"] - 1e-9 <= ratio <= cold["max"] / hugo["min"] + 1e-9
     assert hugo["server_edit"] is None and "stand-in" in hugo["version"]
     assert f"round by round {min(ratios):.2f}-{max(ratios):.2f}x" in result.stdout
+    serve_over_build = figures["papercat"]["serve_edit"]["median"] / hugo["median"]
+    assert f"one edit in serve {serve_over_build:.2f}x" in result.stdout  # the README table's bracket
