@@ -478,8 +478,8 @@ class RelatedPapers:
         are unpickled: the child may start from them and the last state (see
         related_job.Partial), about half a second sooner at 10,000 papers. Not for a warm
         process, which has its papers at once, nor without the last state."""
-        if self.job is None or not self.job.pid or self.helper is not None:
-            return
+        if self.job is None or not self.job.pid or self.helper is not None or self.cache.path is None:
+            return  # (no cache: no state, and every paper read anew)
         by_slug = sorted(papers)
         if not all(d for _, d in by_slug) or self.cache.lacks_file(RELATED_STATE):
             return
@@ -528,12 +528,16 @@ class RelatedPapers:
 
     def result(self) -> dict:
         if self.wanted:
-            found, pickled, self.wanted = self._computed(), None, False
-            if self.stale_early:
+            if self.stale_early:  # the child's answer would be of other papers: not waited for
+                self.job.abandon()
                 found = related_job.NEEDS_TEXTS
+            else:
+                found = self._computed()
+            pickled, self.wanted = None, False
             if isinstance(found, bytes):  # from another process, pickled (see related_job.compute)
                 pickled, found = found, pickle.loads(found)
             elif found == related_job.NEEDS_TEXTS:  # the last state lacked papers sent early: here
+                # (rare: the cache and the state from different builds; pages wait meanwhile)
                 file = self.cache.kept_file(RELATED_STATE)
                 found, state = related_job.compute(self._texts(), related_job.load_state(file))
                 related_job.save_state(file, state)

@@ -252,6 +252,13 @@ class Deferred:
         if self.pid and not self.sent:
             self._kill()
 
+    def abandon(self) -> None:
+        """The value sent is not wanted any more: the child is stopped, whatever it is doing
+        (after() too), and result() may not be asked for."""
+        self._kill()
+        _stop(self.finishing)
+        self.finishing = 0
+
     def result(self) -> R:
         if not self.sent:
             raise RuntimeError("Deferred.result: nothing was sent")

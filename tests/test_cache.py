@@ -748,7 +748,9 @@ def test_an_edit_sends_the_related_papers_child_only_what_changed_and_a_state_la
         calls = seen.read_text().splitlines()
         seen.unlink()
         assert tree_digest(project.output) == clean_build(project, tmp_path, f"clean-{slug}")
-        seen.unlink(missing_ok=True)  # what the clean build's child did
+        every = len(list(papers_dir.glob("*.md")))
+        assert seen.read_text().splitlines() == [f"all {every} False"]  # no cache: every text, at once
+        seen.unlink()
         return calls
 
     assert edit("extra-1", "case 1", "case one, with zyxomatic adapters") == ["early 1 False"]
@@ -787,4 +789,27 @@ def test_a_file_changed_while_its_damaged_entry_is_made_again_gets_related_paper
     build(project)
     monkeypatch.undo()
     assert "many tasks" in (project.output / "papers" / "extra-2" / "index.html").read_text()
+    assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")
+
+
+def test_a_cache_restored_from_before_the_related_state_gives_the_clean_builds_related_papers(
+    make_project, tmp_path
+):
+    """The cache's papers and the related papers' state from different builds (a cache
+    restored from an older build beside a newer state): papers the state counted from other
+    files are not stood for by its rows."""
+    project = make_project({**PAPERS, **MORE})
+    build(project)
+    database = project.root / ".cache" / "papercat.sqlite"
+    older = database.read_bytes()
+    papers_dir = project.content / "papers"
+    paper = papers_dir / "extra-2.md"
+    original = paper.read_text()
+    paper.write_text(original.replace("case 2", "instruction tuning on many tasks helps a key metric"))
+    build(project)  # the state now counts the edited file
+    paper.write_text(original)  # back as the older cache has it
+    database.write_bytes(older)
+    other = papers_dir / "extra-1.md"
+    other.write_text(other.read_text().replace("case 1", "case one"))  # read anew: sent early
+    build(project)
     assert tree_digest(project.output) == clean_build(project, tmp_path, "clean")

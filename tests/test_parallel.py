@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import multiprocessing
@@ -374,6 +375,28 @@ def test_cancelled_or_unwanted_deferred_work_leaves_no_child():
         pid = job.pid
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_abandoned_deferred_work_stops_its_child_even_in_its_after_work(tmp_path):
+    marker = tmp_path / "after-ran"
+    with parallel.Deferred(_sleepy, jobs=2, after=functools.partial(_mark_after, marker)) as job:
+        pid = job.pid
+        job.send(0.01)
+        time.sleep(0.3)  # the child computed, and is in its slow after-work
+        job.abandon()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: nothing left running
+    assert not marker.exists()
+
+
+def _sleepy(value, _):
+    time.sleep(value)
+    return value, value
+
+
+def _mark_after(marker, rest) -> None:
+    time.sleep(5)
+    marker.write_text("after ran")
 
 
 def test_an_unwanted_background_child_is_stopped():
