@@ -366,6 +366,14 @@ def report(n: int, ours: dict, hugo: dict | None, skipped: bool = False) -> str:
     return "\n".join(out)
 
 
+def load_average() -> float | None:
+    """The machine's load average over the last minute (None where the system gives none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def commit() -> str:
     """The repository's commit (short), marked "+changes" if files differ from it; "-" if unknown."""
     try:
@@ -405,12 +413,19 @@ def main() -> None:
         "commit": commit(),
         "runs": args.runs,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average": load_average(),
         "sizes": {},
     }
     print(
         f"papercat build benchmark, {results['date']} {results['started']}, commit {results['commit']},"
         f" {results['machine']}, {args.runs} counted run{'s' if args.runs != 1 else ''} each"
     )
+    if results["load_average"] is not None:
+        busy = results["load_average"]
+        print(
+            f"load average at the start: {busy:.2f}"
+            + (" (other work is running: expect slower, noisier figures)" if busy >= 0.5 else "")
+        )
     try:  # a killed run's trash too is emptied at the end, not now, just before the timings
         hugo = None if args.no_hugo else shutil.which("hugo")
         for n in args.sizes:

@@ -52,6 +52,7 @@ def test_the_benchmark_runs_and_finds_incremental_builds_identical_to_clean_ones
     run = json.loads((tmp_path / "results.json").read_text())
     assert run["runs"] == 1 and run["commit"] and re.fullmatch(r"\d\d:\d\d UTC", run["started"])
     assert f"commit {run['commit']}" in out.splitlines()[0]
+    assert run["load_average"] >= 0 and f"load average at the start: {run['load_average']:.2f}" in out
     # the old outputs went aside, to be deleted only when the benchmark ended: none is left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalogue-100", "results.json"]
     assert sorted(p.name for p in (tmp_path / "catalogue-100").iterdir()) == [
