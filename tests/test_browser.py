@@ -294,6 +294,7 @@ def test_enter_after_arrow_keys_with_nothing_to_choose_searches(page, base_url):
     box.click()
     box.fill("xqzvw")
     expect(listbox.locator(".option.empty")).to_have_text("No papers match.")
+    expect(listbox.locator(".option.empty")).to_be_visible()  # shown now, not only in the page
     listbox.locator(".option.empty").click(force=True)  # a real click, on an aria-disabled option
     expect(box).to_be_focused()
     page.go_back()
