@@ -28,19 +28,26 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
-# Text that Markdown leaves as it is, bar the paragraphs (see is_plain): no character that starts
-# inline markup or is escaped, no tab, carriage return or control character...
-MARKUP_CHARACTER = re.compile(r"[\\`*_\[\]!<>&#=\x00-\x09\x0b-\x1f\x7f]")
+# Text that Markdown turns into paragraphs and little else (see simple_html): no character that
+# starts inline markup or is escaped (nor "#": Markdown reads &#3x as &#3;x), no tab, carriage
+# return or control character, and no "<" but that of an autolink...
+MARKUP_CHARACTER = re.compile(r"[\\`*_\[\]!<#\x00-\x09\x0b-\x1f\x7f]")
+# ...(Markdown's pattern, narrowed: no whitespace, and none of the characters of the inline
+# patterns that Markdown tries before autolinks, backticks, escapes and links)...
+AUTOLINK = re.compile(r"<(https?://[^<>\s`\\\[\]\x00-\x1f\x7f]+)>")
 # ...and every line empty, or starting with a letter, ( " or ' (no list, quote, heading, rule or
 # code block) and not ending in whitespace (a line break).
 PLAIN_LINE_START = re.compile(r"[A-Za-z(\"']")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+# An "&" that starts no entity, which Markdown's serialiser escapes (its RE_AMP); entities are
+# kept as written.
+BARE_AMPERSAND = re.compile(r"&(?!(?:\#[0-9]+|\#x[0-9a-f]+|[0-9a-z]+);)", re.I)
 
 
 class Converter:
     """A plain Markdown converter: no extensions that accept attributes or raw-HTML blocks.
 
-    Markdown is imported when an abstract first needs it: most are plain text (see is_plain),
+    Markdown is imported when an abstract first needs it: most are simple text (see simple_html),
     and a rebuild after an edit often converts none (importing it takes about 15 ms)."""
 
     def __init__(self) -> None:
@@ -71,21 +78,44 @@ def sanitise(html: str) -> str:
     )
 
 
-def is_plain(text: str) -> bool:
-    """Whether Markdown would leave `text` (no leading or trailing newline) as it is, bar its
-    paragraphs. Most abstracts are such text."""
-    if not text or MARKUP_CHARACTER.search(text):
-        return False
-    return all(
+def _escaped(text: str) -> str:
+    """Text as Markdown's serialiser escapes it (no "<" left in it here)."""
+    if "&" in text:
+        text = BARE_AMPERSAND.sub("&amp;", text)
+    return text.replace(">", "&gt;")
+
+
+def simple_html(text: str) -> str | None:
+    """Markdown's HTML of `text` (no leading or trailing newline), if it is simple: paragraphs of
+    text, entities and autolinks such as <https://example.org>, which most abstracts are. Else
+    None: Markdown converts it."""
+    if not text:
+        return None
+    bare = AUTOLINK.sub("", text) if "<" in text else text
+    if MARKUP_CHARACTER.search(bare):
+        return None
+    if not all(
         not line or (PLAIN_LINE_START.match(line) and not line[-1].isspace()) for line in text.split("\n")
-    )
+    ):
+        return None
+    if bare is text:
+        body = _escaped(text)
+    else:  # each link as Markdown writes it: the address, escaped as text and as an attribute
+        parts = AUTOLINK.split(text)  # text, address, text, ...
+        body = "".join(
+            _escaped(part)
+            if i % 2 == 0
+            else f'<a href="{_escaped(part).replace(chr(34), "&quot;")}">{_escaped(part)}</a>'
+            for i, part in enumerate(parts)
+        )
+    return "\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(body))
 
 
 def render_markdown(converter: Converter, text: str) -> str:
     """Convert one document (sanitised)."""
-    plain = text.strip("\n")
-    if is_plain(plain):  # Markdown's own output, five times sooner
-        return sanitise("\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(plain)))
+    html = simple_html(text.strip("\n"))
+    if html is not None:  # Markdown's own output, five times sooner
+        return sanitise(html)
     return sanitise(converter.convert(text))
 
 

@@ -154,8 +154,33 @@ PROSE_PIECES += [
     "\x85",
 ]
 PROSE_PIECES += ["\nLoRA", "\n(b)", '\n"r"', "\n's", "\n\nNew", "\n\n\nThird", "\n\n(c)"]
+# Autolinks, entities and the characters Markdown escapes, which simple abstracts may have too
+PROSE_PIECES += [
+    " <https://github.com/a_b/c*d>",
+    " <http://x.org/?a=1&b=2&amp;c=&copy>",
+    ' <https://x.org/"q">',
+    " &amp;",
+    " &lt;sks>",
+    " R&D",
+    " &copy 2024",
+    " &#39;",
+    " &#X27;",
+    " &x;",
+    " (>95%)",
+    " x = y",
+    " #1",
+]
 SPOILER = st.sampled_from(
     "\t \r \r\n \x02 \x03 \x00 & &amp; < > <b> * _ ` [ ] ! \\ = # \xa0 \u3000 \u200b".split(" ")
+    + [
+        "<https://a.b>",
+        "<HTTPS://A.B>",
+        "<https://a.b/`>",
+        "<https://a\xa0b>",
+        "<https://a b>",
+        "<ftp://a.b>",
+    ]
+    + ["<https://a.b/\\_x>", "<https://a.b/[x]>", "<https://a.b/\n>", "<a@b.c>", "</https://a.b>", "&", "&#"]
     + [" \n", "  \n", "\n ", "\n    ", "\n===", "\n---", "\n***", "\n\xa0", "\n\t", " ", "\n", "\n\n"]
     + ["\n\n1. ", "\n\n2) ", "\n\n- ", "\n\n* ", "\n\n+ ", "\n\n> ", "\n\n# ", "\n\n    ", "\n\nÜ"]
 ) | st.characters(codec="utf-8")
@@ -178,6 +203,12 @@ PROSE = st.tuples(
 @example("Fine\n\n- item\n\n> quote\n\n# head")
 @example("Fine\ttab")
 @example("x & y")
+@example("Code: <https://github.com/a_b/c?x=1&y=2>. R&D &amp; more (>95%) &lt;sks> x = 1 #2 &copy")
+@example("A &copy 2024 &#3G9;")
+@example("See <https://a.b/*x*> and *this*")
+@example("See <https://a.b/`x> `y`")
+@example("See <https://a.b/[x]>(y)")
+@example("Mail <a@b.c> or <https://a.b>")
 @example("Fine\x02")
 @example("Fine\u2028\n\nNext\xa0")
 def test_plain_abstracts_skip_markdown_yet_render_as_markdown_renders_them(text):
@@ -201,12 +232,20 @@ def test_typical_abstracts_take_the_plain_path_and_markup_does_not():
     abstract = 'We study LoRA (low-rank adaptation).\nIt is 1.5x faster: see "Results".\n\nA second one.'
     assert render_markdown(NoMarkdown(), abstract) == sanitise(CONVERTER.convert(abstract))
     assert render_markdown(NoMarkdown(), abstract).count("<p>") == 2
+    linked = "Code at <https://github.com/a_b/c?x=1&y=2>.\nR&D &amp; more (>95%), a &lt;sks> dog, x = 1."
+    html = render_markdown(NoMarkdown(), linked)
+    assert html == sanitise(CONVERTER.convert(linked))
+    assert '<a href="https://github.com/a_b/c?x=1&amp;y=2" rel="nofollow noopener noreferrer">' in html
+    assert "R&amp;D &amp; more (&gt;95%), a &lt;sks&gt; dog" in html
     for marked in [
         "We *study* it.",
         "A list:\n- one",
         "Ends in a break  \nhere",
-        "x &amp; y",
-        "See <https://a.b>",
+        "See <a@b.c>",
+        "See <https://a.b> <b>here</b>",
+        "See <https://a.b/`x> `y`",
+        "<https://a.b> starts the line",
+        "See &#3x",
     ]:
         with pytest.raises(AssertionError, match="Markdown was asked"):
             render_markdown(NoMarkdown(), marked)
