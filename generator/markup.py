@@ -29,18 +29,21 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 # Text that Markdown turns into paragraphs and little else (see simple_html): no character that
-# starts inline markup or is escaped (nor "#": Markdown reads &#3x as &#3;x), no tab, carriage
-# return or control character, and no "<" but that of an autolink...
+# starts inline markup or is escaped (nor "#": the html.parser that Markdown's HTML-block step
+# runs over the text first reads &#3x as &#3;x), no tab, carriage return or control character,
+# and no "<" but that of an autolink...
 MARKUP_CHARACTER = re.compile(r"[\\`*_\[\]!<#\x00-\x09\x0b-\x1f\x7f]")
 # ...(Markdown's pattern, narrowed: no whitespace, and none of the characters of the inline
-# patterns that Markdown tries before autolinks, backticks, escapes and links)...
+# patterns that Markdown tries before autolinks, backticks, escapes and links; and no "&#",
+# which that html.parser may rewrite in an address it reads as an unclosed tag, as in
+# <https://a.b/?q="&#3x>)...
 AUTOLINK = re.compile(r"<(https?://[^<>\s`\\\[\]\x00-\x1f\x7f]+)>")
 # ...and every line empty, or starting with a letter, ( " or ' (no list, quote, heading, rule or
 # code block) and not ending in whitespace (a line break).
 PLAIN_LINE_START = re.compile(r"[A-Za-z(\"']")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 # An "&" that starts no entity, which Markdown's serialiser escapes (its RE_AMP); entities are
-# kept as written.
+# kept as written (simple text has no numeric ones).
 BARE_AMPERSAND = re.compile(r"&(?!(?:\#[0-9]+|\#x[0-9a-f]+|[0-9a-z]+);)", re.I)
 
 
@@ -92,7 +95,7 @@ def simple_html(text: str) -> str | None:
     if not text:
         return None
     bare = AUTOLINK.sub("", text) if "<" in text else text
-    if MARKUP_CHARACTER.search(bare):
+    if MARKUP_CHARACTER.search(bare) or "&#" in text:  # "#" left: in an address
         return None
     if not all(
         not line or (PLAIN_LINE_START.match(line) and not line[-1].isspace()) for line in text.split("\n")

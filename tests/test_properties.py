@@ -159,6 +159,8 @@ PROSE_PIECES += [
     " <https://github.com/a_b/c*d>",
     " <http://x.org/?a=1&b=2&amp;c=&copy>",
     ' <https://x.org/"q">',
+    ' <https://x.org/?q="&#39x>',
+    " <https://x.org/#top>",
     " &amp;",
     " &lt;sks>",
     " R&D",
@@ -205,6 +207,9 @@ PROSE = st.tuples(
 @example("x & y")
 @example("Code: <https://github.com/a_b/c?x=1&y=2>. R&D &amp; more (>95%) &lt;sks> x = 1 #2 &copy")
 @example("A &copy 2024 &#3G9;")
+@example('See <https://a.b/?q="&#39>')  # html.parser reads the address as a tag left open
+@example("See <https://a.b/?q='&#3x>")
+@example('A<http://a&#3="--/>')
 @example("See <https://a.b/*x*> and *this*")
 @example("See <https://a.b/`x> `y`")
 @example("See <https://a.b/[x]>(y)")
@@ -246,6 +251,7 @@ def test_typical_abstracts_take_the_plain_path_and_markup_does_not():
         "See <https://a.b/`x> `y`",
         "<https://a.b> starts the line",
         "See &#3x",
+        'See <https://a.b/?q="&#3x>',
     ]:
         with pytest.raises(AssertionError, match="Markdown was asked"):
             render_markdown(NoMarkdown(), marked)
