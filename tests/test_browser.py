@@ -1179,9 +1179,8 @@ def test_the_chosen_suggestion_and_the_pressed_toggle_show_in_forced_colours(bro
         ".map(o => [o.getAttribute('aria-selected'), getComputedStyle(o).backgroundColor])"
     )
     assert [chosen for chosen, _ in backgrounds] == ["true", "false"], backgrounds
-    assert (
-        backgrounds[0][1] != backgrounds[1][1]
-    )  # a background of its own, as a native list shows the choice
+    # a background of its own too, as a native list shows the choice
+    assert backgrounds[0][1] != backgrounds[1][1], backgrounds
     page.locator("#q").press("Escape")
     toggle = page.locator("#theme-toggle")
     colours = "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color]"
