@@ -81,11 +81,17 @@ def sanitise(html: str) -> str:
     )
 
 
-def _escaped(text: str) -> str:
+def _markdown_escaped(text: str) -> str:
     """Text as Markdown's serialiser escapes it (no "<" left in it here)."""
     if "&" in text:
         text = BARE_AMPERSAND.sub("&amp;", text)
     return text.replace(">", "&gt;")
+
+
+def _autolink(address: str) -> str:
+    """A link as Markdown writes an autolink: the address, escaped as an attribute and as text."""
+    text = _markdown_escaped(address)
+    return f'<a href="{text.replace(chr(34), "&quot;")}">{text}</a>'
 
 
 def simple_html(text: str) -> str | None:
@@ -102,15 +108,10 @@ def simple_html(text: str) -> str | None:
     ):
         return None
     if bare is text:
-        body = _escaped(text)
-    else:  # each link as Markdown writes it: the address, escaped as text and as an attribute
+        body = _markdown_escaped(text)
+    else:
         parts = AUTOLINK.split(text)  # text, address, text, ...
-        body = "".join(
-            _escaped(part)
-            if i % 2 == 0
-            else f'<a href="{_escaped(part).replace(chr(34), "&quot;")}">{_escaped(part)}</a>'
-            for i, part in enumerate(parts)
-        )
+        body = "".join(_autolink(part) if i % 2 else _markdown_escaped(part) for i, part in enumerate(parts))
     return "\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(body))
 
 
