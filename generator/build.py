@@ -431,6 +431,12 @@ def _surveys(site_dir: Path, jobs: int | None) -> tuple[trees.Survey | None, tre
     return trees.Survey(site_dir, jobs), trees.Survey(write.spare_dir(site_dir), jobs, nice=10)
 
 
+def _related_text(paper: Paper) -> tuple:
+    """What related papers are computed from, of one paper (tokens.Text's fields): also what
+    their cache key covers, for a paper without a source digest."""
+    return (paper.slug, paper.title, paper.body_md, paper.tags)
+
+
 class RelatedPapers:
     """Related papers from the cache, or computed in a background process that is forked
     before the papers load (it would otherwise be the build's largest process, holding a
@@ -485,13 +491,13 @@ class RelatedPapers:
             return
         if self.cache.has("related", digest(*(d for _, d in by_slug))):  # start's key: found there
             return
-        texts = {p.slug: (p.slug, p.title, p.body_md, p.tags) for p in fresh}
+        texts = {p.slug: _related_text(p) for p in fresh}
         self.job.send(related_job.Partial(tuple(by_slug), texts))
         self.sent_early = by_slug
 
     def start(self, papers: list[Paper]) -> None:
         by_slug = self.papers = sorted(papers, key=lambda p: p.slug)
-        self.key = papers_digest(by_slug, lambda p: (p.slug, p.title, p.body_md, p.tags))
+        self.key = papers_digest(by_slug, _related_text)
         self.found = self.cache.get("related", self.key, dict)
         self.wanted = self.found is None or self.cache.lacks_file(RELATED_STATE)  # the state anew too
         if self.sent_early is not None:
@@ -524,7 +530,7 @@ class RelatedPapers:
         return self.wanted and (self.texts is not None or (self.job is not None and self.job.pid != 0))
 
     def _texts(self) -> list[tuple]:
-        return [(p.slug, p.title, p.body_md, p.tags, p.digest) for p in self.papers]
+        return [(*_related_text(p), p.digest) for p in self.papers]
 
     def result(self) -> dict:
         if self.wanted:
