@@ -28,15 +28,13 @@ TYPO_RATIO = 0.75  # letters two words share to count as one misspelt as the oth
 
 _GREEK = "\u0370-\u03ff\u1f00-\u1fff"
 _LONE_GREEK = re.compile(f"(?<![{_GREEK}])[{_GREEK}](?![{_GREEK}])|\u00b5")  # µ: the micro sign
+_SYMBOL_GREEK = re.compile(f"(?<![^\\W\\d_])[{_GREEK}](?![^\\W\\d_])|\u00b5")  # next to no letter at all
 _LETTER_NAME = re.compile(r"(?:GREEK (?:SMALL |CAPITAL )?LETTER (?:FINAL )?|MICRO SIGN)(\w*)")
 
 
 def _letter_name(match: re.Match) -> str:
     found = _LETTER_NAME.match(unicodedata.name(match.group(0), ""))
     return (found.group(1) or "mu").lower() if found else match.group(0)
-
-
-_SYMBOL_GREEK = re.compile(f"(?<![^\\W\\d_])[{_GREEK}](?![^\\W\\d_])|\u00b5")  # next to no letter at all
 
 
 def name_greek_letters(text: str, *, in_words: bool = True) -> str:
