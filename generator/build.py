@@ -301,12 +301,7 @@ def build(
     started = time.perf_counter()
     allocator.keep_freed_memory()
     stages = Stages(progress)
-    if not use_cache:
-        cache = Cache.disabled()
-    elif warm is not None:
-        cache = warm.cache_for(project)
-    else:
-        cache = Cache(project.root / ".cache", code_version())
+    cache = Cache.disabled() if not use_cache else warm.cache_for(project) if warm is not None else None
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, project.root, (project.content, project.templates))
@@ -318,6 +313,8 @@ def build(
         for survey in surveys:
             if survey is not None:
                 stack.enter_context(survey)
+        if cache is None:  # read now: the surveys were forked smaller, and faster, without it
+            cache = Cache(project.root / ".cache", code_version())
         helper = warm.related if warm is not None and use_cache else None
         related = stack.enter_context(
             RelatedPapers(cache, jobs, warm is not None, helper, early)
