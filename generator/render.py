@@ -408,6 +408,7 @@ def render_site(
     views = {p.slug: paper_view(p, topic_names) for p in catalogue.papers}
     versions = _versions(catalogue.papers, views)
     outputs: list[OutputFile] = []
+    kept_pages: list[str] = []  # not rendered: the last build's stay
     sitemap: list[tuple[str, dt.date | None]] = []
     listed_paper = env.globals["listed_paper"] = _memoised_item(env, kept and kept.items, version)
     env.globals["listed_papers"] = functools.partial(_listed_papers, listed_paper)
@@ -445,7 +446,8 @@ def render_site(
         """Render the page later, unless the last build made `path` with this key. `context`
         may be a function that makes it, when needed."""
         if reusable(previous, path, key):
-            outputs.append(OutputFile(path, None, key))
+            writer.keep(path, key)
+            kept_pages.append(path)
         else:
             pending.append((path, template, context() if callable(context) else context, key))
         if path not in UNLISTED:
@@ -615,7 +617,7 @@ def render_site(
             path, entry = f"papers/{paper.slug}.bib", derived.bibtex[paper.slug]
             key = key_of(path, (version, entry), digest, version, entry)
             if reusable(previous, path, key):
-                outputs.append(OutputFile(path, None, key))
+                writer.keep(path, key)
             else:
                 bib_files.append((path, "", entry.encode("utf-8"), key))
         path = f"papers/{paper.slug}/index.html"
@@ -636,7 +638,7 @@ def render_site(
     del sitemap[listed:]
     sitemap[paper_pages_at:paper_pages_at] = paper_entries
     rendered += render_pending("paper pages and .bib files", jobs)
-    pages = rendered + sum(1 for out in outputs if out.path.endswith(".html"))
+    pages = rendered + sum(1 for path in kept_pages if path.endswith(".html"))
     outputs.extend(sorted(derived.files, key=lambda f: f.path))  # search index and feeds
     outputs.append(OutputFile("papers.bib", derived.bibliography.encode("utf-8")))  # linked from every page
     outputs.append(OutputFile("papers.schema.json", json.dumps(metadata.PAPERS_SCHEMA, indent=2).encode()))

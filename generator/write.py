@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 def safe_relative(path: str) -> str:
     """Reject output paths that are absolute or climb out of the site folder (or name none)."""
+    if "\\" not in path and ".." not in path and path[:1] != "/" and path.strip("./"):
+        return path  # as a rule: no part can be "..", and some part is a name (20,000 a rebuild)
     parts = path.split("/")
     if path.startswith("/") or "\\" in path or ".." in parts or not any(p not in ("", ".") for p in parts):
         raise ValueError(f"refusing to write outside the site folder: {path!r}")
@@ -369,6 +371,18 @@ class SiteWriter:
     def put(self, path: str, data: bytes | None, key: str = "") -> None:
         self.record(self.stage(path, data, key))
 
+    def keep(self, path: str, key: str) -> None:
+        """put(path, None, key): the last build's file, made from the same inputs, stays as it
+        is; for a caller that found it reusable (most files of a rebuild)."""
+        entry = self.previous.files.get(path)
+        if entry is None or not self.previous.reusable(path, key):
+            raise ValueError(f"{path}: not rendered, but the previous build has no such file")
+        safe_relative(path)
+        if path in self.entries:
+            raise ValueError(f"two files for {path}")
+        self.entries[path] = entry
+        self._unchanged.append(path)
+
     def finish(self, static_dir: Path) -> WriteResult:
         """Add the static files, link the unchanged files, write the manifest, swap the new site in."""
         for out in _static_files(static_dir):
@@ -387,10 +401,11 @@ class SiteWriter:
             self._tidy_spare()
         spare_sizes = self.list_spare().sizes if self.spare else {}
         for path in sorted(self._unchanged):
-            target, entry, spare = self._target(path), self.entries[path], self.spare.get(path)
+            entry, spare = self.entries[path], self.spare.get(path)
+            if spare and spare[0] == entry[0] and spare_sizes.get(path) == entry[1]:
+                continue  # the spare tree has it already (a regular file of that size)
+            target = self._target(path)
             if spare:
-                if spare[0] == entry[0] and spare_sizes.get(path) == entry[1]:
-                    continue  # the spare tree has it already (a regular file of that size)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
             _in_folder(target, functools.partial(os.link, os.path.join(self.site_dir, path), target))
