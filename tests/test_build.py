@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.build import Project, build, load_catalogue
 from generator.errors import BuildFailed, UsageError
@@ -476,6 +478,28 @@ def test_output_paths_never_leave_the_site_folder(path):
 
     with pytest.raises(ValueError, match="outside the site folder"):
         safe_relative(path)
+
+
+def _leaves_the_site(path: str) -> bool:
+    """The rule safe_relative enforces, part by part."""
+    parts = path.split("/")
+    return path.startswith("/") or "\\" in path or ".." in parts or all(p in ("", ".") for p in parts)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.text(alphabet="./\\ab", max_size=12)
+    | st.lists(st.sampled_from(["", ".", "..", "...", "a", ".a", "a."])).map("/".join)
+)
+def test_safe_relative_refuses_exactly_the_paths_that_leave_the_site(path):
+    """safe_relative's quick test of the common path gives the answer of the full rule."""
+    from generator.write import safe_relative
+
+    if _leaves_the_site(path):
+        with pytest.raises(ValueError, match="outside the site folder"):
+            safe_relative(path)
+    else:
+        assert safe_relative(path) == path
 
 
 def test_folders_promised_are_made_later_and_never_outside(tmp_path):
