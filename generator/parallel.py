@@ -61,23 +61,35 @@ class Background:
 
     Runs in this process, at `result()`, where forking is not possible or not worth it.
     Use as a context manager, so that a child whose result is not wanted is stopped.
+    With `after`, the child runs after() once it has sent func's value (not after an error),
+    e.g. saving state for the next build, while this process goes on; leaving the context
+    waits for it to finish.
     """
 
-    def __init__(self, func: Callable[[], R], jobs: int | None = None, nice: int = 0) -> None:
+    def __init__(
+        self,
+        func: Callable[[], R],
+        jobs: int | None = None,
+        nice: int = 0,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         """`nice`: the child's niceness, for work the build can wait for: where more processes
         want a core than there are cores, the build's others have one first (for good: only a
         privileged process can take back its priority)."""
-        self.func, self.pid, self.fd = func, 0, -1
+        self.func, self.after, self.pid, self.fd, self.finishing = func, after, 0, -1, 0
         if (default_jobs() if jobs is None else jobs) > 1 and forkable():
             read, write = os.pipe()
 
-            def child() -> None:  # compute, send
+            def child() -> None:  # compute, send, then after()
                 os.close(read)
                 gc.disable()  # a short life: no need to look for cycles (saves about a sixth)
                 if nice:
                     with contextlib.suppress(OSError):
                         os.nice(nice)
-                _send_outcome(write, func)
+                done = []
+                _send_outcome(write, lambda: (func(), done.append(True))[0])
+                if done and after is not None:
+                    after()
 
             try:
                 pid = _fork(child)
@@ -90,9 +102,14 @@ class Background:
 
     def result(self) -> R:
         if not self.pid:
-            return self.func()
+            value = self.func()
+            if self.after is not None:
+                self.after()
+            return value
         (fd, self.fd), (pid, self.pid) = (self.fd, -1), (self.pid, 0)
-        return _outcome(fd, pid)
+        if self.after is not None:
+            self.finishing = pid  # reaped on leaving the context, once after() is done
+        return _outcome(fd, pid, reap=self.after is None)
 
     def __enter__(self) -> Background:
         return self
@@ -104,6 +121,12 @@ class Background:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             os.close(fd)
+        pid, self.finishing = self.finishing, 0
+        if pid and exc[0] is None:  # after() at work: let it finish
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        else:
+            _stop(pid)
 
 
 def _fork(child: Callable[[], object]) -> int:
