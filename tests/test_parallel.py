@@ -48,6 +48,29 @@ def test_a_parallel_build_equals_a_serial_one(make_project, tmp_path, fork_every
     assert (project.output / "papers/lora-paper/index.html").is_file()
 
 
+def test_the_search_index_process_keeps_its_parts_for_the_next_build(make_project, fork_everything):
+    """The search index's process saves the parts of the abstracts tier and papers.json to the
+    cache after it has sent the files, and the build waits for that: the next build (another
+    process) updates them in place, with the bytes of a clean build."""
+    from generator import in_place
+    from generator.cache import Cache, code_version
+
+    project = make_project({**PAPERS, **MORE})
+    build(project, jobs=2)
+    cache = Cache(project.root / ".cache", code_version())
+    tier, records = cache.load_file("in-place-AbstractsTier"), cache.load_file("in-place-PapersJson")
+    assert isinstance(tier, in_place.AbstractsTier) and len(tier.texts) == len(PAPERS) + len(MORE)
+    assert isinstance(records, in_place.PapersJson) and len(records.records) == len(PAPERS) + len(MORE)
+    paper = project.content / "papers" / "lora-paper.md"
+    paper.write_text(paper.read_text(encoding="utf-8") + "\nA sentence about tokenizers.\n", encoding="utf-8")
+    build(project, jobs=2)
+    clean = Project(project.root, project.content, project.templates, project.root / "clean")
+    build(clean, use_cache=False, jobs=1)
+    assert tree_digest(project.output) == tree_digest(clean.output)
+    fresh = Cache(project.root / ".cache", code_version()).load_file("in-place-AbstractsTier")
+    assert any("tokenizers" in text for text in fresh.texts)  # saved again, after the edit
+
+
 def test_map_ordered_keeps_order_and_shares_the_items_with_other_processes(fork_everything):
     items = list(range(25))
 
@@ -397,6 +420,48 @@ def _sleepy(value, _):
 def _mark_after(marker, rest) -> None:
     time.sleep(5)
     marker.write_text("after ran")
+
+
+def test_background_work_sends_its_result_before_its_after_work_and_is_waited_for(tmp_path):
+    import time
+
+    go, done = tmp_path / "go", tmp_path / "done"
+
+    def after():  # waits for the parent to have the result (or gives up), then notes it
+        deadline = time.monotonic() + 20
+        while not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        done.write_text("after the result" if go.exists() else "after waiting in vain")
+
+    with parallel.Background(lambda: 42, jobs=2, after=after) as job:
+        pid = job.pid
+        assert job.result() == 42  # sent before after() ends: it waits for `go`
+        assert not done.exists()
+        go.touch()
+    assert done.read_text() == "after the result"  # leaving waited for after()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    kept = []
+    with parallel.Background(lambda: 1, jobs=1, after=lambda: kept.append("here")) as job:
+        assert job.result() == 1 and kept == ["here"]  # in this process: after() at once
+    with (
+        pytest.raises(KeyError),
+        parallel.Background(lambda: 1, jobs=2, after=lambda: time.sleep(60)) as job,
+    ):
+        pid = job.pid
+        job.result()
+        raise KeyError("a failing build does not wait for after()")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # stopped and reaped
+    with (
+        pytest.raises(RuntimeError, match="ZeroDivisionError"),
+        parallel.Background(lambda: 1 / 0, jobs=2, after=lambda: done.write_text("after a failure")) as job,
+    ):
+        pid = job.pid
+        job.result()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped too
+    assert done.read_text() == "after the result"  # no after() once the work failed
 
 
 def test_an_unwanted_background_child_is_stopped():
