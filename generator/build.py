@@ -597,8 +597,8 @@ class BackgroundFiles:
             staged = []
             for path, key, make in todo:
                 key = key() if callable(key) else key
-                data = None if write.reusable(previous, path, key) else make()
-                staged.append(writer.stage(path, data, key))
+                kept = write.reusable(previous, path, key)
+                staged.append(writer.stage(path, None if kept else make(), key))  # the bytes go at once
             return staged
 
         def after() -> None:

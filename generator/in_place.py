@@ -19,7 +19,7 @@ from .index_writer import write_terms
 from .lunr_js import JS_SPACE_RE
 from .metadata import paper_record, papers_json
 from .model import Catalogue
-from .render import JSON_ENCODER, json_object, to_json
+from .render import JSON_ENCODER, json_object, json_object_parts, to_json
 from .search import ABSTRACT_FIELDS, FORMAT, abstract_terms
 
 REBUILD_SHARE = 0.05  # when more of the abstracts than this changed, the tier is made anew
@@ -208,10 +208,10 @@ class AbstractsTier:
         index = {key: to_json(value) for key, value in fixed.items()}
         index["documents"] = str(len(self.terms)).encode()
         index["terms"] = self.terms_json.encode()
-        index["postings"] = ("[" + ",".join(f"[{seen[t]},{rows[t]}]" for t in self.ordered) + "]").encode()
-        index["tf"] = ("[[" + ",".join(entries for entries in self.tf_json if entries) + "]]").encode()
-        text = ("[" + ",".join(self.text_json) + "]").encode()
-        return json_object({"format": to_json(FORMAT), "index": json_object(index), "text": text})
+        index["postings"] = (b"[", ",".join(f"[{seen[t]},{rows[t]}]" for t in self.ordered).encode(), b"]")
+        index["tf"] = (b"[[", ",".join(entries for entries in self.tf_json if entries).encode(), b"]]")
+        text = (b"[", ",".join(self.text_json).encode(), b"]")
+        return json_object({"format": to_json(FORMAT), "index": json_object_parts(index), "text": text})
 
 
 class PapersJson:
@@ -233,5 +233,5 @@ class PapersJson:
         self.records = records
         data = papers_json(dataclasses.replace(catalogue, papers=()), abstracts, keys)
         members = {name: to_json(value) for name, value in data.items()}
-        members["papers"] = b"[" + b",".join(records.values()) + b"]"
+        members["papers"] = (b"[", b",".join(records.values()), b"]")
         return json_object(members)

@@ -307,9 +307,27 @@ def to_json(data) -> bytes:
     return JSON_ENCODER.encode(data).encode("utf-8")
 
 
-def json_object(members: dict[str, bytes]) -> bytes:
-    """to_json of an object, from its members' to_json (keys sorted as to_json sorts them)."""
-    return b"{" + b",".join(to_json(key) + b":" + members[key] for key in sorted(members)) + b"}"
+def json_object(members: dict[str, bytes | tuple[bytes, ...]]) -> bytes:
+    """to_json of an object, from its members' to_json (keys sorted as to_json sorts them),
+    each whole or in parts to join: the object's bytes are joined once (each concatenation
+    copied papers.json's 23 MB at 10,000 papers again)."""
+    return b"".join(json_object_parts(members))
+
+
+def json_object_parts(members: dict[str, bytes | tuple[bytes, ...]]) -> tuple[bytes, ...]:
+    """json_object's bytes, in parts (to be a member's parts in turn)."""
+    parts = [b"{"]
+    for key in sorted(members):
+        if len(parts) > 1:
+            parts.append(b",")
+        parts += (to_json(key), b":")
+        value = members[key]
+        if isinstance(value, tuple):
+            parts.extend(value)
+        else:
+            parts.append(value)
+    parts.append(b"}")
+    return tuple(parts)
 
 
 def _years(papers) -> dict[int, int]:
