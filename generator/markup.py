@@ -112,6 +112,8 @@ def simple_html(text: str) -> str | None:
     else:
         parts = AUTOLINK.split(text)  # text, address, text, ...
         body = "".join(_autolink(part) if i % 2 else _markdown_escaped(part) for i, part in enumerate(parts))
+    if "\n\n" not in body:  # one paragraph, as a rule: the split's pattern is tried at every character
+        return f"<p>{body}</p>"
     return "\n".join(f"<p>{block}</p>" for block in PARAGRAPH_BREAK.split(body))
 
 
