@@ -28,6 +28,7 @@ if __name__ == "__main__":
 import argparse  # noqa: E402
 import difflib  # noqa: E402
 import errno  # noqa: E402
+import functools  # noqa: E402
 import gc  # noqa: E402
 import logging  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -233,7 +234,8 @@ def _cmd_build(args) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.exiting:  # the process ends after the build: no collection as the build returns either
         gc.disable()  # (turned on again then, the collector went over its young objects: 0.05 s at 10,000)
-    with parallel.Early(related_job.warm_up, args.jobs) as early:  # before the large imports
+    warm_up = functools.partial(related_job.warm_up, args.root)
+    with parallel.Early(warm_up, args.jobs) as early:  # before the large imports
         from . import build as build_mod
 
         project = build_mod.Project.at(args.root, args.output)

@@ -39,7 +39,7 @@ from .model import Catalogue, Paper, sort_papers
 from .progress import Progress
 
 log = logging.getLogger(__name__)
-RELATED_STATE = "related-state"  # .cache/related-state.pickle: tokens and neighbours of the last build
+RELATED_STATE = related_job.STATE  # .cache/related-state.pickle: tokens and neighbours of the last build
 SIGNATURES = ("paper-files", "signatures")  # the cache's entry for load.Signed
 OWN_WARNINGS = ("paper-warnings", "by-digest-and-day")  # check.content_warnings' `kept`, for a new process
 

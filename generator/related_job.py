@@ -6,19 +6,46 @@ the rest."""
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 from .cache import KeptFile
 
+STATE = "related-state"  # .cache/related-state.pickle: tokens and neighbours of the last build
 
-def warm_up() -> None:
+
+def warm_up(root: Path | None = None) -> None:
     """numpy and scipy (0.27 s to import), at once in a child forked for related papers, on the
-    core the build leaves idle then."""
+    core the build leaves idle then. For the project at `root`, also numba's code for the
+    scores (0.35-0.6 s), if the build looks likely to compute every paper's neighbours with it
+    (see computes_afresh): then the work that waits for the papers starts without it (cold
+    builds of 10,000 papers, ten alternating pairs: 0.2 s less, the median difference)."""
     from scipy import sparse  # noqa: F401
 
     from . import related  # noqa: F401
+
+    if root is not None and computes_afresh(root):
+        from . import neighbours
+
+        neighbours.compiled(neighbours.COMPILED_ROWS)
+
+
+def computes_afresh(root: Path) -> bool:
+    """Whether the project at `root` has no related papers' state from a last build, and
+    enough paper files for numba's code (a guess, from content/papers/ and .cache/, made
+    before the build reads either)."""
+    from .neighbours import COMPILED_ROWS
+
+    if (root / ".cache" / f"{STATE}.pickle").exists():
+        return False
+    try:
+        with os.scandir(root / "content" / "papers") as entries:
+            return sum(1 for _ in itertools.islice(entries, COMPILED_ROWS)) >= COMPILED_ROWS
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import pytest
 from scipy import sparse
 
 from generator import neighbours, products, related
-from generator.build import Project, load_catalogue
+from generator.build import Project, build, load_catalogue
 from generator.model import Paper
 from generator.related import reason_text, related_papers
 
@@ -683,3 +683,26 @@ def test_a_known_paper_stands_for_its_row_of_the_last_tokens_and_must_have_one()
         tokenise([*papers[1:], Known(papers[0].slug, "another text's source")], before)
     with pytest.raises(ValueError):
         tokenise([Known(papers[0].slug, sources[papers[0].slug])])  # no last tokens at all
+
+
+def test_the_early_child_loads_numbas_code_only_for_a_large_catalogue_without_a_last_state(
+    make_project, monkeypatch
+):
+    """related_job.computes_afresh guesses, before the build reads anything, whether every
+    paper's neighbours will be computed with numba's code: enough paper files, and no state
+    left by a last build. A build leaves one; the guess is then no."""
+    from generator import related_job
+
+    from .test_build import PAPERS
+
+    project = make_project(PAPERS)
+    files = len(list((project.content / "papers").glob("*.md")))
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", files)
+    assert related_job.computes_afresh(project.root)
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", files + 1)
+    assert not related_job.computes_afresh(project.root)  # too few papers
+    monkeypatch.setattr(neighbours, "COMPILED_ROWS", files)
+    build(project)
+    assert (project.root / ".cache" / f"{related_job.STATE}.pickle").is_file()
+    assert not related_job.computes_afresh(project.root)  # the last state is there
+    assert not related_job.computes_afresh(project.root / "nowhere")
