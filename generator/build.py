@@ -106,7 +106,7 @@ class Warm:
         return key
 
     def cache_for(self, project: Project) -> Cache:
-        folder, version = project.root / ".cache", code_version()
+        folder, version = project.root / cache_mod.FOLDER, code_version()
         kept = self.cache
         if kept is None or kept.path != folder / cache_mod.FILE_NAME or kept.version != version:
             self.cache = Cache(folder, version, keep_objects=True)
@@ -314,7 +314,7 @@ def build(
             if survey is not None:
                 stack.enter_context(survey)
         if cache is None:  # read now: the surveys were forked smaller, and faster, without it
-            cache = Cache(project.root / ".cache", code_version())
+            cache = Cache(project.root / cache_mod.FOLDER, code_version())
         helper = warm.related if warm is not None and use_cache else None
         related = stack.enter_context(
             RelatedPapers(cache, jobs, warm is not None, helper, early)

@@ -40,6 +40,7 @@ LIBRARIES = (
 )
 ALWAYS: Callable[[object], bool] = lambda _: True  # noqa: E731  keep empty results too
 FILE_NAME = "papercat.sqlite"
+FOLDER = ".cache"  # the project's cache folder, below its root
 # Pages of 64 KiB, not SQLite's 4 KiB: a paper's entry (about 7 KB) then fits in one. A build
 # of 10,000 papers read the cache in 0.033 s instead of 0.054 s, and wrote it anew in 0.10 s
 # instead of 0.20 s; updating a few entries took as long.
@@ -129,6 +130,11 @@ def _make_folder(folder: Path) -> None:
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("# papercat's build cache: safe to delete\n*\n")
+
+
+def kept_path(folder: Path, name: str) -> Path:
+    """Where a cache in `folder` keeps the value named `name` (see KeptFile)."""
+    return folder / f"{name}.pickle"
 
 
 @dataclass(frozen=True)
@@ -302,7 +308,7 @@ class Cache:
 
     def kept_file(self, name: str) -> KeptFile | None:
         """The file `<name>.pickle` of this cache (None when disabled): see KeptFile."""
-        return None if self.path is None else KeptFile(self.path.parent / f"{name}.pickle", self.version)
+        return None if self.path is None else KeptFile(kept_path(self.path.parent, name), self.version)
 
     def lacks_file(self, name: str) -> bool:
         """Whether a file that save_file would keep is missing (never, when the cache is disabled)."""

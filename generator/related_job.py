@@ -12,7 +12,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import KeptFile
+from .cache import FOLDER, KeptFile, kept_path
 
 STATE = "related-state"  # .cache/related-state.pickle: tokens and neighbours of the last build
 
@@ -39,10 +39,10 @@ def computes_afresh(root: Path) -> bool:
     before the build reads either)."""
     from .neighbours import COMPILED_ROWS
 
-    if (root / ".cache" / f"{STATE}.pickle").exists():
+    if kept_path(root / FOLDER, STATE).exists():
         return False
     try:
-        with os.scandir(root / "content" / "papers") as entries:
+        with os.scandir(root / "content" / "papers") as entries:  # (Project.at's layout)
             return sum(1 for _ in itertools.islice(entries, COMPILED_ROWS)) >= COMPILED_ROWS
     except OSError:
         return False

@@ -374,13 +374,12 @@ class SiteWriter:
     def keep(self, path: str, key: str) -> None:
         """put(path, None, key): the last build's file, made from the same inputs, stays as it
         is; for a caller that found it reusable (most files of a rebuild)."""
-        entry = self.previous.files.get(path)
-        if entry is None or not self.previous.reusable(path, key):
+        if not self.previous.reusable(path, key):
             raise ValueError(f"{path}: not rendered, but the previous build has no such file")
         safe_relative(path)
         if path in self.entries:
             raise ValueError(f"two files for {path}")
-        self.entries[path] = entry
+        self.entries[path] = self.previous.files[path]
         self._unchanged.append(path)
 
     def finish(self, static_dir: Path) -> WriteResult:
