@@ -382,6 +382,14 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
         return 1
     except _usage_errors() as exc:
         print(describe_failure(exc), file=sys.stderr)
+        if not isinstance(exc, UsageError):  # a template's error
+            print(
+                "  hint: fix the template at that line; the README's Templates section lists what "
+                "templates are given",
+                file=sys.stderr,
+            )
+            if args.command == "build":
+                print("build failed: nothing was written; the previous site/ is unchanged", file=sys.stderr)
         return 1
     except Terminated:
         print("terminated", file=sys.stderr)

@@ -138,6 +138,8 @@ class BuildResult:
         )
         if self.rendered is not None and self.rendered < self.pages:
             text += f" ({self.rendered} rendered, the rest unchanged)"
+        elif self.rendered is not None and self.files_unchanged:  # a rebuild that changed every page's inputs
+            text += " (all rendered)"
         if self.files_written or self.files_unchanged:
             text += f"; wrote {plural(self.files_written, 'file')}, {self.files_unchanged} unchanged"
             if self.files_removed:

@@ -91,6 +91,8 @@ class BuildFailed(Exception):
             if len(files) > len(papers):
                 summary += f"; {plural(len(files) - len(papers), 'other file')} with errors"
             lines.append(summary)
+        elif files - papers:  # e.g. topics.yml, which the papers are checked against
+            lines.append("no paper file was checked: fix the errors above first")
         return "\n".join(lines)
 
 

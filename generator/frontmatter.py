@@ -184,7 +184,18 @@ def read_mapping(
         return {}, []
     if not isinstance(root, yaml.MappingNode):
         line, col = position(root, offset)
-        raise FrontMatterError([ContentError(path, line, col, "expected a mapping of 'key: value' lines")])
+        raise FrontMatterError(
+            [
+                ContentError(
+                    path,
+                    line,
+                    col,
+                    "expected a mapping of 'key: value' lines",
+                    'the front matter is lines such as `title: "..."`, one field each, not a list '
+                    "or a single value (see CONTRIBUTING.md)",
+                )
+            ]
+        )
     errors: list[ContentError] = []
     fields: dict[str, tuple[Value, Value]] = {}
     for key_node, value_node in root.value:

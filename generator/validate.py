@@ -438,7 +438,7 @@ def _full_date(node, value: str, key: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise FieldError(node, f"'{value}' is not a real calendar date") from None
+        raise FieldError(node, f"'{value}' is not a real calendar date", "check the month and day") from None
 
 
 def _check_visible(node, value: str, key: str) -> None:

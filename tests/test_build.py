@@ -581,6 +581,24 @@ def test_rebuilds_write_only_what_changed_and_equal_a_clean_build(make_project, 
     assert fewer.files_removed == len(gone) and f", {len(gone)} removed" in fewer.summary()
 
 
+def test_a_rebuild_says_how_many_pages_it_rendered_all_of_them_too(make_project, tmp_path):
+    shared = make_project(PAPERS)  # with the repository's templates: a copy of them, to change
+    shutil.copytree(shared.templates, tmp_path / "templates")
+    project = Project(shared.root, shared.content, tmp_path / "templates", shared.output)
+    assert "rendered" not in build(project).summary()  # the first build renders every page
+    paper = project.content / "papers" / "old-paper.md"
+    paper.write_text(paper.read_text() + "\nOne more sentence.\n")
+    some = build(project)
+    assert (
+        f"({some.rendered} rendered, the rest unchanged)" in some.summary() and 0 < some.rendered < some.pages
+    )
+    base = project.templates / "base.html"
+    base.write_text(base.read_text().replace("</footer>", "<p>Curated by us.</p></footer>"))
+    every = build(project)  # every page's template changed: every page is rendered again
+    assert every.rendered == every.pages and every.files_unchanged
+    assert f"{every.pages} pages in" in every.summary() and "(all rendered)" in every.summary()
+
+
 def folders(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
 
@@ -871,7 +889,9 @@ def test_failure_counts_name_only_paper_files_that_were_checked(make_project):
     project = make_project(PAPERS, topics="- slug: [broken\n")
     with pytest.raises(BuildFailed) as caught:
         build(project)
-    assert "rejected" not in caught.value.report()  # papers were not checked: topics.yml first
+    report = caught.value.report()
+    assert "rejected" not in report  # papers were not checked: topics.yml first
+    assert report.splitlines()[-1] == "no paper file was checked: fix the errors above first"
     project = make_project(PAPERS)
     shutil.rmtree(project.content / "papers")
     with pytest.raises(BuildFailed) as caught:

@@ -339,6 +339,8 @@ def test_a_template_error_names_the_template_line_without_a_traceback(make_proje
     done = run("--root", str(project.root), "build")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"paper.html:{at + 1}: template error: 'no_such_value' is undefined" in done.stderr
+    assert "\n  hint: fix the template at that line" in done.stderr
+    assert done.stderr.rstrip().endswith("build failed: nothing was written; the previous site/ is unchanged")
     assert not (project.root / "site" / "index.html").exists()
     page.write_text(page.read_text().replace("{{ no_such_value.x }}", "{{ paper.subtitle }}"))
     done = run("--root", str(project.root), "build")
