@@ -91,11 +91,14 @@ class Builder:
             return self._build(list(changed))
 
     def _build(self, changed: list[str]) -> tuple[str | None, int]:
-        if self.conn is None:
+        conn = self.conn  # (close() may be running in another thread: it sets closed, then conn)
+        if self.closed:  # serve is stopping: no build starts (its watcher may still ask for one)
+            return "serve stopped", 0
+        if conn is None:  # no builder process (or it died): build here
             return build_once(self.project, self.warm, changed)
         try:
-            self.conn.send(changed)
-            return self.conn.recv()
+            conn.send(changed)
+            return conn.recv()
         except (EOFError, OSError):
             if self.closed:  # serve is stopping: the build was abandoned, the old site stays
                 return "serve stopped during this build", 0

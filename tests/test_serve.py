@@ -230,6 +230,20 @@ def test_a_builder_that_dies_is_reported_and_builds_go_on_in_serve(make_project,
         builder.close()
 
 
+def test_a_closed_builder_builds_nothing_here_or_elsewhere(make_project, monkeypatch):
+    """Once serve has stopped its builder, a build its watcher still asks for is not made in
+    serve's own process (as it would be after the builder died unexpectedly)."""
+    from generator.builder import Builder
+
+    monkeypatch.setenv("PAPERCAT_JOBS", "2")
+    project = make_project({"a-paper": paper_text("First Title")})
+    builder = Builder(project)
+    assert builder.conn is not None
+    builder.close()
+    assert builder.build() == ("serve stopped", 0)
+    assert not (project.output / "index.html").exists()
+
+
 def test_a_save_during_the_first_build_is_built_after_it(make_project, monkeypatch):
     """The watcher is watching before serve's first build starts: a save the first build did not
     see is rebuilt at once, not at the next save; and builds never overlap."""
