@@ -122,11 +122,7 @@ class Background:
             fd, self.fd = self.fd, -1
             os.close(fd)
         pid, self.finishing = self.finishing, 0
-        if pid and exc[0] is None:  # after() at work: let it finish
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        else:
-            _stop(pid)
+        _finish(pid, failed=exc[0] is not None)
 
 
 def _fork(child: Callable[[], object]) -> int:
@@ -183,6 +179,16 @@ def _stop(pid: int) -> None:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def _finish(pid: int, failed: bool) -> None:
+    """A child that sent its result and runs its after() (0: none): wait for it to finish; if
+    the build `failed`, stop it."""
+    if pid and not failed:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    else:
+        _stop(pid)
 
 
 def _nothing() -> None:
@@ -307,11 +313,7 @@ class Deferred:
         if self.pid:  # result() was never taken: stop the child
             self._kill()
         pid, self.finishing = self.finishing, 0
-        if pid and exc[0] is None:  # after() at work: let it finish
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        else:
-            _stop(pid)
+        _finish(pid, failed=exc[0] is not None)
 
 
 def _fork_with_pipes(child: Callable[[tuple[int, ...], IO[bytes], int], None]) -> tuple | None:
