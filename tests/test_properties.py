@@ -276,7 +276,11 @@ def test_template_output_escapes_as_markupsafe_does(value):
     from generator.render import _escaped
 
     assert _escaped(value) == str(escape(value))
+    assert _escaped(value) == str(escape(value))  # again, as remembered
     assert type(_escaped(value)) is str or hasattr(value, "__html__")
+    text = str(value)  # its text as a plain str, remembered escaped, then as Markup: not confused
+    assert _escaped(text) == str(escape(text))
+    assert _escaped(__import__("markupsafe").Markup(text)) == text
 
 
 def test_templates_escape_through_escaped_and_strict_undefined_still_raises(tmp_path):
