@@ -36,7 +36,7 @@ def test_build_prints_a_summary_line(make_project):
 
 def test_build_shows_live_progress_on_a_terminal_and_none_when_piped(make_project):
     """On a terminal, stderr carries one status line redrawn in place (counts of the papers
-    read, the pages, then the paper pages and .bib files, and the last stage's time), cleared
+    read, the pages, then the paper pages and other files, and the last stage's time), cleared
     before the summary; piped, nothing. A narrow terminal drops what does not fit from the
     end, whole parts: the counts stay whole."""
     import os
@@ -70,10 +70,12 @@ def test_build_shows_live_progress_on_a_terminal_and_none_when_piped(make_projec
     )  # whole, or not at all:
     assert "building" in drawn  # "load + check + markdown took 0.0 s" is too wide for 45 columns
     pages = [
-        re.fullmatch(r"building · (paper pages and \.bib files|pages) (\d+)/(\d+)( · .*)?", d) for d in drawn
+        re.fullmatch(r"building · (paper pages and other files|pages) (\d+)/(\d+)( · .*)?", d) for d in drawn
     ]
-    assert {m[1] for m in pages if m} == {"pages", "paper pages and .bib files"}
-    assert ("paper pages and .bib files", "6", "6") in {m.groups()[:3] for m in pages if m}  # 3 of each
+    assert {m[1] for m in pages if m} == {"pages", "paper pages and other files"}
+    # 3 pages, 3 .bib files, the feeds, papers.bib, papers.schema.json, sitemap.xml, robots.txt
+    others = str(3 + 3 + len(list((project.root / "site").rglob("feed.xml"))) + 4)
+    assert ("paper pages and other files", others, others) in {m.groups()[:3] for m in pages if m}
     assert max(len(part) for part in drawn) <= 44 and not any(part.endswith(" ·") for part in drawn)
     assert line.endswith("\r"), line  # cleared: the summary starts on a clean line
     assert out.startswith("built 3 papers")

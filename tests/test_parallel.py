@@ -503,7 +503,7 @@ def test_progress_is_live_on_a_terminal_and_silent_elsewhere(make_project, fork_
     drawn = terminal.getvalue()
     assert "\r" in drawn
     assert f"new or changed papers {len(PAPERS) + len(MORE)}/{len(PAPERS) + len(MORE)}" in drawn
-    assert "paper pages and .bib files" in drawn and "render + write other pages took" in drawn
+    assert "paper pages and other files" in drawn and "render + write other pages took" in drawn
     progress.clear()
     assert terminal.getvalue().endswith("\r")  # the line is wiped before the summary
     pipe = io.StringIO()
