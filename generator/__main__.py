@@ -391,12 +391,14 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
             if args.command == "build":
                 print("build failed: nothing was written; the previous site/ is unchanged", file=sys.stderr)
         return 1
-    except Terminated:
-        print("terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        return _interrupted(exc)
+    except RuntimeError as exc:
+        # Python's threading turns a Ctrl-C that lands at the wrong moment of a Condition's
+        # wait (in Thread.start, say) into "release unlocked lock", raised while handling it
+        if not isinstance(exc.__context__, KeyboardInterrupt):
+            raise
+        return _interrupted(exc.__context__)
     except OSError as exc:  # a folder we cannot write, a full disk: the old site/ stays
         print(describe_failure(exc), file=sys.stderr)
         if args.command == "build":
@@ -406,6 +408,15 @@ def main(argv: list[str] | None = None, exiting: bool = False) -> int:
                 file=sys.stderr,
             )
         return 1
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say how the command was stopped; its exit status."""
+    if isinstance(exc, Terminated):
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print("interrupted", file=sys.stderr)
+    return 128 + signal.SIGINT
 
 
 def _check_project(root: Path, command: str) -> None:

@@ -210,11 +210,13 @@ def _serve(project, host, port, ready, stop, state: BuildState, builder: Builder
         url = f"http://{host}:{server.server_address[1]}/"
         log.info("building %s; it is served at %s once built", project.output, url)
         rebuild(state, builder)
+        # Started before "serving" is said: a Ctrl-C that comes in Thread.start can make Python's
+        # threading raise "release unlocked lock" (see __main__.main); in serve_forever it cannot
+        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
         log.info("serving %s at %s (Ctrl-C to stop)", project.output, url)
         if ready:
             ready.port = server.server_address[1]
             ready.set()
-        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
         server.serve_forever()
     finally:
         stop.set()

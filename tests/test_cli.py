@@ -221,6 +221,39 @@ def test_ctrl_c_while_the_command_line_loads_leaves_without_a_traceback():
     assert done.stderr == "interrupted\n" and done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "signal_name, word, status", [("SIGINT", "interrupted", 130), ("SIGTERM", "terminated", 143)]
+)
+def test_an_interrupt_that_threading_turned_into_an_error_still_reads_as_one(
+    make_project, monkeypatch, capsys, signal_name, word, status
+):
+    """Python's threading raises "RuntimeError: release unlocked lock" when a Ctrl-C lands at
+    the wrong moment of a Condition's wait (as in Thread.start; once in CI, in `make serve`):
+    it is still a Ctrl-C (or SIGTERM), with its word and exit status and no traceback; a
+    RuntimeError of another kind is not taken for one."""
+    import generator.__main__ as cli
+
+    project = make_project({"a-paper": paper_text("A Paper")})
+    interrupt = cli.Terminated if signal_name == "SIGTERM" else KeyboardInterrupt
+
+    def interrupted_in_a_wait(args):
+        try:
+            raise interrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("release unlocked lock")  # noqa: B904  (as threading raises it)
+
+    monkeypatch.setattr(cli, "_cmd_build", interrupted_in_a_wait)
+    assert cli.main(["--root", str(project.root), "build"]) == status
+    assert capsys.readouterr().err == f"{word}\n"
+
+    def failed(args):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(cli, "_cmd_build", failed)
+    with pytest.raises(RuntimeError, match="something else"):
+        cli.main(["--root", str(project.root), "build"])
+
+
 def test_sigterm_stops_a_build_as_ctrl_c_does(tmp_path):
     """CI cancelling a job sends SIGTERM to the build alone: it stops its workers and
     background processes, leaves no half-written tree and no traceback, and says so."""
