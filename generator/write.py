@@ -317,9 +317,7 @@ class SiteWriter:
         safe_relative(path)
         old = self.previous
         if data is None:
-            if not old.reusable(path, key):
-                raise ValueError(f"{path}: not rendered, but the previous build has no such file")
-            return path, old.files[path], False
+            return path, self._kept_entry(path, key), False
         entry = [hashlib.sha256(data).hexdigest(), len(data), key]
         if old.sha(path) == entry[0] and old.intact(path, entry[1]):
             return path, entry, False
@@ -374,13 +372,13 @@ class SiteWriter:
     def keep(self, path: str, key: str) -> None:
         """put(path, None, key): the last build's file, made from the same inputs, stays as it
         is; for a caller that found it reusable (most files of a rebuild)."""
+        self.record((safe_relative(path), self._kept_entry(path, key), False))
+
+    def _kept_entry(self, path: str, key: str) -> list:
+        """The last build's manifest entry of `path`, whose file this build keeps."""
         if not self.previous.reusable(path, key):
             raise ValueError(f"{path}: not rendered, but the previous build has no such file")
-        safe_relative(path)
-        if path in self.entries:
-            raise ValueError(f"two files for {path}")
-        self.entries[path] = self.previous.files[path]
-        self._unchanged.append(path)
+        return self.previous.files[path]
 
     def finish(self, static_dir: Path) -> WriteResult:
         """Add the static files, link the unchanged files, write the manifest, swap the new site in."""
