@@ -303,7 +303,11 @@ def build(
     started = time.perf_counter()
     allocator.keep_freed_memory()
     stages = Stages(progress)
-    cache = Cache.disabled() if not use_cache else warm.cache_for(project) if warm is not None else None
+    cache = None  # a new process's: read once the surveys have forked (below)
+    if not use_cache:
+        cache = Cache.disabled()
+    elif warm is not None:
+        cache = warm.cache_for(project)
     if base_url and config.base_url_problem(base_url):
         raise UsageError(f"--base-url: {config.base_url_problem(base_url)}")
     write.check_output_dir(project.output, project.root, (project.content, project.templates))
