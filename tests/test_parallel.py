@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -292,16 +293,22 @@ def test_an_early_child_leaves_once_its_process_cannot_reach_it():
     early.close()
 
 
+def _note_once_parent_has_it(go: Path, done: Path, what: str) -> None:
+    """A child's after(): waits for the parent to have the result (it makes `go`; given up
+    after 20 s), then notes in `done` what it did and which came first."""
+    deadline = time.monotonic() + 20
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done.write_text(f"{what} after {'the result' if go.exists() else 'waiting in vain'}")
+
+
 def test_deferred_work_sends_its_result_before_its_after_work_and_is_waited_for(tmp_path):
     import time
 
     go, done = tmp_path / "go", tmp_path / "done"
 
-    def after(rest):  # waits for the parent to have the result (or gives up), then notes it
-        deadline = time.monotonic() + 20
-        while not go.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        done.write_text(f"{rest} after {'the result' if go.exists() else 'waiting in vain'}")
+    def after(rest):
+        _note_once_parent_has_it(go, done, rest)
 
     with parallel.Deferred(lambda value, _: (value * 2, f"saved {value}"), jobs=2, after=after) as job:
         pid = job.pid
@@ -427,18 +434,15 @@ def test_background_work_sends_its_result_before_its_after_work_and_is_waited_fo
 
     go, done = tmp_path / "go", tmp_path / "done"
 
-    def after():  # waits for the parent to have the result (or gives up), then notes it
-        deadline = time.monotonic() + 20
-        while not go.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        done.write_text("after the result" if go.exists() else "after waiting in vain")
+    def after():
+        _note_once_parent_has_it(go, done, "made")
 
     with parallel.Background(lambda: 42, jobs=2, after=after) as job:
         pid = job.pid
         assert job.result() == 42  # sent before after() ends: it waits for `go`
         assert not done.exists()
         go.touch()
-    assert done.read_text() == "after the result"  # leaving waited for after()
+    assert done.read_text() == "made after the result"  # leaving waited for after()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped
     kept = []
@@ -461,7 +465,7 @@ def test_background_work_sends_its_result_before_its_after_work_and_is_waited_fo
         job.result()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped too
-    assert done.read_text() == "after the result"  # no after() once the work failed
+    assert done.read_text() == "made after the result"  # no after() once the work failed
 
 
 def test_an_unwanted_background_child_is_stopped():
